@@ -1,0 +1,291 @@
+//! Domain types: the values a roster row is made of, each one valid by
+//! construction. Parsing lives here too, so that "what is a valid agent
+//! reference" is answered in exactly one place, for the roster parser, the
+//! CLI and the sandbox alike.
+//!
+//! These are *not* wire types (see [`crate::wire`]): they carry meaning
+//! (`Proficiency` is 1..=20, 1 best), the wire carries JSON shapes.
+
+use std::fmt;
+use std::str::FromStr;
+
+use uuid::Uuid;
+
+/// An agent as CXone accepts it in `/agents/{agentId|userId}/...`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum AgentRef {
+    /// The numeric `agentId`.
+    AgentId(u64),
+    /// The `userId` UUID. Stored parsed, so any case compares equal.
+    UserId(Uuid),
+}
+
+impl AgentRef {
+    /// The path segment CXone expects: the agentId in decimal, or the UUID
+    /// lowercase and hyphenated.
+    pub fn path_segment(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl fmt::Display for AgentRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AgentRef::AgentId(id) => write!(f, "{id}"),
+            AgentRef::UserId(uuid) => write!(f, "{}", uuid.hyphenated()),
+        }
+    }
+}
+
+impl FromStr for AgentRef {
+    type Err = ValueError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        if s.is_empty() {
+            return Err(ValueError::Empty);
+        }
+        if s.bytes().all(|b| b.is_ascii_digit()) {
+            return match s.parse::<u64>() {
+                Ok(0) => Err(ValueError::Agent),
+                Ok(id) => Ok(AgentRef::AgentId(id)),
+                Err(_) => Err(ValueError::Agent),
+            };
+        }
+        // Only the hyphenated 36-character form: `Uuid::parse_str` would
+        // also take 32 bare hex digits or a `urn:uuid:` prefix, which CXone
+        // does not document for path segments.
+        if s.len() == 36
+            && let Ok(uuid) = Uuid::try_parse(s)
+        {
+            return Ok(AgentRef::UserId(uuid));
+        }
+        Err(ValueError::Agent)
+    }
+}
+
+/// A CXone `skillId`: a positive integer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SkillId(u64);
+
+impl SkillId {
+    /// `None` for 0; skill ids start at 1.
+    pub fn new(id: u64) -> Option<Self> {
+        (id > 0).then_some(SkillId(id))
+    }
+
+    pub fn get(self) -> u64 {
+        self.0
+    }
+}
+
+impl fmt::Display for SkillId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+impl FromStr for SkillId {
+    type Err = ValueError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        if s.is_empty() {
+            return Err(ValueError::Empty);
+        }
+        if !s.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(ValueError::Skill);
+        }
+        s.parse::<u64>()
+            .ok()
+            .and_then(SkillId::new)
+            .ok_or(ValueError::Skill)
+    }
+}
+
+/// A CXone proficiency: an integer from 1 (best) to 20 (lowest).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Proficiency(u8);
+
+impl Proficiency {
+    pub const BEST: u8 = 1;
+    pub const LOWEST: u8 = 20;
+
+    pub fn new(value: i64) -> Option<Self> {
+        (i64::from(Self::BEST)..=i64::from(Self::LOWEST))
+            .contains(&value)
+            .then(|| Proficiency(value as u8))
+    }
+
+    pub fn get(self) -> u8 {
+        self.0
+    }
+}
+
+impl fmt::Display for Proficiency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// What the roster wants for one (agent, skill) pair.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Target {
+    /// Assign or modify. `active: None` keeps the tenant's current flag
+    /// (new assignments default to active).
+    Set {
+        proficiency: Proficiency,
+        active: Option<bool>,
+    },
+    /// `remove` in the proficiency column: unassign the skill.
+    Remove,
+}
+
+impl Target {
+    /// Parses the proficiency column together with the optional active
+    /// column.
+    pub fn parse(proficiency: &str, active: Option<bool>) -> Result<Self, ValueError> {
+        let p = proficiency.trim();
+        if p.is_empty() {
+            return Err(ValueError::Empty);
+        }
+        if p.eq_ignore_ascii_case("remove") {
+            return Ok(Target::Remove);
+        }
+        parse_proficiency(p).map(|proficiency| Target::Set {
+            proficiency,
+            active,
+        })
+    }
+}
+
+/// Accepts an integer 1..=20 written as digits (an optional `+`, and a
+/// `.0` fraction such as spreadsheets write, are tolerated).
+pub fn parse_proficiency(s: &str) -> Result<Proficiency, ValueError> {
+    let s = s.trim();
+    let digits = s.strip_prefix('+').unwrap_or(s);
+    let digits = digits
+        .strip_suffix(".0")
+        .or_else(|| digits.strip_suffix(".00"))
+        .unwrap_or(digits);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ValueError::Proficiency);
+    }
+    digits
+        .parse::<i64>()
+        .ok()
+        .and_then(Proficiency::new)
+        .ok_or(ValueError::Proficiency)
+}
+
+/// Parses the optional active column: `true/false/yes/no/y/n/1/0`, any
+/// case. An empty cell is `None` ("keep the current flag").
+pub fn parse_active(s: &str) -> Result<Option<bool>, ValueError> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Ok(None);
+    }
+    match s.to_ascii_lowercase().as_str() {
+        "true" | "yes" | "y" | "1" => Ok(Some(true)),
+        "false" | "no" | "n" | "0" => Ok(Some(false)),
+        _ => Err(ValueError::Active),
+    }
+}
+
+/// Why a single value did not parse; the roster layer adds file, line and
+/// column. The messages say what *is* expected, so the user can fix the
+/// cell without reading documentation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ValueError {
+    #[error("the value is empty")]
+    Empty,
+    #[error("neither a UUID userId nor a numeric agentId")]
+    Agent,
+    #[error("a skill id is a positive integer (CXone skillId)")]
+    Skill,
+    #[error("CXone proficiency is an integer from 1 (best) to 20, or `remove`")]
+    Proficiency,
+    #[error("expected true/false, yes/no, y/n or 1/0")]
+    Active,
+}
+
+/// One valid roster row, tied to the line it came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Row {
+    /// Physical line (CSV: header = 1) or 1-based item number (JSON).
+    pub line: u64,
+    pub agent: AgentRef,
+    pub skill: SkillId,
+    pub target: Target,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn agent_ref_accepts_uuid_in_any_case_and_positive_integers() {
+        let lower: AgentRef = "0f7e4a2c-3b1d-4c6e-9a8f-1d2e3f4a5b01".parse().unwrap();
+        let upper: AgentRef = "0F7E4A2C-3B1D-4C6E-9A8F-1D2E3F4A5B01".parse().unwrap();
+        assert_eq!(lower, upper);
+        assert_eq!(lower.to_string(), "0f7e4a2c-3b1d-4c6e-9a8f-1d2e3f4a5b01");
+        assert_eq!(" 1001 ".parse::<AgentRef>(), Ok(AgentRef::AgentId(1001)));
+    }
+
+    #[test]
+    fn agent_ref_rejects_what_is_neither() {
+        for bad in [
+            "abc-123",
+            "0",
+            "-5",
+            "1.5",
+            "0f7e4a2c3b1d4c6e9a8f1d2e3f4a5b01",
+            "99999999999999999999999",
+        ] {
+            assert_eq!(bad.parse::<AgentRef>(), Err(ValueError::Agent), "{bad}");
+        }
+        assert_eq!("  ".parse::<AgentRef>(), Err(ValueError::Empty));
+    }
+
+    #[test]
+    fn skill_id_is_a_positive_integer() {
+        assert_eq!("112233".parse::<SkillId>().unwrap().get(), 112233);
+        for bad in ["0", "-1", "Billing", "1e3", "12.5"] {
+            assert_eq!(bad.parse::<SkillId>(), Err(ValueError::Skill), "{bad}");
+        }
+    }
+
+    #[test]
+    fn proficiency_is_1_to_20() {
+        assert_eq!(parse_proficiency("1").unwrap().get(), 1);
+        assert_eq!(parse_proficiency("20").unwrap().get(), 20);
+        assert_eq!(parse_proficiency("5.0").unwrap().get(), 5);
+        for bad in ["0", "21", "90", "expert", "A", "-3", "2.5", ""] {
+            assert_eq!(parse_proficiency(bad), Err(ValueError::Proficiency), "{bad}");
+        }
+    }
+
+    #[test]
+    fn remove_is_a_target_in_any_case() {
+        assert_eq!(Target::parse("Remove", None), Ok(Target::Remove));
+        assert_eq!(
+            Target::parse("3", Some(false)),
+            Ok(Target::Set {
+                proficiency: Proficiency::new(3).unwrap(),
+                active: Some(false)
+            })
+        );
+    }
+
+    #[test]
+    fn active_flag_spellings() {
+        for yes in ["true", "TRUE", "yes", "Y", "1"] {
+            assert_eq!(parse_active(yes), Ok(Some(true)), "{yes}");
+        }
+        for no in ["false", "No", "n", "0"] {
+            assert_eq!(parse_active(no), Ok(Some(false)), "{no}");
+        }
+        assert_eq!(parse_active(""), Ok(None));
+        assert_eq!(parse_active("maybe"), Err(ValueError::Active));
+    }
+}
