@@ -13,6 +13,9 @@
 
 pub mod exit_codes;
 pub mod model;
+pub mod report;
+pub mod roster;
 pub mod sandbox;
 pub mod secret;
+pub mod validate;
 pub mod wire;

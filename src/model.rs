@@ -112,9 +112,10 @@ impl Proficiency {
     pub const LOWEST: u8 = 20;
 
     pub fn new(value: i64) -> Option<Self> {
-        (i64::from(Self::BEST)..=i64::from(Self::LOWEST))
-            .contains(&value)
-            .then(|| Proficiency(value as u8))
+        u8::try_from(value)
+            .ok()
+            .filter(|v| (Self::BEST..=Self::LOWEST).contains(v))
+            .map(Proficiency)
     }
 
     pub fn get(self) -> u8 {
@@ -261,7 +262,11 @@ mod tests {
         assert_eq!(parse_proficiency("20").unwrap().get(), 20);
         assert_eq!(parse_proficiency("5.0").unwrap().get(), 5);
         for bad in ["0", "21", "90", "expert", "A", "-3", "2.5", ""] {
-            assert_eq!(parse_proficiency(bad), Err(ValueError::Proficiency), "{bad}");
+            assert_eq!(
+                parse_proficiency(bad),
+                Err(ValueError::Proficiency),
+                "{bad}"
+            );
         }
     }
 

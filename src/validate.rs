@@ -1,0 +1,212 @@
+//! Stage 2: typed rows → validated rows.
+//!
+//! [`crate::roster`] checks each row alone; this checks them as a set. The
+//! same agent and skill twice with identical values is a warning (one row
+//! kept); with different values it is ambiguous which one the user meant,
+//! so every line involved is an error.
+
+use std::collections::HashSet;
+
+use serde::Serialize;
+
+use crate::model::{AgentRef, Row, SkillId, Target};
+use crate::roster::{Issue, Roster};
+
+/// A roster checked as a whole: the rows to act on, and everything wrong.
+#[derive(Debug, Clone)]
+pub struct Validated {
+    pub roster: Roster,
+    /// Warnings: nothing wrong enough to stop, but worth fixing.
+    pub warnings: Vec<Issue>,
+    /// Distinct agents among the valid rows.
+    pub agents: u64,
+    /// Distinct skills among the valid rows.
+    pub skills: u64,
+}
+
+impl Validated {
+    pub fn is_valid(&self) -> bool {
+        self.roster.errors.is_empty()
+    }
+
+    pub fn summary(&self) -> Summary {
+        Summary {
+            source: self.roster.source.to_string(),
+            valid: self.is_valid(),
+            rows: self.roster.total_rows,
+            agents: self.agents,
+            skills: self.skills,
+            errors: self.roster.errors.clone(),
+            warnings: self.warnings.clone(),
+        }
+    }
+}
+
+/// What `cxskill validate` reports; also the JSON document of
+/// `validate --output json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    #[serde(skip)]
+    pub source: String,
+    pub valid: bool,
+    /// Data rows in the roster, valid or not.
+    pub rows: u64,
+    /// Distinct agents among the valid rows.
+    pub agents: u64,
+    /// Distinct skills among the valid rows.
+    pub skills: u64,
+    pub errors: Vec<Issue>,
+    pub warnings: Vec<Issue>,
+}
+
+/// Checks the rows as a set. Repeated rows are dropped (first kept, with
+/// a warning); conflicting rows are all dropped, each with an error. Errors
+/// end up sorted by line.
+///
+/// One sort of the (agent, skill, index) keys finds every group of rows
+/// for the same pair and the distinct agents in the same pass: cheaper than
+/// hashing a million keys, and it keeps each group in file order.
+pub fn validate(mut roster: Roster) -> Validated {
+    let mut keys: Vec<(AgentRef, SkillId, usize)> = roster
+        .rows
+        .iter()
+        .enumerate()
+        .map(|(index, row)| (row.agent, row.skill, index))
+        .collect();
+    keys.sort_unstable();
+
+    let mut drop = vec![false; roster.rows.len()];
+    let mut warnings = Vec::new();
+    let mut agents = 0;
+    let mut last_agent = None;
+    let mut skills = HashSet::new();
+    for group in keys.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
+        let first = &roster.rows[group[0].2];
+        let conflict = group
+            .iter()
+            .any(|&(_, _, index)| roster.rows[index].target != first.target);
+        if conflict {
+            for &(_, _, index) in group {
+                drop[index] = true;
+                roster
+                    .errors
+                    .push(conflict_issue(&roster.rows, group, index));
+            }
+            continue;
+        }
+        for &(_, _, index) in &group[1..] {
+            drop[index] = true;
+            let row = &roster.rows[index];
+            warnings.push(Issue {
+                line: row.line,
+                column: None,
+                value: None,
+                message: format!(
+                    "agent {} skill {} repeats line {} with the same values; kept one",
+                    row.agent, row.skill, first.line
+                ),
+            });
+        }
+        if last_agent != Some(first.agent) {
+            agents += 1;
+            last_agent = Some(first.agent);
+        }
+        skills.insert(first.skill);
+    }
+
+    let mut index = 0;
+    roster.rows.retain(|_| {
+        index += 1;
+        !drop[index - 1]
+    });
+    roster.errors.sort_by_key(|issue| issue.line);
+    warnings.sort_by_key(|issue| issue.line);
+    Validated {
+        roster,
+        warnings,
+        agents,
+        skills: skills.len() as u64,
+    }
+}
+
+/// The error for one of several rows that give the same agent and skill
+/// different values.
+fn conflict_issue(rows: &[Row], group: &[(AgentRef, SkillId, usize)], index: usize) -> Issue {
+    let row = &rows[index];
+    let others: Vec<String> = group
+        .iter()
+        .filter(|&&(_, _, other)| other != index)
+        .map(|&(_, _, other)| rows[other].line.to_string())
+        .collect();
+    Issue {
+        line: row.line,
+        column: None,
+        value: Some(describe(&row.target)),
+        message: format!(
+            "agent {} skill {} is also on line {} with a different value; keep one row per agent and skill",
+            row.agent,
+            row.skill,
+            others.join(", ")
+        ),
+    }
+}
+
+fn describe(target: &Target) -> String {
+    match target {
+        Target::Remove => "remove".to_owned(),
+        Target::Set {
+            proficiency,
+            active: None,
+        } => proficiency.to_string(),
+        Target::Set {
+            proficiency,
+            active: Some(active),
+        } => format!("{proficiency} (active {active})"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::roster::{Format, Input, Source, parse};
+
+    fn check(text: &str) -> Validated {
+        validate(parse(&Input::from_bytes(
+            Source::File("r.csv".into()),
+            Format::Csv,
+            text,
+        )))
+    }
+
+    #[test]
+    fn identical_duplicate_is_a_warning_and_one_row_is_kept() {
+        let v = check("agent,skill,proficiency\n1001,5,3\n1002,5,3\n1001,5,3\n");
+        assert!(v.is_valid());
+        assert_eq!(v.roster.rows.len(), 2);
+        assert_eq!(v.warnings.len(), 1);
+        assert_eq!(v.warnings[0].line, 4);
+        assert!(v.warnings[0].message.contains("repeats line 2"));
+    }
+
+    #[test]
+    fn conflicting_duplicates_make_every_line_an_error() {
+        let v = check(
+            "agent,skill,proficiency,active\n1001,5,3,\n1002,5,3,\n1001,5,4,\n1001,5,3,\n1003,5,3,yes\n1003,5,3,no\n",
+        );
+        assert!(!v.is_valid());
+        let lines: Vec<u64> = v.roster.errors.iter().map(|e| e.line).collect();
+        assert_eq!(lines, [2, 4, 5, 6, 7]);
+        assert!(v.roster.errors[0].message.contains("also on line 4, 5"));
+        assert!(v.warnings.is_empty());
+        assert_eq!(v.roster.rows.len(), 1);
+        let s = v.summary();
+        assert_eq!((s.rows, s.agents, s.skills), (6, 1, 1));
+    }
+
+    #[test]
+    fn errors_are_sorted_by_line() {
+        let v = check("agent,skill,proficiency\n1001,5,3\nx,5,3\n1001,5,4\n");
+        let lines: Vec<u64> = v.roster.errors.iter().map(|e| e.line).collect();
+        assert_eq!(lines, [2, 3, 4]);
+    }
+}
