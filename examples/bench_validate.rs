@@ -9,6 +9,10 @@
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
+#[path = "support/rusage.rs"]
+mod rusage;
+
+use rusage::wait_with_rusage;
 use std::time::Instant;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -82,25 +86,4 @@ fn generate(path: &PathBuf, rows: u64) -> std::io::Result<u64> {
     }
     out.flush()?;
     Ok(std::fs::metadata(path)?.len())
-}
-
-/// Waits for the child and returns its exit code and peak RSS (KiB) from
-/// `wait4`, which sees the whole process lifetime.
-fn wait_with_rusage(pid: u32) -> std::io::Result<(i32, i64)> {
-    let mut status = 0;
-    // SAFETY: an all-zero `rusage` is a valid value, and both pointers
-    // outlive the call.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let pid = libc::pid_t::try_from(pid).map_err(std::io::Error::other)?;
-    // SAFETY: `pid` is our own child; wait4 writes only to the two pointers.
-    let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    if rc < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    let code = if libc::WIFEXITED(status) {
-        libc::WEXITSTATUS(status)
-    } else {
-        -1
-    };
-    Ok((code, usage.ru_maxrss))
 }

@@ -1,19 +1,25 @@
 //! The whole command line, as clap-derive structs. Everything else receives
 //! plain typed values from here, never `ArgMatches`.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
-use clap::{ArgAction, Args, Parser, Subcommand};
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
+use cxskill::config::DEFAULT_API_VERSION;
 use cxskill::exit_codes;
 use cxskill::report::Output;
 use cxskill::roster::Format;
+use cxskill::sandbox::PutSemantics;
 
 /// Bulk-update agent skill proficiencies in NICE CXone, without wiping
 /// anything.
 ///
 /// Reads a roster (CSV or JSON: agent, skill, proficiency), validates every
-/// row before anything is sent, and converges the tenant to it.
+/// row before anything is sent, reads each agent's current skills, and
+/// converges the tenant to the roster: `plan` shows the diff, `apply` makes
+/// it so.
 #[derive(Debug, Parser)]
 #[command(name = "cxskill", version, after_help = exit_codes::TABLE)]
 pub struct Cli {
@@ -38,12 +44,29 @@ pub struct Global {
     /// Print nothing but errors.
     #[arg(short, long, global = true)]
     pub quiet: bool,
+
+    /// Diagnostics on stderr as text or as JSON lines.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check a roster offline: every row, every column; nothing is sent.
     Validate(RosterArgs),
+    /// Show what apply would change: reads the tenant, writes nothing.
+    Plan(PlanArgs),
+    /// Converge the tenant to the roster, without wiping other skills.
+    Apply(ApplyArgs),
+    /// Serve a local CXone tenant to rehearse against (loopback only by
+    /// default).
+    Sandbox(SandboxArgs),
 }
 
 /// The roster to read.
@@ -56,4 +79,172 @@ pub struct RosterArgs {
     /// and stdin are CSV].
     #[arg(long, value_enum)]
     pub format: Option<Format>,
+}
+
+/// Where the tenant is and how hard to push it. Credentials come from the
+/// environment only: CXSKILL_ACCESS_KEY_ID, CXSKILL_ACCESS_KEY_SECRET,
+/// CXSKILL_CLIENT_ID, CXSKILL_CLIENT_SECRET, or a pre-issued CXSKILL_TOKEN.
+#[derive(Debug, Args)]
+pub struct ConnectionArgs {
+    /// Run against an in-process sandbox tenant (the embedded default
+    /// tenant, fresh each run); nothing leaves this machine.
+    #[arg(long)]
+    pub sandbox: bool,
+
+    /// Scheme and host of the API, e.g. https://api-na1.niceincontact.com.
+    #[arg(long, env = "CXSKILL_API_BASE", value_name = "URL")]
+    pub api_base: Option<String>,
+
+    /// Admin API version.
+    #[arg(long, env = "CXSKILL_API_VERSION", default_value = DEFAULT_API_VERSION)]
+    pub api_version: String,
+
+    /// OAuth token endpoint [default: https://cxone.niceincontact.com/auth/token].
+    #[arg(long, env = "CXSKILL_TOKEN_URL", value_name = "URL")]
+    pub token_url: Option<String>,
+
+    /// Requests per second (token bucket, small burst).
+    #[arg(long, default_value_t = 10.0, value_name = "RPS")]
+    pub rate: f64,
+
+    /// Requests in flight at once.
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    pub concurrency: usize,
+
+    /// Seconds to wait for a connection.
+    #[arg(long, default_value = "10", value_name = "SECS", value_parser = seconds)]
+    pub connect_timeout: Duration,
+
+    /// Seconds to wait for an answer to one request.
+    #[arg(long, default_value = "30", value_name = "SECS", value_parser = seconds)]
+    pub timeout: Duration,
+}
+
+/// Where to keep the run's records.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Write the JSON report (summary and every row) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+
+    /// Write the failed and invalid rows, with their original columns and
+    /// an `error` column, to FILE as CSV.
+    #[arg(long, value_name = "FILE")]
+    pub failed_rows: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub roster: RosterArgs,
+
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+
+    #[command(flatten)]
+    pub records: ReportArgs,
+
+    /// Exit 4 when there are changes to apply, 0 when there are none.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    #[command(flatten)]
+    pub roster: RosterArgs,
+
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+
+    #[command(flatten)]
+    pub records: ReportArgs,
+
+    /// Show the plan and stop, as `plan` does.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// With --dry-run: exit 4 when there are changes.
+    #[arg(long, requires = "dry_run")]
+    pub detailed_exitcode: bool,
+
+    /// Apply without asking, even on a terminal.
+    #[arg(short, long)]
+    pub yes: bool,
+
+    /// Send the valid rows even when some are invalid (they are reported).
+    #[arg(long)]
+    pub skip_invalid: bool,
+
+    /// Before the first write, save the prior state of every assignment
+    /// the run touches to FILE as a roster; applying it undoes the run.
+    #[arg(long, value_name = "FILE")]
+    pub snapshot: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct SandboxArgs {
+    /// Address to listen on (loopback unless you name another).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// Tenant data file (see examples/tenant.json) [default: the embedded
+    /// tenant that examples/roster.csv is written against].
+    #[arg(long, value_name = "FILE")]
+    pub tenant: Option<PathBuf>,
+
+    /// API version served under /inContactAPI/services/.
+    #[arg(long, default_value = DEFAULT_API_VERSION)]
+    pub api_version: String,
+
+    /// What PUT /agents/{id}/skills does: modify the listed skills, or
+    /// replace the agent's whole set with the body.
+    #[arg(long, default_value = "modify", value_parser = put_semantics)]
+    pub put_semantics: PutSemantics,
+
+    /// Requests per second over all API calls; over it, 429 with
+    /// Retry-After.
+    #[arg(long, value_name = "RPS")]
+    pub rate_limit: Option<f64>,
+
+    /// Probability of a 503 before any change.
+    #[arg(long, default_value_t = 0.0, value_name = "P")]
+    pub fault_rate: f64,
+
+    /// Probability that a write is committed and the connection then
+    /// closed without an answer.
+    #[arg(long, default_value_t = 0.0, value_name = "P")]
+    pub drop_rate: f64,
+
+    /// Delay added to every request, in milliseconds.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub latency_ms: u64,
+
+    /// Seed for the faults, so a rehearsal can be repeated exactly.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+
+    /// Lifetime of issued tokens, in seconds.
+    #[arg(long, default_value_t = 3600, value_name = "SECS")]
+    pub token_ttl: u64,
+
+    /// Also accept this pre-issued bearer token.
+    #[arg(long, value_name = "TOKEN")]
+    pub token: Option<String>,
+}
+
+fn seconds(text: &str) -> Result<Duration, String> {
+    let secs: f64 = text
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number of seconds"))?;
+    if secs.is_finite() && secs > 0.0 {
+        Ok(Duration::from_secs_f64(secs))
+    } else {
+        Err(format!("`{text}`: expected a positive number of seconds"))
+    }
+}
+
+fn put_semantics(text: &str) -> Result<PutSemantics, String> {
+    text.parse()
+        .map_err(|_| format!("`{text}`: expected `modify` or `replace`"))
 }

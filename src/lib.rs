@@ -19,3 +19,8 @@ pub mod sandbox;
 pub mod secret;
 pub mod validate;
 pub mod wire;
+pub mod apply;
+pub mod client;
+pub mod config;
+pub mod outcome;
+pub mod plan;

@@ -1,9 +1,17 @@
 //! Stage 5: rendering. Library code returns values; this module alone turns
 //! them into text for people or JSON for machines.
 
+use std::collections::HashSet;
 use std::fmt::Write as _;
 
+use crate::outcome::{RowOutcome, RunReport, Status};
+use crate::plan::{Action, Plan, PlannedRow, State};
+use crate::roster::{self, Input};
 use crate::validate::Summary;
+
+/// At most this many rows per group in the human report; the JSON report
+/// always has them all.
+const HUMAN_LIST_LIMIT: usize = 50;
 
 /// How results are printed on stdout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -70,6 +78,201 @@ pub fn validate_json(summary: &Summary) -> String {
     });
     text.push('\n');
     text
+}
+
+/// The plan as Terraform shows one: per agent with changes, `+` add, `~`
+/// change (old → new), `-` remove; then the rows that will not be sent;
+/// then the one-line summary.
+pub fn plan_human(plan: &Plan) -> String {
+    let mut out = String::new();
+    for agent in plan.agents.iter().filter(|a| a.has_changes()) {
+        let _ = writeln!(out, "agent {}", agent.agent);
+        for row in agent.rows.iter().filter(|r| r.action != Action::Unchanged) {
+            let _ = writeln!(out, "  {}", plan_line(plan, row));
+        }
+    }
+    if !plan.rejected.is_empty() {
+        let _ = writeln!(out, "will not be sent:");
+        let mut rejected: Vec<_> = plan.rejected.iter().collect();
+        rejected.sort_by_key(|r| r.row.line);
+        for r in rejected {
+            let kind = if r.invalid { "invalid" } else { "failed" };
+            let _ = writeln!(out, "  line {}: {kind}: {}", r.row.line, r.error);
+        }
+    }
+    let counts = plan.counts();
+    let _ = writeln!(
+        out,
+        "{} to add, {} to change, {} to remove, {} unchanged",
+        thousands(counts.add),
+        thousands(counts.change),
+        thousands(counts.remove),
+        thousands(counts.unchanged)
+    );
+    out
+}
+
+/// `+ 112233 Billing EN  5`, `~ 445566 Sales  7 → 3`,
+/// `- 778899 Chat FR  (was 4)`.
+fn plan_line(plan: &Plan, row: &PlannedRow) -> String {
+    let skill = row.row.skill.get();
+    let name = plan
+        .skill_names
+        .get(&skill)
+        .map(|n| format!(" {n}"))
+        .unwrap_or_default();
+    let flag = |s: &State| if s.active { "active" } else { "inactive" };
+    match (row.action, row.from, row.to) {
+        (Action::Add, _, Some(to)) => {
+            let inactive = if to.active { "" } else { " (inactive)" };
+            format!("+ {skill}{name}  {}{inactive}", to.proficiency)
+        }
+        (Action::Change, Some(from), Some(to)) => {
+            let mut text = format!("~ {skill}{name}  ");
+            if from.proficiency == to.proficiency {
+                let _ = write!(text, "{}", to.proficiency);
+            } else {
+                let _ = write!(text, "{} → {}", from.proficiency, to.proficiency);
+            }
+            if from.active != to.active {
+                let _ = write!(text, "  ({} → {})", flag(&from), flag(&to));
+            }
+            text
+        }
+        (Action::Remove, Some(from), _) => format!("- {skill}{name}  (was {})", from.proficiency),
+        _ => format!("  {skill}{name}"),
+    }
+}
+
+/// The human report of an apply: applied, failed and invalid rows (each
+/// failure with its line and the server's words), then a summary line.
+pub fn run_human(report: &RunReport) -> String {
+    let mut out = String::new();
+    let group = |out: &mut String, status: Status, title: &str| {
+        let rows: Vec<&RowOutcome> = report.rows.iter().filter(|r| r.status == status).collect();
+        if rows.is_empty() {
+            return;
+        }
+        let _ = writeln!(out, "{title} ({}):", thousands(rows.len() as u64));
+        for row in rows.iter().take(HUMAN_LIST_LIMIT) {
+            let _ = writeln!(out, "  {}", outcome_line(row));
+        }
+        if rows.len() > HUMAN_LIST_LIMIT {
+            let _ = writeln!(
+                out,
+                "  ... and {} more (all rows are in --report FILE or --output json)",
+                thousands((rows.len() - HUMAN_LIST_LIMIT) as u64)
+            );
+        }
+    };
+    group(&mut out, Status::Applied, "applied");
+    group(&mut out, Status::Planned, "planned");
+    group(&mut out, Status::Failed, "failed");
+    group(&mut out, Status::Invalid, "invalid");
+    let s = &report.summary;
+    let r = &s.requests;
+    if let Some(fatal) = &report.fatal {
+        let _ = writeln!(out, "stopped: {fatal}");
+    }
+    let _ = writeln!(
+        out,
+        "{} applied, {} unchanged, {} failed, {} invalid; requests: {} GET, {} POST, {} PUT, {} DELETE, {} retried, {} throttled",
+        thousands(s.applied),
+        thousands(s.unchanged),
+        thousands(s.failed),
+        thousands(s.invalid),
+        thousands(r.get),
+        thousands(r.post),
+        thousands(r.put),
+        thousands(r.delete),
+        thousands(r.retries),
+        thousands(r.throttled),
+    );
+    out
+}
+
+fn outcome_line(row: &RowOutcome) -> String {
+    let mut text = format!("line {}:", row.line);
+    if let (Some(agent), Some(skill)) = (&row.agent, row.skill) {
+        let _ = write!(text, " agent {agent} skill {skill}");
+        match (row.action, row.from, &row.proficiency) {
+            (Some(Action::Remove), _, _) => text.push_str(" removed"),
+            (Some(_), Some(from), Some(to)) if from.to_string() != *to => {
+                let _ = write!(text, " {from} → {to}");
+            }
+            (_, _, Some(to)) => {
+                let _ = write!(text, " {to}");
+            }
+            _ => {}
+        }
+    }
+    if let Some(error) = &row.error {
+        let _ = write!(text, ": {error}");
+    }
+    text
+}
+
+/// The JSON report: `{"summary": {...}, "rows": [...]}`.
+pub fn run_json(report: &RunReport) -> String {
+    let mut text = serde_json::to_string_pretty(report)
+        .unwrap_or_else(|e| format!("{{\"error\": \"cannot render the report: {e}\"}}"));
+    text.push('\n');
+    text
+}
+
+/// The failed and invalid rows as CSV with their original columns plus
+/// `error`, ready to fix and run again.
+pub fn failed_rows_csv(input: &Input, report: &RunReport) -> Result<Vec<u8>, csv::Error> {
+    let failed: Vec<&RowOutcome> = report
+        .rows
+        .iter()
+        .filter(|r| matches!(r.status, Status::Failed | Status::Invalid))
+        .collect();
+    let wanted: HashSet<u64> = failed.iter().map(|r| r.line).collect();
+    let original = roster::original_rows(input, &wanted);
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    let mut header = original.header.clone();
+    header.push("error".to_owned());
+    writer.write_record(&header)?;
+    for (line, cells) in &original.rows {
+        let errors: Vec<&str> = failed
+            .iter()
+            .filter(|r| r.line == *line)
+            .filter_map(|r| r.error.as_deref())
+            .collect();
+        let mut record = cells.clone();
+        record.resize(original.header.len(), String::new());
+        record.push(format!("line {line}: {}", errors.join("; ")));
+        writer.write_record(&record)?;
+    }
+    writer.into_inner().map_err(|e| e.into_error().into())
+}
+
+/// The prior state of every assignment the plan will touch, as a roster
+/// that `cxskill apply` accepts: a changed or removed assignment at its old
+/// proficiency and flag, an added one as `remove`. Applying it undoes the
+/// run.
+pub fn snapshot_csv(plan: &Plan) -> Result<Vec<u8>, csv::Error> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    writer.write_record(["agent", "skill", "proficiency", "active", "skill_name"])?;
+    for agent in &plan.agents {
+        for row in agent.rows.iter().filter(|r| r.action != Action::Unchanged) {
+            let skill = row.row.skill.get();
+            let name = plan.skill_names.get(&skill).map(String::as_str).unwrap_or("");
+            let (proficiency, active) = match (row.action, row.from) {
+                (Action::Add, _) | (_, None) => ("remove".to_owned(), String::new()),
+                (_, Some(from)) => (from.proficiency.to_string(), from.active.to_string()),
+            };
+            writer.write_record([
+                agent.agent.to_string(),
+                skill.to_string(),
+                proficiency,
+                active,
+                name.to_owned(),
+            ])?;
+        }
+    }
+    writer.into_inner().map_err(|e| e.into_error().into())
 }
 
 #[cfg(test)]

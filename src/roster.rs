@@ -432,6 +432,78 @@ impl LineCounter {
     }
 }
 
+/// Some rows of a roster as the user wrote them: the header and, for each
+/// wanted line, its cells. Used to hand failed rows back, ready to fix.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OriginalRows {
+    pub header: Vec<String>,
+    pub rows: Vec<(u64, Vec<String>)>,
+}
+
+/// The original cells of the given lines (CSV: physical line of the
+/// record; JSON: item number), found the same way [`parse`] numbers them.
+pub fn original_rows(input: &Input, wanted: &std::collections::HashSet<u64>) -> OriginalRows {
+    let bytes = strip_bom(&input.bytes);
+    let mut out = OriginalRows::default();
+    let text = |raw: &[u8]| String::from_utf8_lossy(raw).into_owned();
+    match input.format {
+        Format::Csv => {
+            let mut reader = csv::ReaderBuilder::new()
+                .has_headers(false)
+                .flexible(true)
+                .from_reader(bytes);
+            let mut record = csv::ByteRecord::new();
+            let mut lines = LineCounter::default();
+            let mut header_seen = false;
+            while let Ok(true) = reader.read_byte_record(&mut record) {
+                if record.iter().all(|f| f.iter().all(u8::is_ascii_whitespace)) {
+                    continue;
+                }
+                if !header_seen {
+                    header_seen = true;
+                    out.header = record.iter().map(text).collect();
+                    continue;
+                }
+                let line = lines.line_of(bytes, record.position());
+                if wanted.contains(&line) {
+                    out.rows.push((line, record.iter().map(text).collect()));
+                }
+            }
+        }
+        Format::Json => {
+            let Ok(Value::Array(items)) = serde_json::from_slice::<Value>(bytes) else {
+                return out;
+            };
+            for (index, item) in items.iter().enumerate() {
+                let line = index as u64 + 1;
+                if !wanted.contains(&line) {
+                    continue;
+                }
+                let Value::Object(object) = item else {
+                    out.rows.push((line, Vec::new()));
+                    continue;
+                };
+                for key in object.keys() {
+                    if !out.header.contains(key) {
+                        out.header.push(key.clone());
+                    }
+                }
+                let cells = out
+                    .header
+                    .iter()
+                    .map(|key| match object.get(key) {
+                        Some(Value::String(s)) => s.clone(),
+                        Some(Value::Null) | None => String::new(),
+                        Some(other) => other.to_string(),
+                    })
+                    .collect();
+                out.rows.push((line, cells));
+            }
+        }
+    }
+    out
+}
+
 fn is_blank(record: &csv::ByteRecord) -> bool {
     record.iter().all(|field| field.is_empty())
 }

@@ -1,0 +1,415 @@
+//! One function per command: each reads like the pipeline it runs,
+//! roster → validated rows → plan → requests → report, and returns the
+//! exit code. The stages themselves live in the library.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::Path;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use tracing::info;
+
+use crate::cli::{ApplyArgs, ConnectionArgs, Global, PlanArgs, ReportArgs, RosterArgs, SandboxArgs};
+use cxskill::client::{Client, ClientError, RequestCounts};
+use cxskill::config::{Connection, Credentials, DEFAULT_TOKEN_URL, RetryPolicy};
+use cxskill::outcome::{self, RunReport};
+use cxskill::plan::{self, Plan};
+use cxskill::report::{self, Output};
+use cxskill::roster::{self, Input};
+use cxskill::sandbox::{self, SandboxHandle, SandboxOptions, Tenant};
+use cxskill::secret::Secret;
+use cxskill::validate::{self, Validated};
+use cxskill::exit_codes;
+
+/// `cxskill validate`: roster → validated rows → summary.
+pub fn validate(args: &RosterArgs, global: &Global) -> i32 {
+    let Some((_, validated)) = read_roster(args) else {
+        return exit_codes::INVALID_INPUT;
+    };
+    let summary = validated.summary();
+    let text = match global.output {
+        Output::Json => report::validate_json(&summary),
+        Output::Human if global.quiet && summary.valid => String::new(),
+        Output::Human => report::validate_human(&summary),
+    };
+    print(&text);
+    if summary.valid {
+        exit_codes::OK
+    } else {
+        exit_codes::INVALID_INPUT
+    }
+}
+
+/// What `plan` and `apply` share.
+struct Job<'a> {
+    roster: &'a RosterArgs,
+    connection: &'a ConnectionArgs,
+    records: &'a ReportArgs,
+    global: &'a Global,
+}
+
+/// `cxskill plan`: the diff, nothing written.
+pub fn plan(args: &PlanArgs, global: &Global) -> i32 {
+    let job = Job {
+        roster: &args.roster,
+        connection: &args.connection,
+        records: &args.records,
+        global,
+    };
+    run(&job, Mode::Plan { detailed_exitcode: args.detailed_exitcode })
+}
+
+/// `cxskill apply`: the diff, confirmed on a terminal, then written.
+pub fn apply(args: &ApplyArgs, global: &Global) -> i32 {
+    let job = Job {
+        roster: &args.roster,
+        connection: &args.connection,
+        records: &args.records,
+        global,
+    };
+    let mode = if args.dry_run {
+        Mode::Plan { detailed_exitcode: args.detailed_exitcode }
+    } else {
+        Mode::Apply {
+            yes: args.yes,
+            skip_invalid: args.skip_invalid,
+            snapshot: args.snapshot.as_deref(),
+        }
+    };
+    run(&job, mode)
+}
+
+enum Mode<'a> {
+    Plan { detailed_exitcode: bool },
+    Apply { yes: bool, skip_invalid: bool, snapshot: Option<&'a Path> },
+}
+
+fn run(job: &Job<'_>, mode: Mode<'_>) -> i32 {
+    let Some((input, validated)) = read_roster(job.roster) else {
+        return exit_codes::INVALID_INPUT;
+    };
+    let skip_invalid = matches!(mode, Mode::Apply { skip_invalid: true, .. });
+    let invalid = outcome::invalid_rows(&validated.roster.errors);
+    for warning in &validated.warnings {
+        tracing::warn!("{}: {warning}", validated.roster.source);
+    }
+    if !invalid.is_empty() && !skip_invalid {
+        // Nothing is read or sent for a roster with bad rows.
+        let summary = validated.summary();
+        if job.global.output == Output::Human {
+            print(&report::validate_human(&summary));
+        }
+        finish(job, &input, &RunReport::new(invalid, RequestCounts::default(), None));
+        return exit_codes::INVALID_INPUT;
+    }
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return exit_codes::FAILURE;
+        }
+    };
+    runtime.block_on(async {
+        let (connection, sandbox) = match connect(job.connection).await {
+            Ok(pair) => pair,
+            Err(message) => {
+                eprintln!("error: {message}");
+                return exit_codes::FAILURE;
+            }
+        };
+        let code = run_against(job, &mode, &input, &validated, invalid, &connection).await;
+        if let Some(handle) = sandbox {
+            handle.shutdown().await;
+        }
+        code
+    })
+}
+
+async fn run_against(
+    job: &Job<'_>,
+    mode: &Mode<'_>,
+    input: &Input,
+    validated: &Validated,
+    invalid: Vec<outcome::RowOutcome>,
+    connection: &Connection,
+) -> i32 {
+    let client = match Client::new(connection) {
+        Ok(client) => client,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit_codes::FAILURE;
+        }
+    };
+    info!(api_root = %connection.api_root(), "reading the tenant");
+    let rows = &validated.roster.rows;
+    let bar = progress(job.global, validated.agents, "reading");
+    let tenant = match plan::read_tenant(&client, rows, connection.concurrency, &|| bar.inc(1)).await {
+        Ok(tenant) => tenant,
+        Err(e) => {
+            bar.finish_and_clear();
+            return fatal(job, input, invalid, &client, &e);
+        }
+    };
+    bar.finish_and_clear();
+    let plan = plan::build(rows, &tenant);
+    if job.global.output == Output::Human && !job.global.quiet {
+        print(&report::plan_human(&plan));
+    }
+
+    let planned = |mut rows: Vec<outcome::RowOutcome>| {
+        rows.extend(invalid.iter().cloned());
+        RunReport::new(rows, client.counts(), None)
+    };
+    let (yes, skip_invalid, snapshot) = match *mode {
+        Mode::Plan { detailed_exitcode } => {
+            let report = planned(outcome::planned_rows(&plan));
+            finish(job, input, &report);
+            return plan_exit_code(&plan, &report, detailed_exitcode);
+        }
+        Mode::Apply { yes, skip_invalid, snapshot } => (yes, skip_invalid, snapshot),
+    };
+    if plan.has_invalid() && !skip_invalid {
+        let report = planned(outcome::planned_rows(&plan));
+        eprintln!("error: the roster names skills this tenant does not have; nothing was sent (fix them, or --skip-invalid)");
+        finish(job, input, &report);
+        return exit_codes::INVALID_INPUT;
+    }
+    if plan.counts().changes() > 0 && !yes && std::io::stdin().is_terminal() && !confirm() {
+        eprintln!("cancelled; nothing was sent");
+        return exit_codes::OK;
+    }
+    if let Some(path) = snapshot {
+        let written = report::snapshot_csv(&plan)
+            .map_err(|e| e.to_string())
+            .and_then(|bytes| std::fs::write(path, bytes).map_err(|e| e.to_string()));
+        if let Err(e) = written {
+            eprintln!("error: cannot write the snapshot {}: {e}; nothing was sent", path.display());
+            return exit_codes::FAILURE;
+        }
+    }
+
+    let changed = plan.agents.iter().filter(|a| a.has_changes()).count() as u64;
+    let bar = progress(job.global, changed, "applying");
+    let applied = cxskill::apply::apply(&client, &plan, &tenant.skills, connection.concurrency, &|| bar.inc(1)).await;
+    bar.finish_and_clear();
+    let mut rows = applied.rows;
+    rows.extend(invalid);
+    let fatal = applied.fatal.map(|e| e.to_string());
+    let report = RunReport::new(rows, client.counts(), fatal);
+    finish(job, input, &report);
+    if report.fatal.is_some() {
+        exit_codes::FAILURE
+    } else if report.summary.failed > 0 || report.summary.invalid > 0 {
+        exit_codes::ROWS_FAILED
+    } else {
+        exit_codes::OK
+    }
+}
+
+fn plan_exit_code(plan: &Plan, report: &RunReport, detailed: bool) -> i32 {
+    if report.summary.invalid > 0 {
+        exit_codes::INVALID_INPUT
+    } else if report.summary.failed > 0 {
+        exit_codes::ROWS_FAILED
+    } else if detailed && plan.counts().changes() > 0 {
+        exit_codes::CHANGES_PRESENT
+    } else {
+        exit_codes::OK
+    }
+}
+
+/// The run could not go on (authentication, permission, network).
+fn fatal(job: &Job<'_>, input: &Input, invalid: Vec<outcome::RowOutcome>, client: &Client, error: &ClientError) -> i32 {
+    eprintln!("error: {error}");
+    let report = RunReport::new(invalid, client.counts(), Some(error.to_string()));
+    finish(job, input, &report);
+    exit_codes::FAILURE
+}
+
+/// Renders the report on stdout and writes `--report` and `--failed-rows`.
+fn finish(job: &Job<'_>, input: &Input, report: &RunReport) {
+    match job.global.output {
+        Output::Json => print(&report::run_json(report)),
+        Output::Human if job.global.quiet => {}
+        Output::Human => print(&report::run_human(report)),
+    }
+    if let Some(path) = &job.records.report
+        && let Err(e) = std::fs::write(path, report::run_json(report))
+    {
+        eprintln!("error: cannot write the report {}: {e}", path.display());
+    }
+    if let Some(path) = &job.records.failed_rows {
+        let written = report::failed_rows_csv(input, report)
+            .map_err(|e| e.to_string())
+            .and_then(|bytes| std::fs::write(path, bytes).map_err(|e| e.to_string()));
+        if let Err(e) = written {
+            eprintln!("error: cannot write the failed rows {}: {e}", path.display());
+        }
+    }
+}
+
+/// Reads and validates the roster, or says why it cannot be read.
+fn read_roster(args: &RosterArgs) -> Option<(Input, Validated)> {
+    match Input::read(&args.roster, args.format) {
+        Ok(input) => {
+            let validated = validate::validate(roster::parse(&input));
+            Some((input, validated))
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            None
+        }
+    }
+}
+
+/// The connection from flags and the environment (flag > environment >
+/// default), or an in-process sandbox with `--sandbox`.
+async fn connect(args: &ConnectionArgs) -> Result<(Connection, Option<SandboxHandle>), String> {
+    let mut connection = Connection {
+        api_base: String::new(),
+        api_version: args.api_version.clone(),
+        token_url: args.token_url.clone().unwrap_or_else(|| DEFAULT_TOKEN_URL.to_owned()),
+        credentials: Credentials::Token(Secret::new("")),
+        connect_timeout: args.connect_timeout,
+        request_timeout: args.timeout,
+        rate: args.rate,
+        concurrency: args.concurrency,
+        retry: RetryPolicy::default(),
+    };
+    let mut handle = None;
+    if args.sandbox {
+        let options = SandboxOptions {
+            api_version: args.api_version.clone(),
+            ..SandboxOptions::default()
+        };
+        let listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+        let sandbox = sandbox::start(listen, Tenant::embedded(), options)
+            .await
+            .map_err(|e| format!("cannot start the sandbox: {e}"))?;
+        let credentials = sandbox.credentials();
+        connection.api_base = sandbox.api_base();
+        connection.token_url = sandbox.token_url();
+        connection.credentials = Credentials::AccessKey {
+            access_key_id: credentials.access_key_id,
+            access_key_secret: Secret::new(credentials.access_key_secret),
+            client_id: credentials.client_id,
+            client_secret: Secret::new(credentials.client_secret),
+        };
+        info!(api_base = %connection.api_base, "running against the in-process sandbox tenant");
+        handle = Some(sandbox);
+    } else {
+        connection.api_base = args.api_base.clone().ok_or(
+            "no tenant configured: set CXSKILL_API_BASE (or --api-base) and credentials, or rehearse with --sandbox",
+        )?;
+        connection.credentials = credentials_from_env()?;
+    }
+    connection.check().map_err(|e| e.to_string())?;
+    Ok((connection, handle))
+}
+
+/// Credentials from the environment only: a pre-issued token, or an access
+/// key and API client.
+fn credentials_from_env() -> Result<Credentials, String> {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    if let Some(token) = var("CXSKILL_TOKEN") {
+        return Ok(Credentials::Token(Secret::new(token)));
+    }
+    let names = [
+        "CXSKILL_ACCESS_KEY_ID",
+        "CXSKILL_ACCESS_KEY_SECRET",
+        "CXSKILL_CLIENT_ID",
+        "CXSKILL_CLIENT_SECRET",
+    ];
+    let missing: Vec<&str> = names.iter().copied().filter(|n| var(n).is_none()).collect();
+    if !missing.is_empty() {
+        return Err(format!(
+            "no credentials: set {} (or a pre-issued CXSKILL_TOKEN)",
+            missing.join(", ")
+        ));
+    }
+    Ok(Credentials::AccessKey {
+        access_key_id: var(names[0]).unwrap_or_default(),
+        access_key_secret: Secret::new(var(names[1]).unwrap_or_default()),
+        client_id: var(names[2]).unwrap_or_default(),
+        client_secret: Secret::new(var(names[3]).unwrap_or_default()),
+    })
+}
+
+/// A progress bar on stderr when it is a terminal; hidden otherwise (cron,
+/// pipes) and with --quiet.
+fn progress(global: &Global, total: u64, what: &'static str) -> ProgressBar {
+    if global.quiet || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(total);
+    if let Ok(style) = ProgressStyle::with_template(
+        "{msg} {bar:30} {pos}/{len} agents  {per_sec}  ETA {eta}",
+    ) {
+        bar.set_style(style);
+    }
+    bar.set_message(what);
+    bar
+}
+
+/// Asks on the terminal whether to go ahead.
+fn confirm() -> bool {
+    eprint!("Apply these changes? Only `yes` is accepted: ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    if std::io::stdin().lock().read_line(&mut answer).is_err() {
+        return false;
+    }
+    answer.trim().eq_ignore_ascii_case("yes")
+}
+
+/// `cxskill sandbox`: serves a tenant until Ctrl-C.
+pub fn sandbox(args: &SandboxArgs) -> i32 {
+    let tenant = match &args.tenant {
+        Some(path) => match Tenant::load(path) {
+            Ok(tenant) => tenant,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return exit_codes::INVALID_INPUT;
+            }
+        },
+        None => Tenant::embedded(),
+    };
+    let options = SandboxOptions {
+        api_version: args.api_version.clone(),
+        put_semantics: args.put_semantics,
+        rate_limit: args.rate_limit,
+        fault_rate: args.fault_rate,
+        drop_rate: args.drop_rate,
+        latency: std::time::Duration::from_millis(args.latency_ms),
+        seed: args.seed,
+        token_ttl: std::time::Duration::from_secs(args.token_ttl),
+        preissued_token: args.token.clone(),
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return exit_codes::FAILURE;
+        }
+    };
+    runtime.block_on(async {
+        let handle = match sandbox::start(args.listen, tenant, options).await {
+            Ok(handle) => handle,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return exit_codes::FAILURE;
+            }
+        };
+        print(&handle.banner());
+        let _ = tokio::signal::ctrl_c().await;
+        handle.shutdown().await;
+        exit_codes::OK
+    })
+}
+
+/// Writes to stdout, ignoring a closed pipe (`cxskill ... | head`).
+pub fn print(text: &str) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(text.as_bytes());
+    let _ = stdout.flush();
+}

@@ -1,0 +1,181 @@
+//! What happened to every roster row: the data behind the human report,
+//! `--output json`, `--report` and `--failed-rows`. Plan and apply produce
+//! it; [`crate::report`] renders it.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::client::RequestCounts;
+use crate::model::Target;
+use crate::plan::{Action, Plan, PlannedRow, RejectedRow};
+use crate::roster::Issue;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Written, and the tenant now holds what the row asks for.
+    Applied,
+    /// Already as the row asks; nothing sent for it.
+    Unchanged,
+    /// Not in place: the server refused it, or it could not be sent.
+    Failed,
+    /// The row itself is wrong (bad cell, duplicate, unknown skill).
+    Invalid,
+    /// Plan or dry run: would be written.
+    Planned,
+}
+
+/// One roster row's outcome, as in the JSON report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RowOutcome {
+    pub line: u64,
+    pub agent: Option<String>,
+    pub skill: Option<u64>,
+    /// The proficiency asked for, or `remove`.
+    pub proficiency: Option<String>,
+    pub action: Option<Action>,
+    pub status: Status,
+    /// The proficiency before, where the skill was assigned.
+    pub from: Option<u8>,
+    pub error: Option<String>,
+}
+
+impl RowOutcome {
+    /// A planned row with the status it ends up with.
+    pub fn of_planned(planned: &PlannedRow, status: Status, error: Option<String>) -> RowOutcome {
+        RowOutcome {
+            line: planned.row.line,
+            agent: Some(planned.row.agent.to_string()),
+            skill: Some(planned.row.skill.get()),
+            proficiency: Some(target_text(&planned.row.target)),
+            action: Some(planned.action),
+            status,
+            from: planned.from.map(|s| s.proficiency),
+            error,
+        }
+    }
+
+    pub fn of_rejected(rejected: &RejectedRow) -> RowOutcome {
+        RowOutcome {
+            line: rejected.row.line,
+            agent: Some(rejected.row.agent.to_string()),
+            skill: Some(rejected.row.skill.get()),
+            proficiency: Some(target_text(&rejected.row.target)),
+            action: None,
+            status: if rejected.invalid {
+                Status::Invalid
+            } else {
+                Status::Failed
+            },
+            from: None,
+            error: Some(rejected.error.clone()),
+        }
+    }
+}
+
+fn target_text(target: &Target) -> String {
+    match target {
+        Target::Remove => "remove".to_owned(),
+        Target::Set { proficiency, .. } => proficiency.to_string(),
+    }
+}
+
+/// Roster errors, one outcome per line (a line with several bad cells
+/// gets them all in one message).
+pub fn invalid_rows(errors: &[Issue]) -> Vec<RowOutcome> {
+    let mut by_line: BTreeMap<u64, Vec<String>> = BTreeMap::new();
+    for issue in errors {
+        let text = match (&issue.column, &issue.value) {
+            (Some(column), Some(value)) => format!("{column} `{value}`: {}", issue.message),
+            (Some(column), None) => format!("{column}: {}", issue.message),
+            _ => issue.message.clone(),
+        };
+        by_line.entry(issue.line).or_default().push(text);
+    }
+    by_line
+        .into_iter()
+        .map(|(line, messages)| RowOutcome {
+            line,
+            agent: None,
+            skill: None,
+            proficiency: None,
+            action: None,
+            status: Status::Invalid,
+            from: None,
+            error: Some(messages.join("; ")),
+        })
+        .collect()
+}
+
+/// The outcome of a plan (or dry run) before anything is written.
+pub fn planned_rows(plan: &Plan) -> Vec<RowOutcome> {
+    let mut rows: Vec<RowOutcome> = plan
+        .agents
+        .iter()
+        .flat_map(|a| &a.rows)
+        .map(|r| {
+            let status = match r.action {
+                Action::Unchanged => Status::Unchanged,
+                _ => Status::Planned,
+            };
+            RowOutcome::of_planned(r, status, None)
+        })
+        .collect();
+    rows.extend(plan.rejected.iter().map(RowOutcome::of_rejected));
+    rows
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub rows: u64,
+    pub applied: u64,
+    pub unchanged: u64,
+    pub failed: u64,
+    pub invalid: u64,
+    /// Planned (plan and dry run only).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub planned: u64,
+    pub requests: RequestCounts,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// The report of a run: `{"summary": {...}, "rows": [...]}`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RunReport {
+    pub summary: Summary,
+    pub rows: Vec<RowOutcome>,
+    /// Why the run stopped early (authentication, permission, network);
+    /// `None` when it ran to the end.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fatal: Option<String>,
+}
+
+impl RunReport {
+    /// Sorts rows by line and counts them.
+    pub fn new(mut rows: Vec<RowOutcome>, requests: RequestCounts, fatal: Option<String>) -> RunReport {
+        rows.sort_by_key(|r| r.line);
+        let mut summary = Summary {
+            rows: rows.len() as u64,
+            requests,
+            ..Summary::default()
+        };
+        for row in &rows {
+            match row.status {
+                Status::Applied => summary.applied += 1,
+                Status::Unchanged => summary.unchanged += 1,
+                Status::Failed => summary.failed += 1,
+                Status::Invalid => summary.invalid += 1,
+                Status::Planned => summary.planned += 1,
+            }
+        }
+        RunReport {
+            summary,
+            rows,
+            fatal,
+        }
+    }
+}

@@ -1,0 +1,368 @@
+//! `cxskill plan` and `cxskill apply` end to end: the real binary against a
+//! sandbox tenant over loopback HTTP. Each test checks what a user cares
+//! about: the tenant's final state, the bodies that went over the wire,
+//! exit codes and report rows.
+
+mod common;
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use common::{Rehearsal, TempDir, example_target, read, stderr, stdout};
+use cxskill::sandbox::{PutSemantics, SandboxOptions};
+use serde_json::Value;
+
+/// Fast settings for tests: the sandbox has no limit unless a test sets one.
+const FAST: [&str; 4] = ["--rate", "2000", "--concurrency", "4"];
+
+fn args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+    let mut all: Vec<&str> = extra.to_vec();
+    all.extend(FAST);
+    all
+}
+
+fn report_json(output: &std::process::Output) -> Value {
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!("stdout is not one JSON document ({e}):\n{}\n{}", stdout(output), stderr(output))
+    })
+}
+
+fn converges_to_the_example_target(semantics: PutSemantics) {
+    let sandbox = Rehearsal::start(SandboxOptions {
+        put_semantics: semantics,
+        ..SandboxOptions::default()
+    });
+    let before = sandbox.state();
+    let out = sandbox.cxskill(&args(&["apply", "examples/roster.csv", "--yes"]));
+    assert_eq!(out.status.code(), Some(0), "{}\n{}", stdout(&out), stderr(&out));
+    assert_eq!(sandbox.state(), example_target(&before));
+    // Skills the roster does not name are still there.
+    assert_eq!(sandbox.state().get(&(1001, 556677)), Some(&(5, true)));
+    assert_eq!(sandbox.state().get(&(1009, 667788)), Some(&(10, true)));
+}
+
+#[test]
+fn apply_never_wipes_unlisted_skills_when_put_modifies() {
+    converges_to_the_example_target(PutSemantics::Modify);
+}
+
+#[test]
+fn apply_never_wipes_unlisted_skills_when_put_replaces() {
+    converges_to_the_example_target(PutSemantics::Replace);
+}
+
+#[test]
+fn every_write_body_is_the_wrapper_object_with_integers() {
+    let sandbox = Rehearsal::start(SandboxOptions::default());
+    let out = sandbox.cxskill(&args(&["apply", "examples/roster.csv"]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let writes = sandbox.writes();
+    assert!(!writes.is_empty());
+    for write in writes {
+        let body: Value = match write.body.clone().expect("write has a body") {
+            Value::String(text) => serde_json::from_str(&text).expect("JSON body"),
+            value => value,
+        };
+        let rows = body["skills"].as_array().unwrap_or_else(|| panic!("not a wrapper: {body}"));
+        assert!(!rows.is_empty());
+        for row in rows {
+            assert!(row["skillId"].is_u64(), "{body}");
+            if write.method != "DELETE" {
+                let p = row["proficiency"].as_u64().unwrap_or_else(|| panic!("{body}"));
+                assert!((1..=20).contains(&p));
+                assert!(row["isActive"].is_boolean(), "{body}");
+            }
+        }
+        assert_eq!(write.status, 200, "{} {} answered {}", write.method, write.path, write.status);
+    }
+}
+
+#[test]
+fn plan_and_dry_run_send_no_write_and_show_the_diff() {
+    let sandbox = Rehearsal::start(SandboxOptions::default());
+    let before = sandbox.state();
+    let out = sandbox.cxskill(&args(&["plan", "examples/roster.csv", "--detailed-exitcode"]));
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("agent 1001\n"), "{text}");
+    assert!(text.contains("  ~ 445566 Sales  7 → 3\n"), "{text}");
+    assert!(text.contains("  - 778899 Chat FR  (was 4)\n"), "{text}");
+    assert!(text.contains("  + 112234 Billing ES  4\n"), "{text}");
+    assert!(text.contains("  ~ 112233 Billing EN  5  (inactive → active)\n"), "{text}");
+    assert!(text.contains("17 to add, 3 to change, 1 to remove, 4 unchanged"), "{text}");
+
+    let out = sandbox.cxskill(&args(&["apply", "examples/roster.csv", "--dry-run", "--output", "json"]));
+    assert_eq!(out.status.code(), Some(0));
+    let report = report_json(&out);
+    assert_eq!(report["summary"]["planned"], 21);
+    assert_eq!(report["summary"]["unchanged"], 4);
+    assert_eq!(report["summary"]["requests"]["PUT"], 0);
+
+    assert!(sandbox.writes().is_empty());
+    assert_eq!(sandbox.state(), before);
+}
+
+#[test]
+fn second_run_sends_no_write_and_exits_0() {
+    let sandbox = Rehearsal::start(SandboxOptions::default());
+    let first = sandbox.cxskill(&args(&["apply", "examples/roster.csv", "--output", "json"]));
+    assert_eq!(first.status.code(), Some(0));
+    assert_eq!(report_json(&first)["summary"]["applied"], 21);
+    let writes = sandbox.writes().len();
+
+    let second = sandbox.cxskill(&args(&["apply", "examples/roster.csv", "--output", "json"]));
+    assert_eq!(second.status.code(), Some(0));
+    let report = report_json(&second);
+    assert_eq!(report["summary"]["applied"], 0);
+    assert_eq!(report["summary"]["unchanged"], 25);
+    assert_eq!(sandbox.writes().len(), writes, "the second run wrote");
+    let out = sandbox.cxskill(&args(&["plan", "examples/roster.csv", "--detailed-exitcode"]));
+    assert_eq!(out.status.code(), Some(0));
+}
+
+#[test]
+fn one_invalid_row_blocks_the_whole_apply() {
+    let dir = TempDir::new("invalid");
+    let roster = dir.file("r.csv", "agent,skill,proficiency\n1001,445566,3\n1002,112233,expert\n");
+    let sandbox = Rehearsal::start(SandboxOptions::default());
+    let before = sandbox.state();
+    let out = sandbox.cxskill(&args(&["apply", &roster, "--output", "json"]));
+    assert_eq!(out.status.code(), Some(2));
+    let report = report_json(&out);
+    assert_eq!(report["summary"]["invalid"], 1);
+    assert_eq!(report["rows"][0]["line"], 3);
+    assert_eq!(report["rows"][0]["status"], "invalid");
+    assert!(sandbox.requests().is_empty(), "something was sent");
+    assert_eq!(sandbox.state(), before);
+
+    // --skip-invalid sends the valid rows and reports the invalid one.
+    let out = sandbox.cxskill(&args(&["apply", &roster, "--skip-invalid", "--output", "json"]));
+    assert_eq!(out.status.code(), Some(1));
+    let report = report_json(&out);
+    assert_eq!(report["summary"]["applied"], 1);
+    assert_eq!(report["summary"]["invalid"], 1);
+    assert_eq!(sandbox.state().get(&(1001, 445566)), Some(&(3, true)));
+}
+
+#[test]
+fn unknown_skill_is_invalid_before_anything_is_written() {
+    let dir = TempDir::new("unknown-skill");
+    let roster = dir.file("r.csv", "agent,skill,proficiency\n1001,445566,3\n1002,999999,4\n");
+    let sandbox = Rehearsal::start(SandboxOptions::default());
+    let out = sandbox.cxskill(&args(&["apply", &roster]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stdout(&out).contains("line 3: invalid: skill 999999 does not exist"), "{}", stdout(&out));
+    assert!(sandbox.writes().is_empty());
+}
+
+#[test]
+fn unknown_agent_fails_its_rows_and_the_rest_apply() {
+    let dir = TempDir::new("unknown-agent");
+    let roster = dir.file(
+        "r.csv",
+        "agent,skill,proficiency\n1001,445566,3\n4242,112233,4\n4242,445566,4\n",
+    );
+    let failed = dir.path("failed.csv");
+    let sandbox = Rehearsal::start(SandboxOptions::default());
+    let out = sandbox.cxskill(&args(&["apply", &roster, "--output", "json", "--failed-rows", &failed]));
+    assert_eq!(out.status.code(), Some(1));
+    let report = report_json(&out);
+    assert_eq!(report["summary"]["applied"], 1);
+    assert_eq!(report["summary"]["failed"], 2);
+    let rows = report["rows"].as_array().expect("rows");
+    assert_eq!(rows[1]["line"], 3);
+    assert_eq!(rows[1]["status"], "failed");
+    assert!(rows[1]["error"].as_str().unwrap().contains("agent 4242 not found"));
+    assert_eq!(
+        read(&failed),
+        "agent,skill,proficiency,error\n\
+         4242,112233,4,line 3: agent 4242 not found in the tenant (404)\n\
+         4242,445566,4,line 4: agent 4242 not found in the tenant (404)\n"
+    );
+}
+
+#[test]
+fn throttling_faults_and_dropped_connections_still_converge_exactly() {
+    let sandbox = Rehearsal::start(SandboxOptions {
+        rate_limit: Some(40.0),
+        fault_rate: 0.2,
+        drop_rate: 0.2,
+        seed: 7,
+        put_semantics: PutSemantics::Replace,
+        ..SandboxOptions::default()
+    });
+    let before = sandbox.state();
+    let out = sandbox.cxskill(&["apply", "examples/roster.csv", "--output", "json", "--rate", "200", "--concurrency", "4"]);
+    assert_eq!(out.status.code(), Some(0), "{}\n{}", stdout(&out), stderr(&out));
+    assert_eq!(sandbox.state(), example_target(&before));
+    let report = report_json(&out);
+    let requests = &report["summary"]["requests"];
+    assert!(requests["retries"].as_u64().unwrap() > 0, "{requests}");
+    assert!(requests["throttled"].as_u64().unwrap() > 0, "{requests}");
+    let statuses: HashSet<u16> = sandbox.requests().iter().map(|r| r.status).collect();
+    assert!(statuses.contains(&429) && statuses.contains(&503), "{statuses:?}");
+}
+
+#[test]
+fn token_revoked_mid_run_is_renewed_once_and_the_run_completes() {
+    let sandbox = Rehearsal::start(SandboxOptions {
+        latency: Duration::from_millis(40),
+        ..SandboxOptions::default()
+    });
+    let before = sandbox.state();
+    let expire = {
+        let handle = sandbox.handle().clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(400));
+            handle.expire_tokens();
+        })
+    };
+    let out = sandbox.cxskill(&["apply", "examples/roster.csv", "--rate", "1000", "--concurrency", "1"]);
+    expire.join().expect("expire thread");
+    assert_eq!(out.status.code(), Some(0), "{}\n{}", stdout(&out), stderr(&out));
+    assert_eq!(sandbox.state(), example_target(&before));
+    let requests = sandbox.requests();
+    let tokens = requests.iter().filter(|r| r.path == "/auth/token").count();
+    assert_eq!(tokens, 2, "one exchange at start, one after the revocation");
+    assert!(requests.iter().any(|r| r.status == 401));
+}
+
+#[test]
+fn secrets_never_appear_in_output_even_at_vv() {
+    let sandbox = Rehearsal::start(SandboxOptions::default());
+    let credentials = sandbox.handle().credentials();
+    let out = sandbox.cxskill(&args(&["apply", "examples/roster.csv", "-vv", "--log-format", "json"]));
+    assert_eq!(out.status.code(), Some(0));
+    let out2 = sandbox.cxskill(&args(&["plan", "examples/roster.csv", "-vvv"]));
+    for output in [&out, &out2] {
+        let all = format!("{}{}", stdout(output), stderr(output));
+        assert!(all.contains("request"), "-vv logs requests:\n{all}");
+        for secret in [&credentials.access_key_secret, &credentials.client_secret] {
+            assert!(!all.contains(secret.as_str()), "secret leaked:\n{all}");
+        }
+        assert!(!all.contains("Bearer "), "token leaked:\n{all}");
+        assert!(!all.to_lowercase().contains("authorization"), "header leaked:\n{all}");
+    }
+}
+
+#[test]
+fn pre_issued_token_is_used_without_an_exchange() {
+    let sandbox = Rehearsal::start(SandboxOptions {
+        preissued_token: Some("test-preissued-token-123".to_owned()),
+        ..SandboxOptions::default()
+    });
+    let out = sandbox.cxskill_with(
+        &args(&["plan", "examples/roster.csv", "-vv"]),
+        &[("CXSKILL_TOKEN", "test-preissued-token-123")],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("test-preissued-token-123"));
+    assert!(sandbox.requests().iter().all(|r| r.path != "/auth/token"));
+}
+
+#[test]
+fn every_api_request_carries_a_request_id_and_traceparent() {
+    let sandbox = Rehearsal::start(SandboxOptions::default());
+    let out = sandbox.cxskill(&args(&["apply", "examples/roster.csv"]));
+    assert_eq!(out.status.code(), Some(0));
+    let requests: Vec<_> = sandbox
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.starts_with("/inContactAPI/"))
+        .collect();
+    assert!(requests.len() > 20);
+    let mut ids = HashSet::new();
+    for r in &requests {
+        let id = r.request_id.as_deref().unwrap_or_else(|| panic!("no X-Request-ID: {} {}", r.method, r.path));
+        assert!(uuid::Uuid::parse_str(id).is_ok(), "{id}");
+        assert!(ids.insert(id.to_owned()), "request id reused: {id}");
+        let traceparent = r.traceparent.as_deref().expect("traceparent");
+        let parts: Vec<&str> = traceparent.split('-').collect();
+        assert_eq!(parts.len(), 4, "{traceparent}");
+        assert_eq!((parts[0], parts[1].len(), parts[2].len(), parts[3]), ("00", 32, 16, "01"));
+        assert!(r.authorization_present);
+    }
+}
+
+#[test]
+fn snapshot_then_apply_snapshot_restores_the_original_state() {
+    let dir = TempDir::new("snapshot");
+    let snapshot = dir.path("undo.csv");
+    let sandbox = Rehearsal::start(SandboxOptions {
+        put_semantics: PutSemantics::Replace,
+        ..SandboxOptions::default()
+    });
+    let before = sandbox.state();
+    let out = sandbox.cxskill(&args(&["apply", "examples/roster.csv", "--snapshot", &snapshot]));
+    assert_eq!(out.status.code(), Some(0));
+    assert_ne!(sandbox.state(), before);
+    let undo = read(&snapshot);
+    assert!(undo.starts_with("agent,skill,proficiency,active,skill_name\n"), "{undo}");
+    assert!(undo.contains("1001,445566,7,true,Sales\n"), "{undo}");
+    assert!(undo.contains("1001,778899,4,true,Chat FR\n"), "{undo}");
+    assert!(undo.contains("1002,112234,remove,,Billing ES\n"), "{undo}");
+
+    let out = sandbox.cxskill(&args(&["apply", &snapshot]));
+    assert_eq!(out.status.code(), Some(0), "{}\n{}", stdout(&out), stderr(&out));
+    assert_eq!(sandbox.state(), before);
+}
+
+#[test]
+fn no_tenant_configured_is_exit_3_with_a_hint() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cxskill"))
+        .args(["plan", "examples/roster.csv"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("CXSKILL_API_BASE")
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--sandbox"));
+}
+
+#[test]
+fn plain_http_to_a_remote_host_is_refused_before_sending() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cxskill"))
+        .args(["plan", "examples/roster.csv", "--api-base", "http://cxone.example.com"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("CXSKILL_TOKEN", "x")
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("plain http://"));
+}
+
+#[test]
+fn sandbox_flag_runs_the_quick_start_with_no_configuration() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cxskill"))
+        .args(["apply", "examples/roster.csv", "--sandbox", "--output", "json"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("CXSKILL_API_BASE")
+        .env_remove("CXSKILL_TOKEN")
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let report = report_json(&out);
+    assert_eq!(report["summary"]["applied"], 21);
+    assert_eq!(report["summary"]["unchanged"], 4);
+    assert_eq!(report["summary"]["failed"], 0);
+}
+
+#[test]
+fn read_only_key_is_exit_3_with_a_permission_hint() {
+    let sandbox = Rehearsal::start(SandboxOptions::default());
+    let out = sandbox.cxskill_with(
+        &args(&["apply", "examples/roster.csv"]),
+        &[
+            ("CXSKILL_ACCESS_KEY_ID", "sandbox-readonly-key"),
+            ("CXSKILL_ACCESS_KEY_SECRET", "sandbox-readonly-secret"),
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", stdout(&out));
+    assert!(stdout(&out).contains("403"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("permission"), "{}", stdout(&out));
+    // Stopped at the first refusal rather than trying every agent.
+    let forbidden = sandbox.requests().iter().filter(|r| r.status == 403).count();
+    assert!(forbidden <= 4, "{forbidden} refused writes");
+}
