@@ -114,7 +114,7 @@ impl Proficiency {
     pub fn new(value: i64) -> Option<Self> {
         (i64::from(Self::BEST)..=i64::from(Self::LOWEST))
             .contains(&value)
-            .then(|| Proficiency(value as u8))
+            .then_some(Proficiency(value as u8))
     }
 
     pub fn get(self) -> u8 {
@@ -261,7 +261,11 @@ mod tests {
         assert_eq!(parse_proficiency("20").unwrap().get(), 20);
         assert_eq!(parse_proficiency("5.0").unwrap().get(), 5);
         for bad in ["0", "21", "90", "expert", "A", "-3", "2.5", ""] {
-            assert_eq!(parse_proficiency(bad), Err(ValueError::Proficiency), "{bad}");
+            assert_eq!(
+                parse_proficiency(bad),
+                Err(ValueError::Proficiency),
+                "{bad}"
+            );
         }
     }
 

@@ -51,7 +51,10 @@ mod tests {
     #[test]
     fn debug_and_display_never_show_the_value() {
         let s = Secret::new("hunter2");
-        assert_eq!(format!("{s:?} {s} {:?}", Some(&s)), "(redacted) (redacted) Some((redacted))");
+        assert_eq!(
+            format!("{s:?} {s} {:?}", Some(&s)),
+            "(redacted) (redacted) Some((redacted))"
+        );
         assert_eq!(s.expose(), "hunter2");
     }
 }
