@@ -231,7 +231,7 @@ impl App {
             method = %record.method,
             path = %record.path,
             status = record.status,
-            request_id = record.request_id.as_deref().unwrap_or("-"),
+            request_id = %record.request_id.as_deref().unwrap_or("-"),
             dropped = drop_connection,
             elapsed_us = started.elapsed().as_micros() as u64,
             "sandbox request"
