@@ -107,7 +107,12 @@ fn roster(agents: u64) -> Vec<Row> {
         .collect()
 }
 
-async fn run(handle: &SandboxHandle, rows: &[Row], rate: f64, concurrency: usize) -> Result<(Duration, cxskill::client::RequestCounts, u64), Error> {
+async fn run(
+    handle: &SandboxHandle,
+    rows: &[Row],
+    rate: f64,
+    concurrency: usize,
+) -> Result<(Duration, cxskill::client::RequestCounts, u64), Error> {
     let connection = connection(handle, rate, concurrency);
     let client = Client::new(&connection)?;
     let start = Instant::now();
@@ -128,7 +133,12 @@ async fn run(handle: &SandboxHandle, rows: &[Row], rate: f64, concurrency: usize
 
 async fn throughput() -> Result<(), Error> {
     let agents = 2_000;
-    let handle = sandbox::start("127.0.0.1:0".parse()?, tenant(agents, 1)?, SandboxOptions::default()).await?;
+    let handle = sandbox::start(
+        "127.0.0.1:0".parse()?,
+        tenant(agents, 1)?,
+        SandboxOptions::default(),
+    )
+    .await?;
     let (elapsed, counts, failed) = run(&handle, &roster(agents), 100_000.0, 16).await?;
     println!(
         "throughput: {agents} agents x 1 changed skill in {:.3} s = {:.0} agents/s ({} requests: {} GET, {} PUT; {failed} not applied)",
@@ -171,9 +181,18 @@ async fn memory() -> Result<(), Error> {
         .map(|p| p.join("cxskill"))
         .ok_or("cannot locate target directory")?;
     if !binary.exists() {
-        return Err(format!("{} not found: run `cargo build --release` first", binary.display()).into());
+        return Err(format!(
+            "{} not found: run `cargo build --release` first",
+            binary.display()
+        )
+        .into());
     }
-    let handle = sandbox::start("127.0.0.1:0".parse()?, tenant(agents, skills)?, SandboxOptions::default()).await?;
+    let handle = sandbox::start(
+        "127.0.0.1:0".parse()?,
+        tenant(agents, skills)?,
+        SandboxOptions::default(),
+    )
+    .await?;
     let path = std::env::temp_dir().join("cxskill-bench-plan-100k.csv");
     {
         let mut out = std::io::BufWriter::new(std::fs::File::create(&path)?);

@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use futures_util::{StreamExt, stream};
-use tracing::{info, info_span, warn, Instrument};
+use tracing::{Instrument, info, info_span, warn};
 
 use crate::client::{Client, ClientError};
 use crate::model::{Row, Target};
@@ -77,7 +77,10 @@ async fn apply_agent(
     let fresh = match client.agent_skills(&agent).await {
         Ok(Some(assignments)) => assignments,
         Ok(None) => {
-            return not_attempted(&planned.rows, &format!("agent {agent} not found in the tenant (404)"));
+            return not_attempted(
+                &planned.rows,
+                &format!("agent {agent} not found in the tenant (404)"),
+            );
         }
         Err(error) => {
             let message = error.to_string();
@@ -99,7 +102,10 @@ async fn apply_agent(
     for request in current.requests() {
         let path = request.path();
         let method = request.kind.method();
-        match client.send(method.clone(), &path, Some(&request.body)).await {
+        match client
+            .send(method.clone(), &path, Some(&request.body))
+            .await
+        {
             Ok(response) => {
                 verify |= response.after_lost_attempt;
                 let result_set = serde_json::from_slice::<wire::ResultSetResponse>(&response.body)
@@ -118,7 +124,8 @@ async fn apply_agent(
                     None => {
                         // A whole-request error: every row of the request
                         // gets it verbatim.
-                        let error = format!("{method} {path}: {}: {}", response.status, response.text());
+                        let error =
+                            format!("{method} {path}: {}: {}", response.status, response.text());
                         for skill in &request.body.skills {
                             errors.insert(skill.skill_id, error.clone());
                         }
@@ -143,31 +150,35 @@ async fn apply_agent(
     let roster_skills: Vec<u64> = current.rows.iter().map(|r| r.row.skill.get()).collect();
     for (skill, error) in &errors {
         if !roster_skills.contains(skill) {
-            warn!(skill, "an assignment carried unchanged in the PUT was refused: {error}");
+            warn!(
+                skill,
+                "an assignment carried unchanged in the PUT was refused: {error}"
+            );
         }
     }
 
     // Judge by what the tenant holds now, when the answers alone cannot
     // be trusted to tell.
-    let after: Option<HashMap<u64, State>> = if (verify || !errors.is_empty()) && fatal.get().is_none() {
-        match client.agent_skills(&agent).await {
-            Ok(Some(assignments)) => Some(
-                assignments
-                    .iter()
-                    .map(|a| (a.skill_id, State::of(a)))
-                    .collect(),
-            ),
-            Ok(None) => None,
-            Err(error) => {
-                if error.is_fatal() {
-                    let _ = fatal.set(error);
+    let after: Option<HashMap<u64, State>> =
+        if (verify || !errors.is_empty()) && fatal.get().is_none() {
+            match client.agent_skills(&agent).await {
+                Ok(Some(assignments)) => Some(
+                    assignments
+                        .iter()
+                        .map(|a| (a.skill_id, State::of(a)))
+                        .collect(),
+                ),
+                Ok(None) => None,
+                Err(error) => {
+                    if error.is_fatal() {
+                        let _ = fatal.set(error);
+                    }
+                    None
                 }
-                None
             }
-        }
-    } else {
-        None
-    };
+        } else {
+            None
+        };
 
     results.extend(outcomes(&current.rows, |row| {
         if row.action == Action::Unchanged {
@@ -187,7 +198,9 @@ async fn apply_agent(
                     Some(s) => format!("proficiency {} active {}", s.proficiency, s.active),
                     None => "not assigned".to_owned(),
                 };
-                let error = error.unwrap_or_else(|| format!("not in place after the write: the tenant shows {shown}"));
+                let error = error.unwrap_or_else(|| {
+                    format!("not in place after the write: the tenant shows {shown}")
+                });
                 (Status::Failed, Some(error))
             }
             None => match error {
@@ -208,7 +221,10 @@ fn in_place(row: &PlannedRow, now: Option<&State>) -> bool {
     }
 }
 
-fn outcomes(rows: &[PlannedRow], judge: impl Fn(&PlannedRow) -> (Status, Option<String>)) -> Vec<RowOutcome> {
+fn outcomes(
+    rows: &[PlannedRow],
+    judge: impl Fn(&PlannedRow) -> (Status, Option<String>),
+) -> Vec<RowOutcome> {
     rows.iter()
         .map(|row| {
             let (status, error) = judge(row);

@@ -228,6 +228,11 @@ pub struct SandboxArgs {
     #[arg(long, default_value_t = 3600, value_name = "SECS")]
     pub token_ttl: u64,
 
+    /// Refuse writes of this skill row by row, to rehearse per-row errors
+    /// (repeatable).
+    #[arg(long = "refuse-skill", value_name = "SKILL_ID")]
+    pub refuse_skills: Vec<u64>,
+
     /// Also accept this pre-issued bearer token.
     #[arg(long, value_name = "TOKEN")]
     pub token: Option<String>,

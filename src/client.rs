@@ -533,7 +533,8 @@ impl Client {
 fn quota(rate: f64, concurrency: usize) -> Quota {
     let per_request = Duration::from_secs_f64(1.0 / rate.max(1e-3));
     let burst = (rate.floor() as usize).clamp(1, concurrency.max(1));
-    let burst = NonZeroU32::new(u32::try_from(burst).unwrap_or(u32::MAX)).unwrap_or(NonZeroU32::MIN);
+    let burst =
+        NonZeroU32::new(u32::try_from(burst).unwrap_or(u32::MAX)).unwrap_or(NonZeroU32::MIN);
     Quota::with_period(per_request.max(Duration::from_nanos(1)))
         .unwrap_or_else(|| Quota::per_second(NonZeroU32::MAX))
         .allow_burst(burst)

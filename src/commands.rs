@@ -8,9 +8,12 @@ use std::path::Path;
 use indicatif::{ProgressBar, ProgressStyle};
 use tracing::info;
 
-use crate::cli::{ApplyArgs, ConnectionArgs, Global, PlanArgs, ReportArgs, RosterArgs, SandboxArgs};
+use crate::cli::{
+    ApplyArgs, ConnectionArgs, Global, PlanArgs, ReportArgs, RosterArgs, SandboxArgs,
+};
 use cxskill::client::{Client, ClientError, RequestCounts};
 use cxskill::config::{Connection, Credentials, DEFAULT_TOKEN_URL, RetryPolicy};
+use cxskill::exit_codes;
 use cxskill::outcome::{self, RunReport};
 use cxskill::plan::{self, Plan};
 use cxskill::report::{self, Output};
@@ -18,7 +21,6 @@ use cxskill::roster::{self, Input};
 use cxskill::sandbox::{self, SandboxHandle, SandboxOptions, Tenant};
 use cxskill::secret::Secret;
 use cxskill::validate::{self, Validated};
-use cxskill::exit_codes;
 
 /// `cxskill validate`: roster → validated rows → summary.
 pub fn validate(args: &RosterArgs, global: &Global) -> i32 {
@@ -55,7 +57,12 @@ pub fn plan(args: &PlanArgs, global: &Global) -> i32 {
         records: &args.records,
         global,
     };
-    run(&job, Mode::Plan { detailed_exitcode: args.detailed_exitcode })
+    run(
+        &job,
+        Mode::Plan {
+            detailed_exitcode: args.detailed_exitcode,
+        },
+    )
 }
 
 /// `cxskill apply`: the diff, confirmed on a terminal, then written.
@@ -67,7 +74,9 @@ pub fn apply(args: &ApplyArgs, global: &Global) -> i32 {
         global,
     };
     let mode = if args.dry_run {
-        Mode::Plan { detailed_exitcode: args.detailed_exitcode }
+        Mode::Plan {
+            detailed_exitcode: args.detailed_exitcode,
+        }
     } else {
         Mode::Apply {
             yes: args.yes,
@@ -79,15 +88,27 @@ pub fn apply(args: &ApplyArgs, global: &Global) -> i32 {
 }
 
 enum Mode<'a> {
-    Plan { detailed_exitcode: bool },
-    Apply { yes: bool, skip_invalid: bool, snapshot: Option<&'a Path> },
+    Plan {
+        detailed_exitcode: bool,
+    },
+    Apply {
+        yes: bool,
+        skip_invalid: bool,
+        snapshot: Option<&'a Path>,
+    },
 }
 
 fn run(job: &Job<'_>, mode: Mode<'_>) -> i32 {
     let Some((input, validated)) = read_roster(job.roster) else {
         return exit_codes::INVALID_INPUT;
     };
-    let skip_invalid = matches!(mode, Mode::Apply { skip_invalid: true, .. });
+    let skip_invalid = matches!(
+        mode,
+        Mode::Apply {
+            skip_invalid: true,
+            ..
+        }
+    );
     let invalid = outcome::invalid_rows(&validated.roster.errors);
     for warning in &validated.warnings {
         tracing::warn!("{}: {warning}", validated.roster.source);
@@ -98,11 +119,18 @@ fn run(job: &Job<'_>, mode: Mode<'_>) -> i32 {
         if job.global.output == Output::Human {
             print(&report::validate_human(&summary));
         }
-        finish(job, &input, &RunReport::new(invalid, RequestCounts::default(), None));
+        finish(
+            job,
+            &input,
+            &RunReport::new(invalid, RequestCounts::default(), None),
+        );
         return exit_codes::INVALID_INPUT;
     }
 
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -143,13 +171,14 @@ async fn run_against(
     info!(api_root = %connection.api_root(), "reading the tenant");
     let rows = &validated.roster.rows;
     let bar = progress(job.global, validated.agents, "reading");
-    let tenant = match plan::read_tenant(&client, rows, connection.concurrency, &|| bar.inc(1)).await {
-        Ok(tenant) => tenant,
-        Err(e) => {
-            bar.finish_and_clear();
-            return fatal(job, input, invalid, &client, &e);
-        }
-    };
+    let tenant =
+        match plan::read_tenant(&client, rows, connection.concurrency, &|| bar.inc(1)).await {
+            Ok(tenant) => tenant,
+            Err(e) => {
+                bar.finish_and_clear();
+                return fatal(job, input, invalid, &client, &e);
+            }
+        };
     bar.finish_and_clear();
     let plan = plan::build(rows, &tenant);
     if job.global.output == Output::Human && !job.global.quiet {
@@ -166,11 +195,17 @@ async fn run_against(
             finish(job, input, &report);
             return plan_exit_code(&plan, &report, detailed_exitcode);
         }
-        Mode::Apply { yes, skip_invalid, snapshot } => (yes, skip_invalid, snapshot),
+        Mode::Apply {
+            yes,
+            skip_invalid,
+            snapshot,
+        } => (yes, skip_invalid, snapshot),
     };
     if plan.has_invalid() && !skip_invalid {
         let report = planned(outcome::planned_rows(&plan));
-        eprintln!("error: the roster names skills this tenant does not have; nothing was sent (fix them, or --skip-invalid)");
+        eprintln!(
+            "error: the roster names skills this tenant does not have; nothing was sent (fix them, or --skip-invalid)"
+        );
         finish(job, input, &report);
         return exit_codes::INVALID_INPUT;
     }
@@ -183,14 +218,24 @@ async fn run_against(
             .map_err(|e| e.to_string())
             .and_then(|bytes| std::fs::write(path, bytes).map_err(|e| e.to_string()));
         if let Err(e) = written {
-            eprintln!("error: cannot write the snapshot {}: {e}; nothing was sent", path.display());
+            eprintln!(
+                "error: cannot write the snapshot {}: {e}; nothing was sent",
+                path.display()
+            );
             return exit_codes::FAILURE;
         }
     }
 
     let changed = plan.agents.iter().filter(|a| a.has_changes()).count() as u64;
     let bar = progress(job.global, changed, "applying");
-    let applied = cxskill::apply::apply(&client, &plan, &tenant.skills, connection.concurrency, &|| bar.inc(1)).await;
+    let applied = cxskill::apply::apply(
+        &client,
+        &plan,
+        &tenant.skills,
+        connection.concurrency,
+        &|| bar.inc(1),
+    )
+    .await;
     bar.finish_and_clear();
     let mut rows = applied.rows;
     rows.extend(invalid);
@@ -219,7 +264,13 @@ fn plan_exit_code(plan: &Plan, report: &RunReport, detailed: bool) -> i32 {
 }
 
 /// The run could not go on (authentication, permission, network).
-fn fatal(job: &Job<'_>, input: &Input, invalid: Vec<outcome::RowOutcome>, client: &Client, error: &ClientError) -> i32 {
+fn fatal(
+    job: &Job<'_>,
+    input: &Input,
+    invalid: Vec<outcome::RowOutcome>,
+    client: &Client,
+    error: &ClientError,
+) -> i32 {
     eprintln!("error: {error}");
     let report = RunReport::new(invalid, client.counts(), Some(error.to_string()));
     finish(job, input, &report);
@@ -243,7 +294,10 @@ fn finish(job: &Job<'_>, input: &Input, report: &RunReport) {
             .map_err(|e| e.to_string())
             .and_then(|bytes| std::fs::write(path, bytes).map_err(|e| e.to_string()));
         if let Err(e) = written {
-            eprintln!("error: cannot write the failed rows {}: {e}", path.display());
+            eprintln!(
+                "error: cannot write the failed rows {}: {e}",
+                path.display()
+            );
         }
     }
 }
@@ -268,7 +322,10 @@ async fn connect(args: &ConnectionArgs) -> Result<(Connection, Option<SandboxHan
     let mut connection = Connection {
         api_base: String::new(),
         api_version: args.api_version.clone(),
-        token_url: args.token_url.clone().unwrap_or_else(|| DEFAULT_TOKEN_URL.to_owned()),
+        token_url: args
+            .token_url
+            .clone()
+            .unwrap_or_else(|| DEFAULT_TOKEN_URL.to_owned()),
         credentials: Credentials::Token(Secret::new("")),
         connect_timeout: args.connect_timeout,
         request_timeout: args.timeout,
@@ -342,9 +399,9 @@ fn progress(global: &Global, total: u64, what: &'static str) -> ProgressBar {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::new(total);
-    if let Ok(style) = ProgressStyle::with_template(
-        "{msg} {bar:30} {pos}/{len} agents  {per_sec}  ETA {eta}",
-    ) {
+    if let Ok(style) =
+        ProgressStyle::with_template("{msg} {bar:30} {pos}/{len} agents  {per_sec}  ETA {eta}")
+    {
         bar.set_style(style);
     }
     bar.set_message(what);
@@ -384,8 +441,12 @@ pub fn sandbox(args: &SandboxArgs) -> i32 {
         seed: args.seed,
         token_ttl: std::time::Duration::from_secs(args.token_ttl),
         preissued_token: args.token.clone(),
+        refuse_skills: args.refuse_skills.clone(),
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

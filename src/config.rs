@@ -46,7 +46,7 @@ pub struct RetryPolicy {
 impl Default for RetryPolicy {
     fn default() -> Self {
         RetryPolicy {
-            max_attempts: 6,
+            max_attempts: 8,
             base_delay: Duration::from_millis(200),
             max_delay: Duration::from_secs(10),
             budget: Duration::from_secs(120),

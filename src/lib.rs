@@ -11,16 +11,16 @@
 //!   client and the [`sandbox`] tenant.
 //! - [`exit_codes`] is the contract with scripts and cron jobs.
 
+pub mod apply;
+pub mod client;
+pub mod config;
 pub mod exit_codes;
 pub mod model;
+pub mod outcome;
+pub mod plan;
 pub mod report;
 pub mod roster;
 pub mod sandbox;
 pub mod secret;
 pub mod validate;
 pub mod wire;
-pub mod apply;
-pub mod client;
-pub mod config;
-pub mod outcome;
-pub mod plan;

@@ -156,7 +156,11 @@ pub struct RunReport {
 
 impl RunReport {
     /// Sorts rows by line and counts them.
-    pub fn new(mut rows: Vec<RowOutcome>, requests: RequestCounts, fatal: Option<String>) -> RunReport {
+    pub fn new(
+        mut rows: Vec<RowOutcome>,
+        requests: RequestCounts,
+        fatal: Option<String>,
+    ) -> RunReport {
         rows.sort_by_key(|r| r.line);
         let mut summary = Summary {
             rows: rows.len() as u64,

@@ -317,11 +317,13 @@ pub fn build(rows: &[Row], tenant: &TenantView) -> Plan {
                     plan.agents.push(agent_plan);
                 }
             }
-            Some(None) | None => plan.rejected.extend(rows.into_iter().map(|row| RejectedRow {
-                row,
-                invalid: false,
-                error: format!("agent {agent} not found in the tenant (404)"),
-            })),
+            Some(None) | None => plan
+                .rejected
+                .extend(rows.into_iter().map(|row| RejectedRow {
+                    row,
+                    invalid: false,
+                    error: format!("agent {agent} not found in the tenant (404)"),
+                })),
         }
     }
     plan
@@ -454,10 +456,16 @@ mod tests {
             is_active: active,
         };
         let mut view = TenantView {
-            skills: [skill(1, true), skill(2, true), skill(3, true), skill(4, true), skill(9, false)]
-                .into_iter()
-                .map(|s| (s.skill_id, s))
-                .collect(),
+            skills: [
+                skill(1, true),
+                skill(2, true),
+                skill(3, true),
+                skill(4, true),
+                skill(9, false),
+            ]
+            .into_iter()
+            .map(|s| (s.skill_id, s))
+            .collect(),
             ..TenantView::default()
         };
         view.agents.insert(
@@ -476,14 +484,14 @@ mod tests {
     #[test]
     fn actions_follow_the_current_state() {
         let rows = [
-            row(2, 10, 1, set(3, None)),        // unchanged
-            row(3, 10, 2, set(2, None)),        // change 7 → 2
-            row(4, 10, 3, set(4, Some(true))),  // change: flag only
-            row(5, 10, 4, set(5, None)),        // add, active by default
-            row(6, 11, 1, Target::Remove),      // already absent
-            row(7, 10, 9, set(1, None)),        // inactive skill
-            row(8, 10, 77, set(1, None)),       // unknown skill
-            row(9, 12, 1, set(1, None)),        // unknown agent
+            row(2, 10, 1, set(3, None)),       // unchanged
+            row(3, 10, 2, set(2, None)),       // change 7 → 2
+            row(4, 10, 3, set(4, Some(true))), // change: flag only
+            row(5, 10, 4, set(5, None)),       // add, active by default
+            row(6, 11, 1, Target::Remove),     // already absent
+            row(7, 10, 9, set(1, None)),       // inactive skill
+            row(8, 10, 77, set(1, None)),      // unknown skill
+            row(9, 12, 1, set(1, None)),       // unknown agent
         ];
         let plan = build(&rows, &tenant());
         let actions: Vec<(u64, Action)> = plan
@@ -502,7 +510,11 @@ mod tests {
                 (6, Action::Unchanged)
             ]
         );
-        let rejected: Vec<(u64, bool)> = plan.rejected.iter().map(|r| (r.row.line, r.invalid)).collect();
+        let rejected: Vec<(u64, bool)> = plan
+            .rejected
+            .iter()
+            .map(|r| (r.row.line, r.invalid))
+            .collect();
         assert_eq!(rejected, [(7, false), (8, true), (9, false)]);
         assert!(plan.rejected[0].error.contains("inactive"));
         assert!(plan.rejected[2].error.contains("not found"));
@@ -569,7 +581,12 @@ mod tests {
         let plan = build(&rows, &view);
         assert_eq!(plan.agents.len(), 1);
         let put = plan.agents[0].requests().pop().unwrap();
-        let skills: Vec<(u64, Option<u8>)> = put.body.skills.iter().map(|s| (s.skill_id, s.proficiency)).collect();
+        let skills: Vec<(u64, Option<u8>)> = put
+            .body
+            .skills
+            .iter()
+            .map(|s| (s.skill_id, s.proficiency))
+            .collect();
         assert_eq!(skills, [(1, Some(9)), (2, Some(2)), (3, Some(4))]);
     }
 }

@@ -258,7 +258,11 @@ pub fn snapshot_csv(plan: &Plan) -> Result<Vec<u8>, csv::Error> {
     for agent in &plan.agents {
         for row in agent.rows.iter().filter(|r| r.action != Action::Unchanged) {
             let skill = row.row.skill.get();
-            let name = plan.skill_names.get(&skill).map(String::as_str).unwrap_or("");
+            let name = plan
+                .skill_names
+                .get(&skill)
+                .map(String::as_str)
+                .unwrap_or("");
             let (proficiency, active) = match (row.action, row.from) {
                 (Action::Add, _) | (_, None) => ("remove".to_owned(), String::new()),
                 (_, Some(from)) => (from.proficiency.to_string(), from.active.to_string()),

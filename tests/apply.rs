@@ -23,7 +23,11 @@ fn args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
 
 fn report_json(output: &std::process::Output) -> Value {
     serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
-        panic!("stdout is not one JSON document ({e}):\n{}\n{}", stdout(output), stderr(output))
+        panic!(
+            "stdout is not one JSON document ({e}):\n{}\n{}",
+            stdout(output),
+            stderr(output)
+        )
     })
 }
 
@@ -34,7 +38,13 @@ fn converges_to_the_example_target(semantics: PutSemantics) {
     });
     let before = sandbox.state();
     let out = sandbox.cxskill(&args(&["apply", "examples/roster.csv", "--yes"]));
-    assert_eq!(out.status.code(), Some(0), "{}\n{}", stdout(&out), stderr(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
     assert_eq!(sandbox.state(), example_target(&before));
     // Skills the roster does not name are still there.
     assert_eq!(sandbox.state().get(&(1001, 556677)), Some(&(5, true)));
@@ -63,17 +73,25 @@ fn every_write_body_is_the_wrapper_object_with_integers() {
             Value::String(text) => serde_json::from_str(&text).expect("JSON body"),
             value => value,
         };
-        let rows = body["skills"].as_array().unwrap_or_else(|| panic!("not a wrapper: {body}"));
+        let rows = body["skills"]
+            .as_array()
+            .unwrap_or_else(|| panic!("not a wrapper: {body}"));
         assert!(!rows.is_empty());
         for row in rows {
             assert!(row["skillId"].is_u64(), "{body}");
             if write.method != "DELETE" {
-                let p = row["proficiency"].as_u64().unwrap_or_else(|| panic!("{body}"));
+                let p = row["proficiency"]
+                    .as_u64()
+                    .unwrap_or_else(|| panic!("{body}"));
                 assert!((1..=20).contains(&p));
                 assert!(row["isActive"].is_boolean(), "{body}");
             }
         }
-        assert_eq!(write.status, 200, "{} {} answered {}", write.method, write.path, write.status);
+        assert_eq!(
+            write.status, 200,
+            "{} {} answered {}",
+            write.method, write.path, write.status
+        );
     }
 }
 
@@ -81,17 +99,33 @@ fn every_write_body_is_the_wrapper_object_with_integers() {
 fn plan_and_dry_run_send_no_write_and_show_the_diff() {
     let sandbox = Rehearsal::start(SandboxOptions::default());
     let before = sandbox.state();
-    let out = sandbox.cxskill(&args(&["plan", "examples/roster.csv", "--detailed-exitcode"]));
+    let out = sandbox.cxskill(&args(&[
+        "plan",
+        "examples/roster.csv",
+        "--detailed-exitcode",
+    ]));
     assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
     let text = stdout(&out);
     assert!(text.contains("agent 1001\n"), "{text}");
     assert!(text.contains("  ~ 445566 Sales  7 → 3\n"), "{text}");
     assert!(text.contains("  - 778899 Chat FR  (was 4)\n"), "{text}");
     assert!(text.contains("  + 112234 Billing ES  4\n"), "{text}");
-    assert!(text.contains("  ~ 112233 Billing EN  5  (inactive → active)\n"), "{text}");
-    assert!(text.contains("17 to add, 3 to change, 1 to remove, 4 unchanged"), "{text}");
+    assert!(
+        text.contains("  ~ 112233 Billing EN  5  (inactive → active)\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("17 to add, 3 to change, 1 to remove, 4 unchanged"),
+        "{text}"
+    );
 
-    let out = sandbox.cxskill(&args(&["apply", "examples/roster.csv", "--dry-run", "--output", "json"]));
+    let out = sandbox.cxskill(&args(&[
+        "apply",
+        "examples/roster.csv",
+        "--dry-run",
+        "--output",
+        "json",
+    ]));
     assert_eq!(out.status.code(), Some(0));
     let report = report_json(&out);
     assert_eq!(report["summary"]["planned"], 21);
@@ -116,14 +150,21 @@ fn second_run_sends_no_write_and_exits_0() {
     assert_eq!(report["summary"]["applied"], 0);
     assert_eq!(report["summary"]["unchanged"], 25);
     assert_eq!(sandbox.writes().len(), writes, "the second run wrote");
-    let out = sandbox.cxskill(&args(&["plan", "examples/roster.csv", "--detailed-exitcode"]));
+    let out = sandbox.cxskill(&args(&[
+        "plan",
+        "examples/roster.csv",
+        "--detailed-exitcode",
+    ]));
     assert_eq!(out.status.code(), Some(0));
 }
 
 #[test]
 fn one_invalid_row_blocks_the_whole_apply() {
     let dir = TempDir::new("invalid");
-    let roster = dir.file("r.csv", "agent,skill,proficiency\n1001,445566,3\n1002,112233,expert\n");
+    let roster = dir.file(
+        "r.csv",
+        "agent,skill,proficiency\n1001,445566,3\n1002,112233,expert\n",
+    );
     let sandbox = Rehearsal::start(SandboxOptions::default());
     let before = sandbox.state();
     let out = sandbox.cxskill(&args(&["apply", &roster, "--output", "json"]));
@@ -136,7 +177,13 @@ fn one_invalid_row_blocks_the_whole_apply() {
     assert_eq!(sandbox.state(), before);
 
     // --skip-invalid sends the valid rows and reports the invalid one.
-    let out = sandbox.cxskill(&args(&["apply", &roster, "--skip-invalid", "--output", "json"]));
+    let out = sandbox.cxskill(&args(&[
+        "apply",
+        &roster,
+        "--skip-invalid",
+        "--output",
+        "json",
+    ]));
     assert_eq!(out.status.code(), Some(1));
     let report = report_json(&out);
     assert_eq!(report["summary"]["applied"], 1);
@@ -147,12 +194,89 @@ fn one_invalid_row_blocks_the_whole_apply() {
 #[test]
 fn unknown_skill_is_invalid_before_anything_is_written() {
     let dir = TempDir::new("unknown-skill");
-    let roster = dir.file("r.csv", "agent,skill,proficiency\n1001,445566,3\n1002,999999,4\n");
+    let roster = dir.file(
+        "r.csv",
+        "agent,skill,proficiency\n1001,445566,3\n1002,999999,4\n",
+    );
     let sandbox = Rehearsal::start(SandboxOptions::default());
     let out = sandbox.cxskill(&args(&["apply", &roster]));
     assert_eq!(out.status.code(), Some(2));
-    assert!(stdout(&out).contains("line 3: invalid: skill 999999 does not exist"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("line 3: invalid: skill 999999 does not exist"),
+        "{}",
+        stdout(&out)
+    );
     assert!(sandbox.writes().is_empty());
+}
+
+#[test]
+fn per_row_server_errors_land_on_their_lines_and_in_failed_rows() {
+    // The tenant refuses Sales (445566) row by row. The example roster
+    // touches Sales on lines 3 (change), 8, 13, 17, 24 (add); line 26
+    // (1012, unchanged) sends nothing for it.
+    let dir = TempDir::new("row-errors");
+    let failed = dir.path("failed.csv");
+    let sandbox = Rehearsal::start(SandboxOptions {
+        refuse_skills: vec![445566],
+        ..SandboxOptions::default()
+    });
+    let before = sandbox.state();
+    let out = sandbox.cxskill(&args(&[
+        "apply",
+        "examples/roster.csv",
+        "--output",
+        "json",
+        "--failed-rows",
+        &failed,
+    ]));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let report = report_json(&out);
+    let rows = report["rows"].as_array().expect("rows");
+    let failed_lines: Vec<u64> = rows
+        .iter()
+        .filter(|r| r["status"] == "failed")
+        .map(|r| r["line"].as_u64().unwrap())
+        .collect();
+    assert_eq!(failed_lines, [3, 8, 13, 17, 24]);
+    for row in rows.iter().filter(|r| r["status"] == "failed") {
+        assert_eq!(row["skill"], 445566);
+        assert_eq!(
+            row["error"],
+            "Skill assignment refused by the tenant (sandbox --refuse-skill)"
+        );
+    }
+    assert_eq!(report["summary"]["applied"], 16);
+    assert_eq!(report["summary"]["failed"], 5);
+
+    // Every other row took effect, and Sales kept its old values.
+    let mut expected = example_target(&before);
+    for key in [
+        (1005, 445566),
+        (1006, 445566),
+        (1008, 445566),
+        (1011, 445566),
+    ] {
+        expected.remove(&key);
+    }
+    expected.insert((1001, 445566), (7, true));
+    assert_eq!(sandbox.state(), expected);
+
+    let csv = read(&failed);
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(
+        lines[0],
+        "agent,agent_name,skill,skill_name,proficiency,active,notes,error"
+    );
+    assert_eq!(
+        lines[1],
+        "1001,Jane Doe,445566,Sales,3,,promoted after Q3 review,line 3: Skill assignment refused by the tenant (sandbox --refuse-skill)"
+    );
+    assert_eq!(lines.len(), 6);
+    assert!(
+        lines[5].starts_with("8e81973e-0bec-47b0-b898-d190f9ebdacc,\"Laurent, Isabelle\",445566,"),
+        "{}",
+        lines[5]
+    );
 }
 
 #[test]
@@ -164,7 +288,14 @@ fn unknown_agent_fails_its_rows_and_the_rest_apply() {
     );
     let failed = dir.path("failed.csv");
     let sandbox = Rehearsal::start(SandboxOptions::default());
-    let out = sandbox.cxskill(&args(&["apply", &roster, "--output", "json", "--failed-rows", &failed]));
+    let out = sandbox.cxskill(&args(&[
+        "apply",
+        &roster,
+        "--output",
+        "json",
+        "--failed-rows",
+        &failed,
+    ]));
     assert_eq!(out.status.code(), Some(1));
     let report = report_json(&out);
     assert_eq!(report["summary"]["applied"], 1);
@@ -172,7 +303,12 @@ fn unknown_agent_fails_its_rows_and_the_rest_apply() {
     let rows = report["rows"].as_array().expect("rows");
     assert_eq!(rows[1]["line"], 3);
     assert_eq!(rows[1]["status"], "failed");
-    assert!(rows[1]["error"].as_str().unwrap().contains("agent 4242 not found"));
+    assert!(
+        rows[1]["error"]
+            .as_str()
+            .unwrap()
+            .contains("agent 4242 not found")
+    );
     assert_eq!(
         read(&failed),
         "agent,skill,proficiency,error\n\
@@ -182,25 +318,100 @@ fn unknown_agent_fails_its_rows_and_the_rest_apply() {
 }
 
 #[test]
-fn throttling_faults_and_dropped_connections_still_converge_exactly() {
+fn throttled_run_honours_retry_after_and_converges() {
+    // A bucket of 3 requests a second against a client allowed 100: the
+    // tenant answers 429 with Retry-After and the run still completes.
+    let dir = TempDir::new("throttle");
+    let roster = dir.file(
+        "r.csv",
+        "agent,skill,proficiency\n1001,445566,2\n1002,112234,6\n1003,667788,7\n1006,667788,1\n",
+    );
     let sandbox = Rehearsal::start(SandboxOptions {
-        rate_limit: Some(40.0),
+        rate_limit: Some(3.0),
+        ..SandboxOptions::default()
+    });
+    let out = sandbox.cxskill(&[
+        "apply",
+        &roster,
+        "--output",
+        "json",
+        "--rate",
+        "100",
+        "--concurrency",
+        "4",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let report = report_json(&out);
+    assert_eq!(report["summary"]["applied"], 4);
+    assert!(report["summary"]["requests"]["throttled"].as_u64().unwrap() > 0);
+    let state = sandbox.state();
+    assert_eq!(state.get(&(1001, 445566)), Some(&(2, true)));
+    assert_eq!(state.get(&(1002, 112234)), Some(&(6, true)));
+    assert_eq!(state.get(&(1003, 667788)), Some(&(7, true)));
+    assert_eq!(state.get(&(1006, 667788)), Some(&(1, true)));
+    assert!(sandbox.requests().iter().any(|r| r.status == 429));
+}
+
+const SEEDS: [u64; 2] = [7, 42];
+
+fn faults_converge(seed: u64) {
+    let sandbox = Rehearsal::start(SandboxOptions {
         fault_rate: 0.2,
         drop_rate: 0.2,
-        seed: 7,
+        seed,
         put_semantics: PutSemantics::Replace,
         ..SandboxOptions::default()
     });
     let before = sandbox.state();
-    let out = sandbox.cxskill(&["apply", "examples/roster.csv", "--output", "json", "--rate", "200", "--concurrency", "4"]);
-    assert_eq!(out.status.code(), Some(0), "{}\n{}", stdout(&out), stderr(&out));
-    assert_eq!(sandbox.state(), example_target(&before));
+    // One request at a time: the seeded faults then fall on the same
+    // requests in every run, so the test is deterministic.
+    let out = sandbox.cxskill(&[
+        "apply",
+        "examples/roster.csv",
+        "--output",
+        "json",
+        "--rate",
+        "2000",
+        "--concurrency",
+        "1",
+    ]);
     let report = report_json(&out);
-    let requests = &report["summary"]["requests"];
-    assert!(requests["retries"].as_u64().unwrap() > 0, "{requests}");
-    assert!(requests["throttled"].as_u64().unwrap() > 0, "{requests}");
-    let statuses: HashSet<u16> = sandbox.requests().iter().map(|r| r.status).collect();
-    assert!(statuses.contains(&429) && statuses.contains(&503), "{statuses:?}");
+    let failed: Vec<&Value> = report["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .filter(|r| r["status"] != "applied" && r["status"] != "unchanged")
+        .collect();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "seed {seed}: {failed:#?}\n{}",
+        stderr(&out)
+    );
+    assert_eq!(sandbox.state(), example_target(&before), "seed {seed}");
+    assert!(report["summary"]["requests"]["retries"].as_u64().unwrap() > 0);
+    let requests = sandbox.requests();
+    assert!(
+        requests.iter().any(|r| r.status == 503),
+        "seed {seed}: no 503 injected"
+    );
+    assert!(
+        requests.iter().any(|r| r.dropped),
+        "seed {seed}: no answer dropped"
+    );
+}
+
+#[test]
+fn server_errors_and_dropped_connections_still_converge_exactly() {
+    for seed in SEEDS {
+        faults_converge(seed);
+    }
 }
 
 #[test]
@@ -210,16 +421,27 @@ fn token_revoked_mid_run_is_renewed_once_and_the_run_completes() {
         ..SandboxOptions::default()
     });
     let before = sandbox.state();
-    let expire = {
-        let handle = sandbox.handle().clone();
-        std::thread::spawn(move || {
+    let out = std::thread::scope(|scope| {
+        scope.spawn(|| {
             std::thread::sleep(Duration::from_millis(400));
-            handle.expire_tokens();
-        })
-    };
-    let out = sandbox.cxskill(&["apply", "examples/roster.csv", "--rate", "1000", "--concurrency", "1"]);
-    expire.join().expect("expire thread");
-    assert_eq!(out.status.code(), Some(0), "{}\n{}", stdout(&out), stderr(&out));
+            sandbox.handle().expire_tokens();
+        });
+        sandbox.cxskill(&[
+            "apply",
+            "examples/roster.csv",
+            "--rate",
+            "1000",
+            "--concurrency",
+            "1",
+        ])
+    });
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
     assert_eq!(sandbox.state(), example_target(&before));
     let requests = sandbox.requests();
     let tokens = requests.iter().filter(|r| r.path == "/auth/token").count();
@@ -231,7 +453,13 @@ fn token_revoked_mid_run_is_renewed_once_and_the_run_completes() {
 fn secrets_never_appear_in_output_even_at_vv() {
     let sandbox = Rehearsal::start(SandboxOptions::default());
     let credentials = sandbox.handle().credentials();
-    let out = sandbox.cxskill(&args(&["apply", "examples/roster.csv", "-vv", "--log-format", "json"]));
+    let out = sandbox.cxskill(&args(&[
+        "apply",
+        "examples/roster.csv",
+        "-vv",
+        "--log-format",
+        "json",
+    ]));
     assert_eq!(out.status.code(), Some(0));
     let out2 = sandbox.cxskill(&args(&["plan", "examples/roster.csv", "-vvv"]));
     for output in [&out, &out2] {
@@ -241,7 +469,10 @@ fn secrets_never_appear_in_output_even_at_vv() {
             assert!(!all.contains(secret.as_str()), "secret leaked:\n{all}");
         }
         assert!(!all.contains("Bearer "), "token leaked:\n{all}");
-        assert!(!all.to_lowercase().contains("authorization"), "header leaked:\n{all}");
+        assert!(
+            !all.to_lowercase().contains("authorization"),
+            "header leaked:\n{all}"
+        );
     }
 }
 
@@ -274,13 +505,19 @@ fn every_api_request_carries_a_request_id_and_traceparent() {
     assert!(requests.len() > 20);
     let mut ids = HashSet::new();
     for r in &requests {
-        let id = r.request_id.as_deref().unwrap_or_else(|| panic!("no X-Request-ID: {} {}", r.method, r.path));
+        let id = r
+            .request_id
+            .as_deref()
+            .unwrap_or_else(|| panic!("no X-Request-ID: {} {}", r.method, r.path));
         assert!(uuid::Uuid::parse_str(id).is_ok(), "{id}");
         assert!(ids.insert(id.to_owned()), "request id reused: {id}");
         let traceparent = r.traceparent.as_deref().expect("traceparent");
         let parts: Vec<&str> = traceparent.split('-').collect();
         assert_eq!(parts.len(), 4, "{traceparent}");
-        assert_eq!((parts[0], parts[1].len(), parts[2].len(), parts[3]), ("00", 32, 16, "01"));
+        assert_eq!(
+            (parts[0], parts[1].len(), parts[2].len(), parts[3]),
+            ("00", 32, 16, "01")
+        );
         assert!(r.authorization_present);
     }
 }
@@ -294,17 +531,31 @@ fn snapshot_then_apply_snapshot_restores_the_original_state() {
         ..SandboxOptions::default()
     });
     let before = sandbox.state();
-    let out = sandbox.cxskill(&args(&["apply", "examples/roster.csv", "--snapshot", &snapshot]));
+    let out = sandbox.cxskill(&args(&[
+        "apply",
+        "examples/roster.csv",
+        "--snapshot",
+        &snapshot,
+    ]));
     assert_eq!(out.status.code(), Some(0));
     assert_ne!(sandbox.state(), before);
     let undo = read(&snapshot);
-    assert!(undo.starts_with("agent,skill,proficiency,active,skill_name\n"), "{undo}");
+    assert!(
+        undo.starts_with("agent,skill,proficiency,active,skill_name\n"),
+        "{undo}"
+    );
     assert!(undo.contains("1001,445566,7,true,Sales\n"), "{undo}");
     assert!(undo.contains("1001,778899,4,true,Chat FR\n"), "{undo}");
     assert!(undo.contains("1002,112234,remove,,Billing ES\n"), "{undo}");
 
     let out = sandbox.cxskill(&args(&["apply", &snapshot]));
-    assert_eq!(out.status.code(), Some(0), "{}\n{}", stdout(&out), stderr(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
     assert_eq!(sandbox.state(), before);
 }
 
@@ -323,7 +574,12 @@ fn no_tenant_configured_is_exit_3_with_a_hint() {
 #[test]
 fn plain_http_to_a_remote_host_is_refused_before_sending() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_cxskill"))
-        .args(["plan", "examples/roster.csv", "--api-base", "http://cxone.example.com"])
+        .args([
+            "plan",
+            "examples/roster.csv",
+            "--api-base",
+            "http://cxone.example.com",
+        ])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env("CXSKILL_TOKEN", "x")
         .output()
@@ -335,13 +591,24 @@ fn plain_http_to_a_remote_host_is_refused_before_sending() {
 #[test]
 fn sandbox_flag_runs_the_quick_start_with_no_configuration() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_cxskill"))
-        .args(["apply", "examples/roster.csv", "--sandbox", "--output", "json"])
+        .args([
+            "apply",
+            "examples/roster.csv",
+            "--sandbox",
+            "--output",
+            "json",
+        ])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env_remove("CXSKILL_API_BASE")
         .env_remove("CXSKILL_TOKEN")
         .output()
         .expect("run");
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let report = report_json(&out);
     assert_eq!(report["summary"]["applied"], 21);
     assert_eq!(report["summary"]["unchanged"], 4);
@@ -363,6 +630,10 @@ fn read_only_key_is_exit_3_with_a_permission_hint() {
     assert!(stdout(&out).contains("403"), "{}", stdout(&out));
     assert!(stdout(&out).contains("permission"), "{}", stdout(&out));
     // Stopped at the first refusal rather than trying every agent.
-    let forbidden = sandbox.requests().iter().filter(|r| r.status == 403).count();
+    let forbidden = sandbox
+        .requests()
+        .iter()
+        .filter(|r| r.status == 403)
+        .count();
     assert!(forbidden <= 4, "{forbidden} refused writes");
 }

@@ -118,6 +118,11 @@ pub struct SandboxOptions {
     /// A bearer token accepted without an exchange, acting for the
     /// tenant's first read-write access key.
     pub preissued_token: Option<String>,
+    /// Skills whose writes the tenant refuses row by row (assigning,
+    /// changing or removing them fails that row; restating an assignment
+    /// unchanged still succeeds), to rehearse how per-row errors are
+    /// reported.
+    pub refuse_skills: Vec<u64>,
 }
 
 impl Default for SandboxOptions {
@@ -132,6 +137,7 @@ impl Default for SandboxOptions {
             seed: 0,
             token_ttl: Duration::from_secs(3600),
             preissued_token: None,
+            refuse_skills: Vec::new(),
         }
     }
 }
@@ -143,6 +149,7 @@ impl fmt::Debug for SandboxOptions {
             .field("put_semantics", &self.put_semantics)
             .field("rate_limit", &self.rate_limit)
             .field("fault_rate", &self.fault_rate)
+            .field("refuse_skills", &self.refuse_skills)
             .field("drop_rate", &self.drop_rate)
             .field("latency", &self.latency)
             .field("seed", &self.seed)

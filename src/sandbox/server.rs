@@ -117,7 +117,7 @@ impl App {
         let access_keys = tenant.access_keys.clone();
         let clients = tenant.clients.clone();
         Ok(App {
-            store: Store::new(tenant),
+            store: Store::new(tenant, options.refuse_skills.iter().copied().collect()),
             tokens,
             access_keys,
             clients,

@@ -26,6 +26,8 @@ pub(super) const SKILL_INACTIVE: &str = "Skill is inactive";
 pub(super) const NOT_ASSIGNED: &str = "Skill is not assigned to agent";
 /// Row error: POST of a skill the agent already holds.
 pub(super) const ALREADY_ASSIGNED: &str = "Skill is already assigned to agent";
+/// Row error for a skill named in `SandboxOptions::refuse_skills`.
+pub(super) const REFUSED: &str = "Skill assignment refused by the tenant (sandbox --refuse-skill)";
 /// Row error: an `agentId` in a `/skills/{id}/agents` body is not in the
 /// tenant.
 pub(super) const AGENT_NOT_FOUND: &str = "Agent does not exist";
@@ -46,6 +48,8 @@ pub(super) struct Store {
     skills: Vec<Skill>,
     by_skill_id: HashMap<u64, usize>,
     held: RwLock<BTreeMap<(u64, u64), Held>>,
+    /// Skills whose writes fail their row (`SandboxOptions::refuse_skills`).
+    refused: HashSet<u64>,
 }
 
 /// A listing page: the number of matches before paging, and the page.
@@ -55,7 +59,7 @@ pub(super) struct Page<T> {
 }
 
 impl Store {
-    pub fn new(tenant: Tenant) -> Store {
+    pub fn new(tenant: Tenant, refused: HashSet<u64>) -> Store {
         let loaded: Arc<str> = timestamp(SystemTime::now()).into();
         let held = tenant
             .assignments
@@ -82,6 +86,7 @@ impl Store {
             agents: tenant.agents,
             skills: tenant.skills,
             held: RwLock::new(held),
+            refused,
         }
     }
 
@@ -197,6 +202,7 @@ impl Store {
             .map(|row| {
                 let outcome = self
                     .skill_or_err(row.id)
+                    .and_then(|skill| self.not_refused(skill))
                     .and_then(|skill| assign(&mut held, agent_id, skill, row, &now));
                 skill_result(row.id, outcome)
             })
@@ -216,8 +222,18 @@ impl Store {
         let results = rows
             .iter()
             .map(|row| {
+                let restates = held.get(&(agent_id, row.id)).is_some_and(|c| {
+                    c.proficiency == row.proficiency && c.is_active == row.is_active
+                });
                 let outcome = self
                     .skill_or_err(row.id)
+                    .and_then(|skill| {
+                        if restates {
+                            Ok(skill)
+                        } else {
+                            self.not_refused(skill)
+                        }
+                    })
                     .and_then(|skill| modify(&mut held, agent_id, skill, row, &now));
                 skill_result(row.id, outcome)
             })
@@ -243,11 +259,14 @@ impl Store {
         skill_ids
             .iter()
             .map(|&skill_id| {
-                let outcome = self.skill_or_err(skill_id).and_then(|_| {
-                    held.remove(&(agent_id, skill_id))
-                        .map(|_| ())
-                        .ok_or(NOT_ASSIGNED)
-                });
+                let outcome = self
+                    .skill_or_err(skill_id)
+                    .and_then(|skill| self.not_refused(skill))
+                    .and_then(|_| {
+                        held.remove(&(agent_id, skill_id))
+                            .map(|_| ())
+                            .ok_or(NOT_ASSIGNED)
+                    });
                 skill_result(skill_id, outcome)
             })
             .collect()
@@ -294,6 +313,14 @@ impl Store {
             });
         }
         results
+    }
+
+    fn not_refused<'a>(&self, skill: &'a Skill) -> Result<&'a Skill, &'static str> {
+        if self.refused.contains(&skill.skill_id) {
+            Err(REFUSED)
+        } else {
+            Ok(skill)
+        }
     }
 
     fn skill_or_err(&self, skill_id: u64) -> Result<&Skill, &'static str> {

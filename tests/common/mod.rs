@@ -66,7 +66,10 @@ impl Rehearsal {
     pub fn writes(&self) -> Vec<RequestRecord> {
         self.requests()
             .into_iter()
-            .filter(|r| matches!(r.method.as_str(), "POST" | "PUT" | "DELETE") && r.path.contains("/agents/"))
+            .filter(|r| {
+                matches!(r.method.as_str(), "POST" | "PUT" | "DELETE")
+                    && r.path.contains("/agents/")
+            })
             .collect()
     }
 
@@ -75,7 +78,12 @@ impl Rehearsal {
         self.cxskill_with(args, &[], None)
     }
 
-    pub fn cxskill_with(&self, args: &[&str], env: &[(&str, &str)], stdin: Option<&[u8]>) -> Output {
+    pub fn cxskill_with(
+        &self,
+        args: &[&str],
+        env: &[(&str, &str)],
+        stdin: Option<&[u8]>,
+    ) -> Output {
         let handle = self.handle();
         let credentials = handle.credentials();
         let mut command = Command::new(env!("CARGO_BIN_EXE_cxskill"));
@@ -162,7 +170,7 @@ pub fn example_target(
     let mut after = before.clone();
     let set = |after: &mut BTreeMap<_, _>, agent: u64, skill: u64, p: i64, active: Option<bool>| {
         let current: Option<&(i64, bool)> = after.get(&(agent, skill));
-        let active = active.unwrap_or_else(|| current.map_or(true, |c| c.1));
+        let active = active.unwrap_or_else(|| current.is_none_or(|c| c.1));
         after.insert((agent, skill), (p, active));
     };
     set(&mut after, 1001, 112233, 3, None);
