@@ -12,7 +12,6 @@
 //! cargo build --release && cargo run --release --example bench_apply
 //! ```
 
-use std::collections::HashMap;
 use std::io::Write;
 use std::process::{Command, Stdio};
 #[path = "support/rusage.rs"]
@@ -32,42 +31,57 @@ type Error = Box<dyn std::error::Error>;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
+    // First, while this process is still small: see `memory`.
+    memory().await?;
     throughput().await?;
     throttled().await?;
-    memory().await?;
     Ok(())
 }
 
 /// A tenant of `agents` agents, `skills` skills, each agent holding every
 /// skill at proficiency 5.
 fn tenant(agents: u64, skills: u64) -> Result<Tenant, Error> {
-    let agent_list: Vec<_> = (1..=agents)
-        .map(|id| {
-            serde_json::json!({
-                "agentId": id,
-                "userId": format!("{id:08x}-0000-4000-8000-{id:012x}"),
-                "userName": format!("agent{id}@bench.example"),
-                "emailAddress": format!("agent{id}@bench.example"),
-                "firstName": "Agent", "lastName": id.to_string(), "isActive": true
-            })
-        })
-        .collect();
-    let skill_list: Vec<_> = (1..=skills)
-        .map(|s| serde_json::json!({"skillId": 100_000 + s, "skillName": format!("Skill {s}"), "isActive": true}))
-        .collect();
-    let assignments: Vec<_> = (1..=agents)
-        .flat_map(|a| {
-            (1..=skills).map(move |s| {
-                serde_json::json!({"agentId": a, "skillId": 100_000 + s, "proficiency": 5, "isActive": true})
-            })
-        })
-        .collect();
-    let json = serde_json::json!({
-        "accessKeys": [{"accessKeyId": "bench", "accessKeySecret": "bench-secret", "readOnly": false}],
-        "clients": [{"clientId": "bench", "clientSecret": "bench-client-secret"}],
-        "agents": agent_list, "skills": skill_list, "assignments": assignments
-    });
-    Ok(Tenant::from_json(&json.to_string())?)
+    let mut json = Vec::new();
+    write_tenant(&mut json, agents, skills)?;
+    Ok(Tenant::from_json(std::str::from_utf8(&json)?)?)
+}
+
+/// The tenant file, written as it is generated (no document in memory,
+/// so the benchmark process itself stays small).
+fn write_tenant(out: &mut impl Write, agents: u64, skills: u64) -> std::io::Result<()> {
+    write!(
+        out,
+        r#"{{"accessKeys": [{{"accessKeyId": "bench", "accessKeySecret": "bench-secret", "readOnly": false}}],
+"clients": [{{"clientId": "bench", "clientSecret": "bench-client-secret"}}], "agents": ["#
+    )?;
+    for id in 1..=agents {
+        let comma = if id > 1 { "," } else { "" };
+        write!(
+            out,
+            r#"{comma}{{"agentId": {id}, "userId": "{id:08x}-0000-4000-8000-{id:012x}", "userName": "agent{id}@bench.example", "emailAddress": "agent{id}@bench.example", "firstName": "Agent", "lastName": "{id}", "isActive": true}}"#
+        )?;
+    }
+    write!(out, r#"], "skills": ["#)?;
+    for s in 1..=skills {
+        let comma = if s > 1 { "," } else { "" };
+        write!(
+            out,
+            r#"{comma}{{"skillId": {}, "skillName": "Skill {s}", "isActive": true}}"#,
+            100_000 + s
+        )?;
+    }
+    write!(out, r#"], "assignments": ["#)?;
+    for a in 1..=agents {
+        for s in 1..=skills {
+            let comma = if a > 1 || s > 1 { "," } else { "" };
+            write!(
+                out,
+                r#"{comma}{{"agentId": {a}, "skillId": {}, "proficiency": 5, "isActive": true}}"#,
+                100_000 + s
+            )?;
+        }
+    }
+    writeln!(out, "]}}")
 }
 
 fn connection(handle: &SandboxHandle, rate: f64, concurrency: usize) -> Connection {
@@ -172,6 +186,9 @@ async fn throttled() -> Result<(), Error> {
     Ok(())
 }
 
+/// The plan runs as its own process so that its peak RSS is its own; the
+/// sandbox runs as another (a child forked from a process holding the
+/// tenant would report the parent's pages as its own peak).
 async fn memory() -> Result<(), Error> {
     let (agents, skills) = (25_000u64, 4u64);
     let exe = std::env::current_exe()?;
@@ -187,47 +204,71 @@ async fn memory() -> Result<(), Error> {
         )
         .into());
     }
-    let handle = sandbox::start(
-        "127.0.0.1:0".parse()?,
-        tenant(agents, skills)?,
-        SandboxOptions::default(),
-    )
-    .await?;
-    let path = std::env::temp_dir().join("cxskill-bench-plan-100k.csv");
+    let dir = std::env::temp_dir();
+    let tenant_path = dir.join("cxskill-bench-tenant-25k.json");
     {
-        let mut out = std::io::BufWriter::new(std::fs::File::create(&path)?);
+        let mut out = std::io::BufWriter::new(std::fs::File::create(&tenant_path)?);
+        write_tenant(&mut out, agents, skills)?;
+        out.flush()?;
+    }
+    let roster_path = dir.join("cxskill-bench-plan-100k.csv");
+    {
+        let mut out = std::io::BufWriter::new(std::fs::File::create(&roster_path)?);
         writeln!(out, "agent,skill,proficiency")?;
         for a in 1..=agents {
             for s in 1..=skills {
                 writeln!(out, "{a},{},{}", 100_000 + s, if s == 1 { 6 } else { 5 })?;
             }
         }
+        out.flush()?;
     }
-    let c = handle.credentials();
-    let env: HashMap<&str, String> = HashMap::from([
-        ("CXSKILL_API_BASE", handle.api_base()),
-        ("CXSKILL_TOKEN_URL", handle.token_url()),
-        ("CXSKILL_ACCESS_KEY_ID", c.access_key_id),
-        ("CXSKILL_ACCESS_KEY_SECRET", c.access_key_secret),
-        ("CXSKILL_CLIENT_ID", c.client_id),
-        ("CXSKILL_CLIENT_SECRET", c.client_secret),
-    ]);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let mut sandbox = Command::new(&binary)
+        .args([
+            "sandbox",
+            "--quiet",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--tenant",
+        ])
+        .arg(&tenant_path)
+        .stdout(Stdio::null())
+        .spawn()?;
+    let api_base = format!("http://127.0.0.1:{port}");
+    let ready = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if ready.elapsed() > Duration::from_secs(30) {
+            let _ = sandbox.kill();
+            return Err("the sandbox did not start".into());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let start = Instant::now();
     let child = Command::new(&binary)
         .args(["plan", "--quiet", "--rate", "100000", "--concurrency", "16"])
-        .arg(&path)
-        .envs(env)
+        .arg(&roster_path)
+        .env("CXSKILL_API_BASE", &api_base)
+        .env("CXSKILL_TOKEN_URL", format!("{api_base}/auth/token"))
+        .env("CXSKILL_ACCESS_KEY_ID", "bench")
+        .env("CXSKILL_ACCESS_KEY_SECRET", "bench-secret")
+        .env("CXSKILL_CLIENT_ID", "bench")
+        .env("CXSKILL_CLIENT_SECRET", "bench-client-secret")
         .stdout(Stdio::null())
         .spawn()?;
     let pid = child.id();
-    let (status, max_rss_kb) = tokio::task::spawn_blocking(move || wait_with_rusage(pid)).await??;
+    let measured = tokio::task::spawn_blocking(move || wait_with_rusage(pid)).await?;
+    let _ = sandbox.kill();
+    let _ = sandbox.wait();
+    let (status, max_rss_kb) = measured?;
     println!(
         "memory: plan of {} rows ({agents} agents) exit {status} in {:.2} s, peak RSS {:.1} MB",
         agents * skills,
         start.elapsed().as_secs_f64(),
         max_rss_kb as f64 / 1024.0
     );
-    std::fs::remove_file(&path)?;
-    handle.shutdown().await;
+    std::fs::remove_file(&roster_path)?;
+    std::fs::remove_file(&tenant_path)?;
     Ok(())
 }

@@ -20,7 +20,7 @@ use tracing::{Instrument, info, info_span, warn};
 use crate::client::{Client, ClientError};
 use crate::model::{Row, Target};
 use crate::outcome::{RowOutcome, Status};
-use crate::plan::{Action, AgentPlan, Plan, PlannedRow, State, plan_agent};
+use crate::plan::{Action, AgentPlan, Current, Plan, PlannedRow, State, plan_agent};
 use crate::wire;
 
 /// The outcome of applying a plan: one outcome per planned or rejected row,
@@ -90,7 +90,7 @@ async fn apply_agent(
             return not_attempted(&planned.rows, &message);
         }
     };
-    let (current, rejected) = plan_agent(agent, &rows, &fresh, skills);
+    let (current, rejected) = plan_agent(agent, &rows, Current::from_wire(&fresh), skills);
     let mut results: Vec<RowOutcome> = rejected.iter().map(RowOutcome::of_rejected).collect();
     if !current.has_changes() {
         results.extend(outcomes(&current.rows, |_| (Status::Unchanged, None)));
@@ -159,26 +159,20 @@ async fn apply_agent(
 
     // Judge by what the tenant holds now, when the answers alone cannot
     // be trusted to tell.
-    let after: Option<HashMap<u64, State>> =
-        if (verify || !errors.is_empty()) && fatal.get().is_none() {
-            match client.agent_skills(&agent).await {
-                Ok(Some(assignments)) => Some(
-                    assignments
-                        .iter()
-                        .map(|a| (a.skill_id, State::of(a)))
-                        .collect(),
-                ),
-                Ok(None) => None,
-                Err(error) => {
-                    if error.is_fatal() {
-                        let _ = fatal.set(error);
-                    }
-                    None
+    let after: Option<Current> = if (verify || !errors.is_empty()) && fatal.get().is_none() {
+        match client.agent_skills(&agent).await {
+            Ok(Some(assignments)) => Some(Current::from_wire(&assignments)),
+            Ok(None) => None,
+            Err(error) => {
+                if error.is_fatal() {
+                    let _ = fatal.set(error);
                 }
+                None
             }
-        } else {
-            None
-        };
+        }
+    } else {
+        None
+    };
 
     results.extend(outcomes(&current.rows, |row| {
         if row.action == Action::Unchanged {
@@ -187,14 +181,14 @@ async fn apply_agent(
         let skill = row.row.skill.get();
         let error = errors.get(&skill).cloned();
         match &after {
-            Some(after) if in_place(row, after.get(&skill)) => {
+            Some(after) if in_place(row, after.get(skill)) => {
                 if let Some(error) = &error {
                     info!(skill, "in place despite the answer \"{error}\"");
                 }
                 (Status::Applied, None)
             }
             Some(after) => {
-                let shown = match after.get(&skill) {
+                let shown = match after.get(skill) {
                     Some(s) => format!("proficiency {} active {}", s.proficiency, s.active),
                     None => "not assigned".to_owned(),
                 };
@@ -213,10 +207,10 @@ async fn apply_agent(
 }
 
 /// Whether the tenant's assignment is what the row asks for.
-fn in_place(row: &PlannedRow, now: Option<&State>) -> bool {
+fn in_place(row: &PlannedRow, now: Option<State>) -> bool {
     match (row.row.target, now) {
         (Target::Remove, now) => now.is_none(),
-        (Target::Set { .. }, Some(now)) => row.to.as_ref() == Some(now),
+        (Target::Set { .. }, Some(now)) => row.to == Some(now),
         (Target::Set { .. }, None) => false,
     }
 }

@@ -34,6 +34,35 @@ impl State {
     }
 }
 
+/// An agent's assignments as the plan needs them: skill id and state,
+/// sorted by skill id. Only this much of each read is kept, so that a
+/// plan over a large tenant stays small.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Current(Vec<(u64, State)>);
+
+impl Current {
+    pub fn from_wire(assignments: &[wire::Assignment]) -> Current {
+        let mut pairs: Vec<(u64, State)> = assignments
+            .iter()
+            .map(|a| (a.skill_id, State::of(a)))
+            .collect();
+        pairs.sort_unstable_by_key(|&(skill, _)| skill);
+        pairs.dedup_by_key(|&mut (skill, _)| skill);
+        Current(pairs)
+    }
+
+    pub fn get(&self, skill: u64) -> Option<State> {
+        self.0
+            .binary_search_by_key(&skill, |&(s, _)| s)
+            .ok()
+            .map(|i| self.0[i].1)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (u64, State)> + '_ {
+        self.0.iter().copied()
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Action {
@@ -70,8 +99,8 @@ pub struct RejectedRow {
 pub struct AgentPlan {
     /// The agent as it goes in the path.
     pub agent: AgentRef,
-    /// The agent's current assignments by skill id, as read.
-    pub current: BTreeMap<u64, State>,
+    /// The agent's current assignments, as read.
+    pub current: Current,
     pub rows: Vec<PlannedRow>,
 }
 
@@ -147,7 +176,7 @@ impl AgentPlan {
         }
 
         if by_action(Action::Change).next().is_some() {
-            let mut target = self.current.clone();
+            let mut target: BTreeMap<u64, State> = self.current.iter().collect();
             for r in &self.rows {
                 let skill = r.row.skill.get();
                 match (r.action, r.to) {
@@ -226,7 +255,7 @@ impl Plan {
 pub struct TenantView {
     pub skills: HashMap<u64, wire::Skill>,
     /// Current assignments per roster agent; `None`: no such agent (404).
-    pub agents: HashMap<AgentRef, Option<Vec<wire::Assignment>>>,
+    pub agents: HashMap<AgentRef, Option<Current>>,
     /// userId → agentId, when the roster names agents both ways, so that
     /// one agent is planned (and written) once.
     pub user_ids: HashMap<AgentRef, AgentRef>,
@@ -277,7 +306,8 @@ pub async fn read_tenant(
         .map(|agent| async move { (agent, client.agent_skills(&agent).await) })
         .buffer_unordered(concurrency.max(1));
     while let Some((agent, result)) = reads.next().await {
-        view.agents.insert(agent, result?);
+        view.agents
+            .insert(agent, result?.map(|a| Current::from_wire(&a)));
         on_agent();
     }
     Ok(view)
@@ -310,8 +340,9 @@ pub fn build(rows: &[Row], tenant: &TenantView) -> Plan {
     for agent in order {
         let rows = grouped.remove(&agent).unwrap_or_default();
         match tenant.agents.get(&agent) {
-            Some(Some(assignments)) => {
-                let (agent_plan, rejected) = plan_agent(agent, &rows, assignments, &tenant.skills);
+            Some(Some(current)) => {
+                let (agent_plan, rejected) =
+                    plan_agent(agent, &rows, current.clone(), &tenant.skills);
                 plan.rejected.extend(rejected);
                 if !agent_plan.rows.is_empty() {
                     plan.agents.push(agent_plan);
@@ -334,13 +365,9 @@ pub fn build(rows: &[Row], tenant: &TenantView) -> Plan {
 pub fn plan_agent(
     agent: AgentRef,
     rows: &[Row],
-    assignments: &[wire::Assignment],
+    current: Current,
     skills: &HashMap<u64, wire::Skill>,
 ) -> (AgentPlan, Vec<RejectedRow>) {
-    let current: BTreeMap<u64, State> = assignments
-        .iter()
-        .map(|a| (a.skill_id, State::of(a)))
-        .collect();
     let mut planned = Vec::new();
     let mut rejected = Vec::new();
     for row in rows {
@@ -364,7 +391,7 @@ pub fn plan_agent(
             });
             continue;
         }
-        let from = current.get(&skill.get()).copied();
+        let from = current.get(skill.get());
         let (action, to) = match (row.target, from) {
             (Target::Remove, Some(_)) => (Action::Remove, None),
             (Target::Remove, None) => (Action::Unchanged, None),
@@ -470,13 +497,14 @@ mod tests {
         };
         view.agents.insert(
             AgentRef::AgentId(10),
-            Some(vec![
+            Some(Current::from_wire(&[
                 assignment(10, 1, 3, true),
                 assignment(10, 2, 7, true),
                 assignment(10, 3, 4, false),
-            ]),
+            ])),
         );
-        view.agents.insert(AgentRef::AgentId(11), Some(vec![]));
+        view.agents
+            .insert(AgentRef::AgentId(11), Some(Current::default()));
         view.agents.insert(AgentRef::AgentId(12), None);
         view
     }
