@@ -209,7 +209,9 @@ async fn run_against(
         finish(job, input, &report);
         return exit_codes::INVALID_INPUT;
     }
-    if plan.counts().changes() > 0 && !yes && std::io::stdin().is_terminal() && !confirm() {
+    // A throwaway in-process sandbox needs no confirmation.
+    let ask = !yes && !job.connection.sandbox && std::io::stdin().is_terminal();
+    if plan.counts().changes() > 0 && ask && !confirm() {
         eprintln!("cancelled; nothing was sent");
         return exit_codes::OK;
     }
