@@ -14,11 +14,10 @@
 
 use std::io::Write;
 use std::process::{Command, Stdio};
-#[path = "support/rusage.rs"]
-mod rusage;
+mod support;
 
-use rusage::wait_with_rusage;
 use std::time::{Duration, Instant};
+use support::{release_binary, wait_with_rusage};
 
 use cxskill::client::Client;
 use cxskill::config::{Connection, Credentials, RetryPolicy};
@@ -191,19 +190,7 @@ async fn throttled() -> Result<(), Error> {
 /// tenant would report the parent's pages as its own peak).
 async fn memory() -> Result<(), Error> {
     let (agents, skills) = (25_000u64, 4u64);
-    let exe = std::env::current_exe()?;
-    let binary = exe
-        .parent()
-        .and_then(|p| p.parent())
-        .map(|p| p.join("cxskill"))
-        .ok_or("cannot locate target directory")?;
-    if !binary.exists() {
-        return Err(format!(
-            "{} not found: run `cargo build --release` first",
-            binary.display()
-        )
-        .into());
-    }
+    let binary = release_binary()?;
     let dir = std::env::temp_dir();
     let tenant_path = dir.join("cxskill-bench-tenant-25k.json");
     {

@@ -9,31 +9,17 @@
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-#[path = "support/rusage.rs"]
-mod rusage;
+mod support;
 
-use rusage::wait_with_rusage;
 use std::time::Instant;
+use support::{release_binary, wait_with_rusage};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let rows: u64 = match std::env::args().nth(1) {
         Some(n) => n.parse()?,
         None => 1_000_000,
     };
-    let exe = std::env::current_exe()?;
-    // target/release/examples/bench_validate → target/release/cxskill
-    let binary: PathBuf = exe
-        .parent()
-        .and_then(|p| p.parent())
-        .map(|p| p.join("cxskill"))
-        .ok_or("cannot locate target directory")?;
-    if !binary.exists() {
-        return Err(format!(
-            "{} not found: run `cargo build --release` first",
-            binary.display()
-        )
-        .into());
-    }
+    let binary = release_binary()?;
 
     let path = std::env::temp_dir().join(format!("cxskill-bench-{rows}.csv"));
     let bytes = generate(&path, rows)?;

@@ -97,8 +97,13 @@ async fn apply_agent(
         return results;
     }
 
+    // The first error of each skill: the one that explains the rest.
     let mut errors: HashMap<u64, String> = HashMap::new();
     let mut verify = false;
+    // The PUT always carries the full target set, even a skill whose POST
+    // was answered with an error: that answer may be "already assigned"
+    // to a retried POST that did land, and leaving the skill out would
+    // wipe it where PUT replaces the set.
     for request in current.requests() {
         let path = request.path();
         let method = request.kind.method();
@@ -117,7 +122,7 @@ async fn apply_agent(
                             let error = result
                                 .error
                                 .unwrap_or_else(|| "rejected without a message".to_owned());
-                            errors.insert(result.skill_id, error);
+                            errors.entry(result.skill_id).or_insert(error);
                         }
                     }
                     None if response.status.is_success() => {}
@@ -127,7 +132,9 @@ async fn apply_agent(
                         let error =
                             format!("{method} {path}: {}: {}", response.status, response.text());
                         for skill in &request.body.skills {
-                            errors.insert(skill.skill_id, error.clone());
+                            errors
+                                .entry(skill.skill_id)
+                                .or_insert_with(|| error.clone());
                         }
                     }
                 }
@@ -135,7 +142,9 @@ async fn apply_agent(
             Err(error) => {
                 let message = error.to_string();
                 for skill in &request.body.skills {
-                    errors.insert(skill.skill_id, message.clone());
+                    errors
+                        .entry(skill.skill_id)
+                        .or_insert_with(|| message.clone());
                 }
                 if error.is_fatal() {
                     let _ = fatal.set(error);

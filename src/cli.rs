@@ -133,8 +133,9 @@ pub struct ReportArgs {
     pub failed_rows: Option<PathBuf>,
 }
 
+/// What `plan` and `apply` share: the roster, the tenant, the records.
 #[derive(Debug, Args)]
-pub struct PlanArgs {
+pub struct JobArgs {
     #[command(flatten)]
     pub roster: RosterArgs,
 
@@ -143,6 +144,12 @@ pub struct PlanArgs {
 
     #[command(flatten)]
     pub records: ReportArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub job: JobArgs,
 
     /// Exit 4 when there are changes to apply, 0 when there are none.
     #[arg(long)]
@@ -152,13 +159,7 @@ pub struct PlanArgs {
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
     #[command(flatten)]
-    pub roster: RosterArgs,
-
-    #[command(flatten)]
-    pub connection: ConnectionArgs,
-
-    #[command(flatten)]
-    pub records: ReportArgs,
+    pub job: JobArgs,
 
     /// Show the plan and stop, as `plan` does.
     #[arg(long)]

@@ -8,9 +8,7 @@ use std::path::Path;
 use indicatif::{ProgressBar, ProgressStyle};
 use tracing::info;
 
-use crate::cli::{
-    ApplyArgs, ConnectionArgs, Global, PlanArgs, ReportArgs, RosterArgs, SandboxArgs,
-};
+use crate::cli::{ApplyArgs, ConnectionArgs, Global, JobArgs, PlanArgs, RosterArgs, SandboxArgs};
 use cxskill::client::{Client, ClientError, RequestCounts};
 use cxskill::config::{Connection, Credentials, DEFAULT_TOKEN_URL, RetryPolicy};
 use cxskill::exit_codes;
@@ -41,38 +39,16 @@ pub fn validate(args: &RosterArgs, global: &Global) -> i32 {
     }
 }
 
-/// What `plan` and `apply` share.
-struct Job<'a> {
-    roster: &'a RosterArgs,
-    connection: &'a ConnectionArgs,
-    records: &'a ReportArgs,
-    global: &'a Global,
-}
-
 /// `cxskill plan`: the diff, nothing written.
 pub fn plan(args: &PlanArgs, global: &Global) -> i32 {
-    let job = Job {
-        roster: &args.roster,
-        connection: &args.connection,
-        records: &args.records,
-        global,
+    let mode = Mode::Plan {
+        detailed_exitcode: args.detailed_exitcode,
     };
-    run(
-        &job,
-        Mode::Plan {
-            detailed_exitcode: args.detailed_exitcode,
-        },
-    )
+    run(&args.job, global, mode)
 }
 
 /// `cxskill apply`: the diff, confirmed on a terminal, then written.
 pub fn apply(args: &ApplyArgs, global: &Global) -> i32 {
-    let job = Job {
-        roster: &args.roster,
-        connection: &args.connection,
-        records: &args.records,
-        global,
-    };
     let mode = if args.dry_run {
         Mode::Plan {
             detailed_exitcode: args.detailed_exitcode,
@@ -84,7 +60,7 @@ pub fn apply(args: &ApplyArgs, global: &Global) -> i32 {
             snapshot: args.snapshot.as_deref(),
         }
     };
-    run(&job, mode)
+    run(&args.job, global, mode)
 }
 
 enum Mode<'a> {
@@ -98,8 +74,8 @@ enum Mode<'a> {
     },
 }
 
-fn run(job: &Job<'_>, mode: Mode<'_>) -> i32 {
-    let Some((input, validated)) = read_roster(job.roster) else {
+fn run(job: &JobArgs, global: &Global, mode: Mode<'_>) -> i32 {
+    let Some((input, validated)) = read_roster(&job.roster) else {
         return exit_codes::INVALID_INPUT;
     };
     let skip_invalid = matches!(
@@ -116,36 +92,30 @@ fn run(job: &Job<'_>, mode: Mode<'_>) -> i32 {
     if !invalid.is_empty() && !skip_invalid {
         // Nothing is read or sent for a roster with bad rows.
         let summary = validated.summary();
-        if job.global.output == Output::Human {
+        if global.output == Output::Human {
             print(&report::validate_human(&summary));
         }
         finish(
             job,
+            global,
             &input,
             &RunReport::new(invalid, RequestCounts::default(), None),
         );
         return exit_codes::INVALID_INPUT;
     }
 
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return exit_codes::FAILURE;
-        }
+    let Some(runtime) = runtime() else {
+        return exit_codes::FAILURE;
     };
     runtime.block_on(async {
-        let (connection, sandbox) = match connect(job.connection).await {
+        let (connection, sandbox) = match connect(&job.connection).await {
             Ok(pair) => pair,
             Err(message) => {
                 eprintln!("error: {message}");
                 return exit_codes::FAILURE;
             }
         };
-        let code = run_against(job, &mode, &input, &validated, invalid, &connection).await;
+        let code = run_against(job, global, &mode, &input, &validated, invalid, &connection).await;
         if let Some(handle) = sandbox {
             handle.shutdown().await;
         }
@@ -154,7 +124,8 @@ fn run(job: &Job<'_>, mode: Mode<'_>) -> i32 {
 }
 
 async fn run_against(
-    job: &Job<'_>,
+    job: &JobArgs,
+    global: &Global,
     mode: &Mode<'_>,
     input: &Input,
     validated: &Validated,
@@ -170,18 +141,18 @@ async fn run_against(
     };
     info!(api_root = %connection.api_root(), "reading the tenant");
     let rows = &validated.roster.rows;
-    let bar = progress(job.global, validated.agents, "reading");
+    let bar = progress(global, validated.agents, "reading");
     let tenant =
         match plan::read_tenant(&client, rows, connection.concurrency, &|| bar.inc(1)).await {
             Ok(tenant) => tenant,
             Err(e) => {
                 bar.finish_and_clear();
-                return fatal(job, input, invalid, &client, &e);
+                return fatal(job, global, input, invalid, &client, &e);
             }
         };
     bar.finish_and_clear();
     let plan = plan::build(rows, &tenant);
-    if job.global.output == Output::Human && !job.global.quiet {
+    if global.output == Output::Human && !global.quiet {
         print(&report::plan_human(&plan));
     }
 
@@ -192,7 +163,7 @@ async fn run_against(
     let (yes, skip_invalid, snapshot) = match *mode {
         Mode::Plan { detailed_exitcode } => {
             let report = planned(outcome::planned_rows(&plan));
-            finish(job, input, &report);
+            finish(job, global, input, &report);
             return plan_exit_code(&plan, &report, detailed_exitcode);
         }
         Mode::Apply {
@@ -206,7 +177,7 @@ async fn run_against(
         eprintln!(
             "error: the roster names skills this tenant does not have; nothing was sent (fix them, or --skip-invalid)"
         );
-        finish(job, input, &report);
+        finish(job, global, input, &report);
         return exit_codes::INVALID_INPUT;
     }
     // A throwaway in-process sandbox needs no confirmation.
@@ -229,7 +200,7 @@ async fn run_against(
     }
 
     let changed = plan.agents.iter().filter(|a| a.has_changes()).count() as u64;
-    let bar = progress(job.global, changed, "applying");
+    let bar = progress(global, changed, "applying");
     let applied = cxskill::apply::apply(
         &client,
         &plan,
@@ -243,7 +214,7 @@ async fn run_against(
     rows.extend(invalid);
     let fatal = applied.fatal.map(|e| e.to_string());
     let report = RunReport::new(rows, client.counts(), fatal);
-    finish(job, input, &report);
+    finish(job, global, input, &report);
     if report.fatal.is_some() {
         exit_codes::FAILURE
     } else if report.summary.failed > 0 || report.summary.invalid > 0 {
@@ -267,7 +238,8 @@ fn plan_exit_code(plan: &Plan, report: &RunReport, detailed: bool) -> i32 {
 
 /// The run could not go on (authentication, permission, network).
 fn fatal(
-    job: &Job<'_>,
+    job: &JobArgs,
+    global: &Global,
     input: &Input,
     invalid: Vec<outcome::RowOutcome>,
     client: &Client,
@@ -275,15 +247,15 @@ fn fatal(
 ) -> i32 {
     eprintln!("error: {error}");
     let report = RunReport::new(invalid, client.counts(), Some(error.to_string()));
-    finish(job, input, &report);
+    finish(job, global, input, &report);
     exit_codes::FAILURE
 }
 
 /// Renders the report on stdout and writes `--report` and `--failed-rows`.
-fn finish(job: &Job<'_>, input: &Input, report: &RunReport) {
-    match job.global.output {
+fn finish(job: &JobArgs, global: &Global, input: &Input, report: &RunReport) {
+    match global.output {
         Output::Json => print(&report::run_json(report)),
-        Output::Human if job.global.quiet => {}
+        Output::Human if global.quiet => {}
         Output::Human => print(&report::run_human(report)),
     }
     if let Some(path) = &job.records.report
@@ -445,15 +417,8 @@ pub fn sandbox(args: &SandboxArgs) -> i32 {
         preissued_token: args.token.clone(),
         refuse_skills: args.refuse_skills.clone(),
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return exit_codes::FAILURE;
-        }
+    let Some(runtime) = runtime() else {
+        return exit_codes::FAILURE;
     };
     runtime.block_on(async {
         let handle = match sandbox::start(args.listen, tenant, options).await {
@@ -468,6 +433,21 @@ pub fn sandbox(args: &SandboxArgs) -> i32 {
         handle.shutdown().await;
         exit_codes::OK
     })
+}
+
+/// The async runtime the client and the sandbox run on, or `None` after
+/// saying why it cannot start.
+fn runtime() -> Option<tokio::runtime::Runtime> {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => Some(runtime),
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            None
+        }
+    }
 }
 
 /// Writes to stdout, ignoring a closed pipe (`cxskill ... | head`).

@@ -8,7 +8,7 @@ mod common;
 use std::collections::HashSet;
 use std::time::Duration;
 
-use common::{Rehearsal, TempDir, example_target, read, stderr, stdout};
+use common::{Rehearsal, TempDir, cxskill_unconfigured, example_target, read, stderr, stdout};
 use cxskill::sandbox::{PutSemantics, SandboxOptions};
 use serde_json::Value;
 
@@ -561,54 +561,39 @@ fn snapshot_then_apply_snapshot_restores_the_original_state() {
 
 #[test]
 fn no_tenant_configured_is_exit_3_with_a_hint() {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cxskill"))
-        .args(["plan", "examples/roster.csv"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env_remove("CXSKILL_API_BASE")
-        .output()
-        .expect("run");
+    let out = cxskill_unconfigured(&["plan", "examples/roster.csv"], &[]);
     assert_eq!(out.status.code(), Some(3));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--sandbox"));
+    assert!(stderr(&out).contains("--sandbox"));
 }
 
 #[test]
 fn plain_http_to_a_remote_host_is_refused_before_sending() {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cxskill"))
-        .args([
+    let out = cxskill_unconfigured(
+        &[
             "plan",
             "examples/roster.csv",
             "--api-base",
             "http://cxone.example.com",
-        ])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("CXSKILL_TOKEN", "x")
-        .output()
-        .expect("run");
+        ],
+        &[("CXSKILL_TOKEN", "x")],
+    );
     assert_eq!(out.status.code(), Some(3));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("plain http://"));
+    assert!(stderr(&out).contains("plain http://"));
 }
 
 #[test]
 fn sandbox_flag_runs_the_quick_start_with_no_configuration() {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cxskill"))
-        .args([
+    let out = cxskill_unconfigured(
+        &[
             "apply",
             "examples/roster.csv",
             "--sandbox",
             "--output",
             "json",
-        ])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env_remove("CXSKILL_API_BASE")
-        .env_remove("CXSKILL_TOKEN")
-        .output()
-        .expect("run");
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        ],
+        &[],
     );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let report = report_json(&out);
     assert_eq!(report["summary"]["applied"], 21);
     assert_eq!(report["summary"]["unchanged"], 4);

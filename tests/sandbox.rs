@@ -111,6 +111,21 @@ async fn raw(
     (response.status(), response.text().await.unwrap())
 }
 
+/// The (agentId, skillId) of every row of an assignments answer.
+fn agent_skill_pairs(body: &Value) -> Vec<(u64, u64)> {
+    body["agentSkillAssignments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["agentId"].as_u64().unwrap(),
+                a["skillId"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
 /// The tenant's current (proficiency, isActive) for one pair.
 fn held(sb: &SandboxHandle, agent: u64, skill: u64) -> Option<(i64, bool)> {
     sb.assignments()
@@ -576,17 +591,7 @@ async fn skills_agents_lists_assignments_of_known_skills_and_reports_invalid_one
     )
     .await;
     assert_eq!(status, StatusCode::OK);
-    let pairs: Vec<(u64, u64)> = body["agentSkillAssignments"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| {
-            (
-                a["agentId"].as_u64().unwrap(),
-                a["skillId"].as_u64().unwrap(),
-            )
-        })
-        .collect();
+    let pairs = agent_skill_pairs(&body);
     assert_eq!(
         pairs,
         vec![
@@ -618,17 +623,7 @@ async fn all_assignments_are_paged_in_agent_then_skill_order() {
     let (status, body) = get(&sb, "/agents/skills?top=3&skip=2").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["totalRecords"], 10);
-    let pairs: Vec<(u64, u64)> = body["agentSkillAssignments"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| {
-            (
-                a["agentId"].as_u64().unwrap(),
-                a["skillId"].as_u64().unwrap(),
-            )
-        })
-        .collect();
+    let pairs = agent_skill_pairs(&body);
     assert_eq!(
         pairs,
         vec![(JANE, TECH), (JANE, CHAT_FR), (OMAR, BILLING_EN)]
@@ -1614,4 +1609,60 @@ async fn invalid_options_are_refused_before_listening() {
             "{error}"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn refused_skill_fails_its_rows_on_every_write_but_a_restatement_succeeds() {
+    let sb = start(SandboxOptions {
+        refuse_skills: vec![SALES],
+        ..options()
+    })
+    .await;
+    let refused = "Skill assignment refused by the tenant (sandbox --refuse-skill)";
+
+    // POST: the refused row fails, the other applies.
+    let (status, body) = call(
+        &sb,
+        Method::POST,
+        &skills_path(OMAR),
+        Some(json!({"skills": [
+            {"skillId": SALES, "proficiency": 3, "isActive": true},
+            {"skillId": TECH, "proficiency": 4, "isActive": true}
+        ]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["resultSet"]["errorCount"], 1);
+    assert_eq!(body["resultSet"]["skillResults"][0]["error"], refused);
+    assert_eq!(held(&sb, OMAR, SALES), None);
+    assert_eq!(held(&sb, OMAR, TECH), Some((4, true)));
+
+    // PUT: restating Jane's Sales 7 unchanged succeeds, changing it fails.
+    let put = |p: i64| json!({"skills": [{"skillId": SALES, "proficiency": p, "isActive": true}]});
+    let (status, _) = call(&sb, Method::PUT, &skills_path(JANE), Some(put(7))).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = call(&sb, Method::PUT, &skills_path(JANE), Some(put(2))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["resultSet"]["skillResults"][0]["error"], refused);
+    assert_eq!(held(&sb, JANE, SALES), Some((7, true)));
+
+    // DELETE and the bulk per-skill write refuse it too.
+    let (status, _) = call(
+        &sb,
+        Method::DELETE,
+        &skills_path(JANE),
+        Some(json!({"skills": [{"skillId": SALES}]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(held(&sb, JANE, SALES), Some((7, true)));
+    let (status, body) = call(
+        &sb,
+        Method::POST,
+        &format!("/skills/{SALES}/agents"),
+        Some(json!({"agents": [{"agentId": OMAR, "proficiency": 3, "isActive": true}]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["resultSet"]["agentResults"][0]["error"], refused);
 }

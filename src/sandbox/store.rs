@@ -200,10 +200,16 @@ impl Store {
         let mut held = self.write();
         rows.iter()
             .map(|row| {
-                let outcome = self
-                    .skill_or_err(row.id)
-                    .and_then(|skill| self.not_refused(skill))
-                    .and_then(|skill| assign(&mut held, agent_id, skill, row, &now));
+                let outcome = self.skill_or_err(row.id).and_then(|skill| {
+                    assign(
+                        &mut held,
+                        agent_id,
+                        skill,
+                        row,
+                        &now,
+                        self.refused.contains(&skill.skill_id),
+                    )
+                });
                 skill_result(row.id, outcome)
             })
             .collect()
@@ -222,19 +228,16 @@ impl Store {
         let results = rows
             .iter()
             .map(|row| {
-                let restates = held.get(&(agent_id, row.id)).is_some_and(|c| {
-                    c.proficiency == row.proficiency && c.is_active == row.is_active
+                let outcome = self.skill_or_err(row.id).and_then(|skill| {
+                    modify(
+                        &mut held,
+                        agent_id,
+                        skill,
+                        row,
+                        &now,
+                        self.refused.contains(&skill.skill_id),
+                    )
                 });
-                let outcome = self
-                    .skill_or_err(row.id)
-                    .and_then(|skill| {
-                        if restates {
-                            Ok(skill)
-                        } else {
-                            self.not_refused(skill)
-                        }
-                    })
-                    .and_then(|skill| modify(&mut held, agent_id, skill, row, &now));
                 skill_result(row.id, outcome)
             })
             .collect();
@@ -278,9 +281,16 @@ impl Store {
         let mut held = self.write();
         rows.iter()
             .map(|row| {
-                let outcome = self
-                    .agent_or_err(row.id)
-                    .and_then(|agent_id| assign(&mut held, agent_id, skill, row, &now));
+                let outcome = self.agent_or_err(row.id).and_then(|agent_id| {
+                    assign(
+                        &mut held,
+                        agent_id,
+                        skill,
+                        row,
+                        &now,
+                        self.refused.contains(&skill.skill_id),
+                    )
+                });
                 agent_result(row.id, outcome)
             })
             .collect()
@@ -300,9 +310,16 @@ impl Store {
         let results = rows
             .iter()
             .map(|row| {
-                let outcome = self
-                    .agent_or_err(row.id)
-                    .and_then(|agent_id| modify(&mut held, agent_id, skill, row, &now));
+                let outcome = self.agent_or_err(row.id).and_then(|agent_id| {
+                    modify(
+                        &mut held,
+                        agent_id,
+                        skill,
+                        row,
+                        &now,
+                        self.refused.contains(&skill.skill_id),
+                    )
+                });
                 agent_result(row.id, outcome)
             })
             .collect();
@@ -363,15 +380,20 @@ impl Store {
     }
 }
 
+/// `refused`: the skill is in `SandboxOptions::refuse_skills`.
 fn assign(
     held: &mut BTreeMap<(u64, u64), Held>,
     agent_id: u64,
     skill: &Skill,
     row: &SetRow,
     now: &Arc<str>,
+    refused: bool,
 ) -> Result<(), &'static str> {
     if !skill.is_active {
         return Err(SKILL_INACTIVE);
+    }
+    if refused {
+        return Err(REFUSED);
     }
     let key = (agent_id, skill.skill_id);
     if held.contains_key(&key) {
@@ -397,6 +419,7 @@ fn modify(
     skill: &Skill,
     row: &SetRow,
     now: &Arc<str>,
+    refused: bool,
 ) -> Result<(), &'static str> {
     let Some(current) = held.get_mut(&(agent_id, skill.skill_id)) else {
         return Err(NOT_ASSIGNED);
@@ -406,6 +429,9 @@ fn modify(
     }
     if !skill.is_active {
         return Err(SKILL_INACTIVE);
+    }
+    if refused {
+        return Err(REFUSED);
     }
     current.proficiency = row.proficiency;
     current.is_active = row.is_active;

@@ -119,6 +119,20 @@ impl Drop for Rehearsal {
     }
 }
 
+/// Runs the binary with no tenant configured: every `CXSKILL_*` variable
+/// removed, then `env` set.
+pub fn cxskill_unconfigured(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_cxskill"));
+    command.args(args).current_dir(env!("CARGO_MANIFEST_DIR"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("CXSKILL_") {
+            command.env_remove(key);
+        }
+    }
+    command.envs(env.iter().copied());
+    command.output().expect("run cxskill")
+}
+
 pub fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }

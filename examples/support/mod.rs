@@ -1,4 +1,25 @@
-//! Peak memory of a child process, for the benchmarks.
+//! What the benchmarks share: the release binary, and the peak memory of a
+//! child process.
+
+use std::path::PathBuf;
+
+/// `target/release/cxskill`, next to `target/release/examples/<bench>`.
+pub fn release_binary() -> Result<PathBuf, String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let binary = exe
+        .parent()
+        .and_then(|p| p.parent())
+        .map(|p| p.join("cxskill"))
+        .ok_or("cannot locate the target directory")?;
+    if binary.exists() {
+        Ok(binary)
+    } else {
+        Err(format!(
+            "{} not found: run `cargo build --release` first",
+            binary.display()
+        ))
+    }
+}
 
 /// Waits for the child and returns its exit code and peak RSS (KiB) from
 /// `wait4`, which sees the whole process lifetime.
