@@ -129,6 +129,36 @@ impl fmt::Display for Proficiency {
     }
 }
 
+/// Named proficiency levels, from the `[levels]` table of the config file
+/// (`expert = 1`, `senior = 3`, `trainee = 15`). Names compare
+/// case-insensitively; each maps to a valid [`Proficiency`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Levels(std::collections::BTreeMap<String, Proficiency>);
+
+impl Levels {
+    pub fn new(levels: impl IntoIterator<Item = (String, Proficiency)>) -> Levels {
+        Levels(
+            levels
+                .into_iter()
+                .map(|(name, p)| (name.trim().to_lowercase(), p))
+                .collect(),
+        )
+    }
+
+    pub fn get(&self, name: &str) -> Option<Proficiency> {
+        self.0.get(&name.trim().to_lowercase()).copied()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// `(name, proficiency)` in name order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, Proficiency)> {
+        self.0.iter().map(|(name, p)| (name.as_str(), *p))
+    }
+}
+
 /// What the roster wants for one (agent, skill) pair.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Target {
