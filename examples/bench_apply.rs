@@ -129,8 +129,14 @@ async fn run(
     let connection = connection(handle, rate, concurrency);
     let client = Client::new(&connection)?;
     let start = Instant::now();
-    let tenant = plan::read_tenant(&client, rows, concurrency, &|| ()).await?;
-    let plan = plan::build(rows, &tenant);
+    let skills = client
+        .skills()
+        .await?
+        .into_iter()
+        .map(|s| (s.skill_id, s))
+        .collect();
+    let tenant = plan::read_tenant(&client, rows, skills, concurrency, &|| ()).await?;
+    let plan = plan::build(rows, &tenant, false);
     let applied = apply::apply(&client, &plan, &tenant.skills, concurrency, &|| ()).await;
     let elapsed = start.elapsed();
     if let Some(fatal) = applied.fatal {

@@ -90,7 +90,9 @@ async fn apply_agent(
             return not_attempted(&planned.rows, &message);
         }
     };
-    let (current, rejected) = plan_agent(agent, &rows, Current::from_wire(&fresh), skills);
+    // The planned rows already hold the removals `--prune` showed; an
+    // assignment that appeared since is not removed unseen.
+    let (current, rejected) = plan_agent(agent, &rows, Current::from_wire(&fresh), skills, false);
     let mut results: Vec<RowOutcome> = rejected.iter().map(RowOutcome::of_rejected).collect();
     if !current.has_changes() {
         results.extend(outcomes(&current.rows, |_| (Status::Unchanged, None)));

@@ -144,6 +144,11 @@ pub struct JobArgs {
 
     #[command(flatten)]
     pub records: ReportArgs,
+
+    /// Authoritative mode: for every agent in the roster, remove the
+    /// assignments the roster does not name.
+    #[arg(long)]
+    pub prune: bool,
 }
 
 #[derive(Debug, Args)]
@@ -181,6 +186,11 @@ pub struct ApplyArgs {
     /// the run touches to FILE as a roster; applying it undoes the run.
     #[arg(long, value_name = "FILE")]
     pub snapshot: Option<PathBuf>,
+
+    /// Stop before any write when the plan would remove more than N
+    /// assignments (a guard for --prune and large `remove` rosters).
+    #[arg(long, default_value_t = 50, value_name = "N")]
+    pub max_removals: u64,
 }
 
 #[derive(Debug, Args)]

@@ -12,9 +12,11 @@ use crate::cli::{ApplyArgs, ConnectionArgs, Global, JobArgs, PlanArgs, RosterArg
 use cxskill::client::{Client, ClientError, RequestCounts};
 use cxskill::config::{Connection, Credentials, DEFAULT_TOKEN_URL, RetryPolicy};
 use cxskill::exit_codes;
+use cxskill::model::Levels;
 use cxskill::outcome::{self, RunReport};
 use cxskill::plan::{self, Plan};
 use cxskill::report::{self, Output};
+use cxskill::resolve;
 use cxskill::roster::{self, Input};
 use cxskill::sandbox::{self, SandboxHandle, SandboxOptions, Tenant};
 use cxskill::secret::Secret;
@@ -58,6 +60,7 @@ pub fn apply(args: &ApplyArgs, global: &Global) -> i32 {
             yes: args.yes,
             skip_invalid: args.skip_invalid,
             snapshot: args.snapshot.as_deref(),
+            max_removals: args.max_removals,
         }
     };
     run(&args.job, global, mode)
@@ -71,6 +74,7 @@ enum Mode<'a> {
         yes: bool,
         skip_invalid: bool,
         snapshot: Option<&'a Path>,
+        max_removals: u64,
     },
 }
 
@@ -140,18 +144,29 @@ async fn run_against(
         }
     };
     info!(api_root = %connection.api_root(), "reading the tenant");
-    let rows = &validated.roster.rows;
+    let directory = match resolve::read_directory(&client, &validated.roster.rows).await {
+        Ok(directory) => directory,
+        Err(e) => return fatal(job, global, input, invalid, &client, &e),
+    };
+    let resolved = resolve::resolve(&validated.roster.rows, &directory);
+    let mut invalid = invalid;
+    invalid.extend(resolved.invalid);
+    let rows = &resolved.rows;
     let bar = progress(global, validated.agents, "reading");
-    let tenant =
-        match plan::read_tenant(&client, rows, connection.concurrency, &|| bar.inc(1)).await {
-            Ok(tenant) => tenant,
-            Err(e) => {
-                bar.finish_and_clear();
-                return fatal(job, global, input, invalid, &client, &e);
-            }
-        };
+    let read = plan::read_tenant(
+        &client,
+        rows,
+        directory.skills,
+        connection.concurrency,
+        &|| bar.inc(1),
+    )
+    .await;
     bar.finish_and_clear();
-    let plan = plan::build(rows, &tenant);
+    let tenant = match read {
+        Ok(tenant) => tenant,
+        Err(e) => return fatal(job, global, input, invalid, &client, &e),
+    };
+    let plan = plan::build(rows, &tenant, job.prune);
     if global.output == Output::Human && !global.quiet {
         print(&report::plan_human(&plan));
     }
@@ -160,7 +175,7 @@ async fn run_against(
         rows.extend(invalid.iter().cloned());
         RunReport::new(rows, client.counts(), None)
     };
-    let (yes, skip_invalid, snapshot) = match *mode {
+    let (yes, skip_invalid, snapshot, max_removals) = match *mode {
         Mode::Plan { detailed_exitcode } => {
             let report = planned(outcome::planned_rows(&plan));
             finish(job, global, input, &report);
@@ -170,12 +185,22 @@ async fn run_against(
             yes,
             skip_invalid,
             snapshot,
-        } => (yes, skip_invalid, snapshot),
+            max_removals,
+        } => (yes, skip_invalid, snapshot, max_removals),
     };
-    if plan.has_invalid() && !skip_invalid {
+    if (plan.has_invalid() || !invalid.is_empty()) && !skip_invalid {
         let report = planned(outcome::planned_rows(&plan));
         eprintln!(
-            "error: the roster names skills this tenant does not have; nothing was sent (fix them, or --skip-invalid)"
+            "error: some rows are invalid for this tenant; nothing was sent (fix them, or --skip-invalid)"
+        );
+        finish(job, global, input, &report);
+        return exit_codes::INVALID_INPUT;
+    }
+    let removals = plan.counts().remove;
+    if removals > max_removals {
+        let report = planned(outcome::planned_rows(&plan));
+        eprintln!(
+            "error: the plan removes {removals} assignments, more than --max-removals {max_removals}; nothing was sent (raise --max-removals to go ahead)"
         );
         finish(job, global, input, &report);
         return exit_codes::INVALID_INPUT;
@@ -280,7 +305,7 @@ fn finish(job: &JobArgs, global: &Global, input: &Input, report: &RunReport) {
 fn read_roster(args: &RosterArgs) -> Option<(Input, Validated)> {
     match Input::read(&args.roster, args.format) {
         Ok(input) => {
-            let validated = validate::validate(roster::parse(&input));
+            let validated = validate::validate(roster::parse(&input, &Levels::default()));
             Some((input, validated))
         }
         Err(error) => {

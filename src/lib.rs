@@ -19,6 +19,7 @@ pub mod model;
 pub mod outcome;
 pub mod plan;
 pub mod report;
+pub mod resolve;
 pub mod roster;
 pub mod sandbox;
 pub mod secret;

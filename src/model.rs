@@ -64,6 +64,79 @@ impl FromStr for AgentRef {
     }
 }
 
+/// An agent as a roster names it: by id, or by e-mail address or user name
+/// (CXone user names are e-mail shaped, so a name contains `@`). Names are
+/// resolved against `GET /agents` by `plan` and `apply`; `validate` checks
+/// only their shape.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum AgentSpec {
+    Id(AgentRef),
+    Name(Box<str>),
+}
+
+impl fmt::Display for AgentSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AgentSpec::Id(agent) => agent.fmt(f),
+            AgentSpec::Name(name) => f.write_str(name),
+        }
+    }
+}
+
+impl FromStr for AgentSpec {
+    type Err = ValueError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.parse::<AgentRef>() {
+            Ok(agent) => Ok(AgentSpec::Id(agent)),
+            Err(ValueError::Agent) => {
+                let name = s.trim();
+                let at = name.find('@');
+                let shaped = at.is_some_and(|i| i > 0 && i + 1 < name.len())
+                    && !name.chars().any(char::is_whitespace);
+                if shaped {
+                    Ok(AgentSpec::Name(name.into()))
+                } else {
+                    Err(ValueError::Agent)
+                }
+            }
+            Err(error) => Err(error),
+        }
+    }
+}
+
+/// A skill as a roster names it: by `skillId`, or by name (resolved
+/// against `GET /skills`, exactly after trimming). A name has a letter in
+/// it, so `1.5` or `-3` is a mistyped id, not a name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum SkillSpec {
+    Id(SkillId),
+    Name(Box<str>),
+}
+
+impl fmt::Display for SkillSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SkillSpec::Id(skill) => skill.fmt(f),
+            SkillSpec::Name(name) => f.write_str(name),
+        }
+    }
+}
+
+impl FromStr for SkillSpec {
+    type Err = ValueError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.parse::<SkillId>() {
+            Ok(skill) => Ok(SkillSpec::Id(skill)),
+            Err(ValueError::Skill) if s.chars().any(char::is_alphabetic) => {
+                Ok(SkillSpec::Name(s.trim().into()))
+            }
+            Err(error) => Err(error),
+        }
+    }
+}
+
 /// A CXone `skillId`: a positive integer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SkillId(u64);
@@ -173,9 +246,13 @@ pub enum Target {
 }
 
 impl Target {
-    /// Parses the proficiency column together with the optional active
-    /// column.
-    pub fn parse(proficiency: &str, active: Option<bool>) -> Result<Self, ValueError> {
+    /// Parses the proficiency column (an integer, `remove`, or a named
+    /// level) together with the optional active column.
+    pub fn parse(
+        proficiency: &str,
+        active: Option<bool>,
+        levels: &Levels,
+    ) -> Result<Self, ValueError> {
         let p = proficiency.trim();
         if p.is_empty() {
             return Err(ValueError::Empty);
@@ -183,10 +260,12 @@ impl Target {
         if p.eq_ignore_ascii_case("remove") {
             return Ok(Target::Remove);
         }
-        parse_proficiency(p).map(|proficiency| Target::Set {
-            proficiency,
-            active,
-        })
+        parse_proficiency(p)
+            .or_else(|error| levels.get(p).ok_or(error))
+            .map(|proficiency| Target::Set {
+                proficiency,
+                active,
+            })
     }
 }
 
@@ -230,9 +309,11 @@ pub fn parse_active(s: &str) -> Result<Option<bool>, ValueError> {
 pub enum ValueError {
     #[error("the value is empty")]
     Empty,
-    #[error("neither a UUID userId nor a numeric agentId")]
+    #[error(
+        "neither a UUID userId nor a numeric agentId (nor an e-mail address or user name, which contain @)"
+    )]
     Agent,
-    #[error("a skill id is a positive integer (CXone skillId)")]
+    #[error("neither a skillId (a positive integer) nor a skill name")]
     Skill,
     #[error("CXone proficiency is an integer from 1 (best) to 20, or `remove`")]
     Proficiency,
@@ -240,7 +321,19 @@ pub enum ValueError {
     Active,
 }
 
-/// One valid roster row, tied to the line it came from.
+/// One valid roster row as written, tied to the line it came from: agent
+/// and skill by id or by name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RosterRow {
+    /// Physical line (CSV: header = 1) or 1-based item number (JSON).
+    pub line: u64,
+    pub agent: AgentSpec,
+    pub skill: SkillSpec,
+    pub target: Target,
+}
+
+/// One roster row with its agent and skill resolved to CXone ids: what
+/// the plan works on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Row {
     /// Physical line (CSV: header = 1) or 1-based item number (JSON).
@@ -302,14 +395,64 @@ mod tests {
 
     #[test]
     fn remove_is_a_target_in_any_case() {
-        assert_eq!(Target::parse("Remove", None), Ok(Target::Remove));
+        let none = Levels::default();
+        assert_eq!(Target::parse("Remove", None, &none), Ok(Target::Remove));
         assert_eq!(
-            Target::parse("3", Some(false)),
+            Target::parse("3", Some(false), &none),
             Ok(Target::Set {
                 proficiency: Proficiency::new(3).unwrap(),
                 active: Some(false)
             })
         );
+    }
+
+    #[test]
+    fn named_levels_are_case_insensitive_and_only_with_a_table() {
+        let levels = Levels::new([
+            ("Expert".to_owned(), Proficiency::new(1).unwrap()),
+            ("trainee".to_owned(), Proficiency::new(15).unwrap()),
+        ]);
+        assert_eq!(
+            Target::parse("EXPERT", None, &levels),
+            Ok(Target::Set {
+                proficiency: Proficiency::new(1).unwrap(),
+                active: None
+            })
+        );
+        assert_eq!(
+            Target::parse("senior", None, &levels),
+            Err(ValueError::Proficiency)
+        );
+        assert_eq!(
+            Target::parse("expert", None, &Levels::default()),
+            Err(ValueError::Proficiency)
+        );
+    }
+
+    #[test]
+    fn names_are_told_apart_from_ids_by_shape() {
+        assert_eq!(
+            "Jane.Doe@Acme.example".parse::<AgentSpec>(),
+            Ok(AgentSpec::Name("Jane.Doe@Acme.example".into()))
+        );
+        assert_eq!(
+            "1001".parse::<AgentSpec>(),
+            Ok(AgentSpec::Id(AgentRef::AgentId(1001)))
+        );
+        for bad in ["abc-123", "@acme", "jane@", "jane doe@acme"] {
+            assert_eq!(bad.parse::<AgentSpec>(), Err(ValueError::Agent), "{bad}");
+        }
+        assert_eq!(
+            " Billing EN ".parse::<SkillSpec>(),
+            Ok(SkillSpec::Name("Billing EN".into()))
+        );
+        assert_eq!(
+            "112233".parse::<SkillSpec>(),
+            Ok(SkillSpec::Id(SkillId::new(112233).unwrap()))
+        );
+        for bad in ["0", "-1", "1.5"] {
+            assert_eq!(bad.parse::<SkillSpec>(), Err(ValueError::Skill), "{bad}");
+        }
     }
 
     #[test]

@@ -29,6 +29,9 @@ pub enum Status {
 /// One roster row's outcome, as in the JSON report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RowOutcome {
+    /// The roster line; [`crate::plan::PRUNED`] (0, `null` in JSON) for an
+    /// assignment `--prune` removes because no line names it.
+    #[serde(serialize_with = "line_or_null")]
     pub line: u64,
     pub agent: Option<String>,
     pub skill: Option<u64>,
@@ -74,7 +77,15 @@ impl RowOutcome {
     }
 }
 
-fn target_text(target: &Target) -> String {
+fn line_or_null<S: serde::Serializer>(line: &u64, serializer: S) -> Result<S::Ok, S::Error> {
+    if *line == crate::plan::PRUNED {
+        serializer.serialize_none()
+    } else {
+        serializer.serialize_u64(*line)
+    }
+}
+
+pub fn target_text(target: &Target) -> String {
     match target {
         Target::Remove => "remove".to_owned(),
         Target::Set { proficiency, .. } => proficiency.to_string(),

@@ -72,6 +72,10 @@ pub enum Action {
     Remove,
 }
 
+/// The line of a planned removal that no roster line asked for: an
+/// assignment `--prune` removes because the roster does not name it.
+pub const PRUNED: u64 = 0;
+
 /// One roster row and what it will do.
 #[derive(Debug, Clone)]
 pub struct PlannedRow {
@@ -256,50 +260,27 @@ pub struct TenantView {
     pub skills: HashMap<u64, wire::Skill>,
     /// Current assignments per roster agent; `None`: no such agent (404).
     pub agents: HashMap<AgentRef, Option<Current>>,
-    /// userId → agentId, when the roster names agents both ways, so that
-    /// one agent is planned (and written) once.
-    pub user_ids: HashMap<AgentRef, AgentRef>,
 }
 
-impl TenantView {
-    /// The reference rows of one agent are grouped under.
-    pub fn canonical(&self, agent: AgentRef) -> AgentRef {
-        self.user_ids.get(&agent).copied().unwrap_or(agent)
-    }
-}
-
-/// Reads the skill catalogue and every roster agent's assignments, at most
-/// `concurrency` requests at a time. `on_agent` is called once per agent
-/// read (for a progress bar).
+/// Reads every roster agent's assignments, at most `concurrency` requests
+/// at a time. `on_agent` is called once per agent read (for a progress
+/// bar).
 pub async fn read_tenant(
     client: &Client,
     rows: &[Row],
+    skills: HashMap<u64, wire::Skill>,
     concurrency: usize,
     on_agent: &(dyn Fn() + Sync),
 ) -> Result<TenantView, ClientError> {
-    let skills = client.skills().await?;
     let mut view = TenantView {
-        skills: skills.into_iter().map(|s| (s.skill_id, s)).collect(),
-        ..TenantView::default()
+        skills,
+        agents: HashMap::new(),
     };
-
-    let by_user_id = rows.iter().any(|r| matches!(r.agent, AgentRef::UserId(_)));
-    let by_agent_id = rows.iter().any(|r| matches!(r.agent, AgentRef::AgentId(_)));
-    if by_user_id && by_agent_id {
-        for agent in client.agents().await? {
-            if let Some(user_id) = agent.user_id.as_deref().and_then(|u| u.parse().ok()) {
-                view.user_ids
-                    .insert(user_id, AgentRef::AgentId(agent.agent_id));
-            }
-        }
-    }
-
     let mut agents: Vec<AgentRef> = Vec::new();
     let mut seen = HashSet::new();
     for row in rows {
-        let agent = view.canonical(row.agent);
-        if seen.insert(agent) {
-            agents.push(agent);
+        if seen.insert(row.agent) {
+            agents.push(row.agent);
         }
     }
     let mut reads = stream::iter(agents)
@@ -314,12 +295,14 @@ pub async fn read_tenant(
 }
 
 /// The diff of the rows against the tenant. Pure: the same rows and view
-/// give the same plan. Agents keep the order they first appear in.
-pub fn build(rows: &[Row], tenant: &TenantView) -> Plan {
+/// give the same plan. Agents keep the order they first appear in. With
+/// `prune`, every assignment of a roster agent that the roster does not
+/// name is removed (authoritative mode).
+pub fn build(rows: &[Row], tenant: &TenantView, prune: bool) -> Plan {
     let mut order: Vec<AgentRef> = Vec::new();
     let mut grouped: HashMap<AgentRef, Vec<Row>> = HashMap::new();
     for row in rows {
-        let agent = tenant.canonical(row.agent);
+        let agent = row.agent;
         grouped
             .entry(agent)
             .or_insert_with(|| {
@@ -342,7 +325,7 @@ pub fn build(rows: &[Row], tenant: &TenantView) -> Plan {
         match tenant.agents.get(&agent) {
             Some(Some(current)) => {
                 let (agent_plan, rejected) =
-                    plan_agent(agent, &rows, current.clone(), &tenant.skills);
+                    plan_agent(agent, &rows, current.clone(), &tenant.skills, prune);
                 plan.rejected.extend(rejected);
                 if !agent_plan.rows.is_empty() {
                     plan.agents.push(agent_plan);
@@ -367,6 +350,7 @@ pub fn plan_agent(
     rows: &[Row],
     current: Current,
     skills: &HashMap<u64, wire::Skill>,
+    prune: bool,
 ) -> (AgentPlan, Vec<RejectedRow>) {
     let mut planned = Vec::new();
     let mut rejected = Vec::new();
@@ -380,17 +364,6 @@ pub fn plan_agent(
             });
             continue;
         };
-        if !info.is_active {
-            rejected.push(RejectedRow {
-                row: *row,
-                invalid: false,
-                error: format!(
-                    "skill {skill} ({}) is inactive in this tenant; activate it in CXone or drop the row",
-                    info.skill_name
-                ),
-            });
-            continue;
-        }
         let from = current.get(skill.get());
         let (action, to) = match (row.target, from) {
             (Target::Remove, Some(_)) => (Action::Remove, None),
@@ -427,12 +400,44 @@ pub fn plan_agent(
                 (action, Some(to))
             }
         };
+        // Restating an assignment of an inactive skill, or removing one,
+        // is fine; assigning or changing it is not.
+        if !info.is_active && matches!(action, Action::Add | Action::Change) {
+            rejected.push(RejectedRow {
+                row: *row,
+                invalid: false,
+                error: format!(
+                    "skill {skill} ({}) is inactive in this tenant; activate it in CXone or drop the row",
+                    info.skill_name
+                ),
+            });
+            continue;
+        }
         planned.push(PlannedRow {
             row: *row,
             action,
             from,
             to,
         });
+    }
+    if prune {
+        let named: HashSet<u64> = rows.iter().map(|r| r.skill.get()).collect();
+        for (skill, state) in current.iter().filter(|(skill, _)| !named.contains(skill)) {
+            let Some(skill_id) = SkillId::new(skill) else {
+                continue;
+            };
+            planned.push(PlannedRow {
+                row: Row {
+                    line: PRUNED,
+                    agent,
+                    skill: skill_id,
+                    target: Target::Remove,
+                },
+                action: Action::Remove,
+                from: Some(state),
+                to: None,
+            });
+        }
     }
     (
         AgentPlan {
@@ -521,7 +526,7 @@ mod tests {
             row(8, 10, 77, set(1, None)),      // unknown skill
             row(9, 12, 1, set(1, None)),       // unknown agent
         ];
-        let plan = build(&rows, &tenant());
+        let plan = build(&rows, &tenant(), false);
         let actions: Vec<(u64, Action)> = plan
             .agents
             .iter()
@@ -564,7 +569,7 @@ mod tests {
             row(3, 10, 3, Target::Remove),
             row(4, 10, 4, set(5, Some(false))),
         ];
-        let plan = build(&rows, &tenant());
+        let plan = build(&rows, &tenant(), false);
         let requests = plan.agents[0].requests();
         let kinds: Vec<WriteKind> = requests.iter().map(|r| r.kind).collect();
         assert_eq!(kinds, [WriteKind::Delete, WriteKind::Post, WriteKind::Put]);
@@ -584,37 +589,51 @@ mod tests {
 
     #[test]
     fn unchanged_agents_need_no_write_and_adds_alone_need_no_put() {
-        let plan = build(&[row(2, 10, 1, set(3, None))], &tenant());
+        let plan = build(&[row(2, 10, 1, set(3, None))], &tenant(), false);
         assert!(!plan.agents[0].has_changes());
         assert!(plan.agents[0].requests().is_empty());
-        let plan = build(&[row(2, 11, 1, set(3, None))], &tenant());
+        let plan = build(&[row(2, 11, 1, set(3, None))], &tenant(), false);
         let kinds: Vec<WriteKind> = plan.agents[0].requests().iter().map(|r| r.kind).collect();
         assert_eq!(kinds, [WriteKind::Post]);
     }
 
     #[test]
-    fn one_agent_named_two_ways_is_planned_once() {
-        let uuid: AgentRef = "6513270e-269e-4d37-b2a7-4de452e6b438".parse().unwrap();
-        let mut view = tenant();
-        view.user_ids.insert(uuid, AgentRef::AgentId(10));
-        let rows = [
-            row(2, 10, 2, set(2, None)),
-            Row {
-                line: 3,
-                agent: uuid,
-                skill: SkillId::new(1).unwrap(),
-                target: set(9, None),
-            },
-        ];
-        let plan = build(&rows, &view);
-        assert_eq!(plan.agents.len(), 1);
-        let put = plan.agents[0].requests().pop().unwrap();
-        let skills: Vec<(u64, Option<u8>)> = put
-            .body
-            .skills
+    fn prune_removes_what_the_roster_does_not_name() {
+        let rows = [row(2, 10, 2, set(2, None))];
+        let plan = build(&rows, &tenant(), true);
+        let planned: Vec<(u64, u64, Action)> = plan.agents[0]
+            .rows
             .iter()
-            .map(|s| (s.skill_id, s.proficiency))
+            .map(|r| (r.row.line, r.row.skill.get(), r.action))
             .collect();
-        assert_eq!(skills, [(1, Some(9)), (2, Some(2)), (3, Some(4))]);
+        assert_eq!(
+            planned,
+            [
+                (2, 2, Action::Change),
+                (PRUNED, 1, Action::Remove),
+                (PRUNED, 3, Action::Remove)
+            ]
+        );
+        let kinds: Vec<WriteKind> = plan.agents[0].requests().iter().map(|r| r.kind).collect();
+        assert_eq!(kinds, [WriteKind::Delete, WriteKind::Put]);
+        // Without --prune the same roster removes nothing.
+        assert_eq!(build(&rows, &tenant(), false).counts().remove, 0);
+    }
+
+    #[test]
+    fn an_inactive_skill_fails_only_rows_that_would_write() {
+        let mut view = tenant();
+        view.agents.insert(
+            AgentRef::AgentId(13),
+            Some(Current::from_wire(&[assignment(13, 9, 4, true)])),
+        );
+        let unchanged = build(&[row(2, 13, 9, set(4, None))], &view, false);
+        assert!(unchanged.rejected.is_empty());
+        assert_eq!(unchanged.counts().unchanged, 1);
+        let removed = build(&[row(2, 13, 9, Target::Remove)], &view, false);
+        assert_eq!(removed.counts().remove, 1);
+        let changed = build(&[row(2, 13, 9, set(3, None))], &view, false);
+        assert_eq!(changed.rejected.len(), 1);
+        assert!(changed.rejected[0].error.contains("inactive"));
     }
 }

@@ -192,7 +192,11 @@ pub fn run_human(report: &RunReport) -> String {
 }
 
 fn outcome_line(row: &RowOutcome) -> String {
-    let mut text = format!("line {}:", row.line);
+    let mut text = if row.line == crate::plan::PRUNED {
+        "not in the roster (--prune):".to_owned()
+    } else {
+        format!("line {}:", row.line)
+    };
     if let (Some(agent), Some(skill)) = (&row.agent, row.skill) {
         let _ = write!(text, " agent {agent} skill {skill}");
         match (row.action, row.from, &row.proficiency) {

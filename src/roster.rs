@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::model::{self, AgentRef, Row, SkillId, Target, ValueError};
+use crate::model::{self, AgentSpec, Levels, RosterRow, SkillSpec, Target, ValueError};
 
 /// The roster's columns, each found by any of its aliases.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -208,14 +208,15 @@ pub struct Roster {
     pub format: Format,
     /// Data rows seen (blank lines excluded), valid or not.
     pub total_rows: u64,
-    pub rows: Vec<Row>,
+    pub rows: Vec<RosterRow>,
     pub errors: Vec<Issue>,
 }
 
-/// Parses a roster. Never fails as a whole: a file that cannot be read as
-/// a roster at all (no header, missing column, not JSON) is one error at
-/// line 0 or 1.
-pub fn parse(input: &Input) -> Roster {
+/// Parses a roster; `levels` are the named proficiency levels allowed in
+/// the proficiency column. Never fails as a whole: a file that cannot be
+/// read as a roster at all (no header, missing column, not JSON) is one
+/// error at line 0 or 1.
+pub fn parse(input: &Input, levels: &Levels) -> Roster {
     let mut roster = Roster {
         source: input.source.clone(),
         format: input.format,
@@ -228,8 +229,8 @@ pub fn parse(input: &Input) -> Roster {
         return roster;
     }
     match input.format {
-        Format::Csv => parse_csv(strip_bom(&input.bytes), &mut roster),
-        Format::Json => parse_json(strip_bom(&input.bytes), &mut roster),
+        Format::Csv => parse_csv(strip_bom(&input.bytes), levels, &mut roster),
+        Format::Json => parse_json(strip_bom(&input.bytes), levels, &mut roster),
     }
     roster
 }
@@ -312,7 +313,7 @@ fn csv_layout(headers: &csv::ByteRecord, errors: &mut Vec<Issue>) -> Option<Layo
     errors.is_empty().then_some(layout)
 }
 
-fn parse_csv(bytes: &[u8], roster: &mut Roster) {
+fn parse_csv(bytes: &[u8], levels: &Levels, roster: &mut Roster) {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -385,7 +386,7 @@ fn parse_csv(bytes: &[u8], roster: &mut Roster) {
                     proficiency: proficiency.map(|(h, v)| (h, Cell::Text(v))),
                     active: active.map(|(h, v)| (h, Cell::Text(v))),
                 };
-                cells.into_row(line, roster);
+                cells.into_row(line, levels, roster);
             }
             Err(error) => {
                 roster.total_rows += 1;
@@ -555,7 +556,7 @@ struct Cells<'a> {
 
 impl Cells<'_> {
     /// Parses every cell, pushing either one row or one error per bad cell.
-    fn into_row(self, line: u64, roster: &mut Roster) {
+    fn into_row(self, line: u64, levels: &Levels, roster: &mut Roster) {
         let errors = &mut roster.errors;
         let before = errors.len();
         let agent = parse_cell(
@@ -563,14 +564,14 @@ impl Cells<'_> {
             line,
             Column::Agent,
             self.agent,
-            str::parse::<AgentRef>,
+            str::parse::<AgentSpec>,
         );
         let skill = parse_cell(
             errors,
             line,
             Column::Skill,
             self.skill,
-            str::parse::<SkillId>,
+            str::parse::<SkillSpec>,
         );
         let active = parse_cell(
             errors,
@@ -584,12 +585,15 @@ impl Cells<'_> {
             line,
             Column::Proficiency,
             self.proficiency,
-            |text| Target::parse(text, active.flatten()),
+            |text| {
+                Target::parse(text, active.flatten(), levels)
+                    .map_err(|error| explain_proficiency(error, text, levels))
+            },
         );
         if let (Some(agent), Some(skill), Some(target), true) =
             (agent, skill, target, errors.len() == before)
         {
-            roster.rows.push(Row {
+            roster.rows.push(RosterRow {
                 line,
                 agent,
                 skill,
@@ -601,12 +605,12 @@ impl Cells<'_> {
 
 /// Parses one cell, or records why it cannot be parsed and returns `None`.
 /// An absent optional column parses as an empty cell.
-fn parse_cell<T>(
+fn parse_cell<T, E: Into<CellError>>(
     errors: &mut Vec<Issue>,
     line: u64,
     column: Column,
     cell: Option<(&str, Cell<'_>)>,
-    parse: impl FnOnce(&str) -> Result<T, ValueError>,
+    parse: impl FnOnce(&str) -> Result<T, E>,
 ) -> Option<T> {
     let Some((name, cell)) = cell else {
         if column.required() {
@@ -622,10 +626,13 @@ fn parse_cell<T>(
     };
     let text = cell.text();
     let error = match &text {
-        Some(text) => match parse(text) {
+        Some(text) => match parse(text).map_err(Into::into) {
             Ok(value) => return Some(value),
-            Err(ValueError::Empty) => format!("{column} is empty; {}", expected(column)),
-            Err(error) => error.to_string(),
+            Err(CellError::Value(ValueError::Empty)) => {
+                format!("{column} is empty; {}", expected(column))
+            }
+            Err(CellError::Value(error)) => error.to_string(),
+            Err(CellError::Message(message)) => message,
         },
         None => format!("expected a single value; {}", expected(column)),
     };
@@ -638,16 +645,46 @@ fn parse_cell<T>(
     None
 }
 
+/// Why a cell did not parse: a [`ValueError`] with its standard message,
+/// or a message made for the context (the configured levels).
+enum CellError {
+    Value(ValueError),
+    Message(String),
+}
+
+impl From<ValueError> for CellError {
+    fn from(error: ValueError) -> Self {
+        CellError::Value(error)
+    }
+}
+
+/// A proficiency that is neither a number in range, `remove`, nor a
+/// configured level: say which levels there are, or how to define them.
+fn explain_proficiency(error: ValueError, text: &str, levels: &Levels) -> CellError {
+    if error != ValueError::Proficiency || !text.chars().any(char::is_alphabetic) {
+        return error.into();
+    }
+    let base = ValueError::Proficiency.to_string();
+    CellError::Message(if levels.is_empty() {
+        format!(
+            "{base}; to use names such as `expert`, define them in the [levels] table of the config file (expert = 1)"
+        )
+    } else {
+        let names: Vec<String> = levels.iter().map(|(n, p)| format!("{n} ({p})")).collect();
+        format!("{base}, or a configured level: {}", names.join(", "))
+    })
+}
+
 fn expected(column: Column) -> &'static str {
     match column {
-        Column::Agent => "expected a UUID userId or a numeric agentId",
-        Column::Skill => "expected a numeric skillId",
+        Column::Agent => "expected a UUID userId, a numeric agentId, or an e-mail address",
+        Column::Skill => "expected a numeric skillId or a skill name",
         Column::Proficiency => "expected an integer from 1 (best) to 20, or `remove`",
         Column::Active => "expected true/false, yes/no, y/n or 1/0",
     }
 }
 
-fn parse_json(bytes: &[u8], roster: &mut Roster) {
+fn parse_json(bytes: &[u8], levels: &Levels, roster: &mut Roster) {
     let items: Vec<Value> = match serde_json::from_slice::<Value>(bytes) {
         Ok(Value::Array(items)) => items,
         Ok(other) => {
@@ -723,7 +760,7 @@ fn parse_json(bytes: &[u8], roster: &mut Roster) {
             proficiency,
             active,
         }
-        .into_row(line, roster);
+        .into_row(line, levels, roster);
     }
 }
 
@@ -744,19 +781,17 @@ mod tests {
     use crate::model::Proficiency;
 
     fn csv(text: &str) -> Roster {
-        parse(&Input::from_bytes(
-            Source::File("r.csv".into()),
-            Format::Csv,
-            text,
-        ))
+        parse(
+            &Input::from_bytes(Source::File("r.csv".into()), Format::Csv, text),
+            &Levels::default(),
+        )
     }
 
     fn json(text: &str) -> Roster {
-        parse(&Input::from_bytes(
-            Source::File("r.json".into()),
-            Format::Json,
-            text,
-        ))
+        parse(
+            &Input::from_bytes(Source::File("r.json".into()), Format::Json, text),
+            &Levels::default(),
+        )
     }
 
     fn set(p: u8, active: Option<bool>) -> Target {
@@ -772,8 +807,11 @@ mod tests {
         assert!(r.errors.is_empty(), "{:?}", r.errors);
         assert_eq!(r.total_rows, 2);
         assert_eq!(r.rows[0].line, 2);
-        assert_eq!(r.rows[0].agent, AgentRef::AgentId(1001));
-        assert_eq!(r.rows[0].skill.get(), 112233);
+        assert_eq!(
+            r.rows[0].agent,
+            AgentSpec::Id(crate::model::AgentRef::AgentId(1001))
+        );
+        assert_eq!(r.rows[0].skill, "112233".parse().unwrap());
         assert_eq!(r.rows[0].target, set(5, None));
         assert_eq!(r.rows[1].line, 3);
     }
@@ -815,15 +853,18 @@ mod tests {
              1001,112234,A\n\
              1001,112235,90\n\
              1001,112236,0\n\
-             1001,Billing,3\n");
+             1001,1.5,3\n");
         assert!(r.rows.is_empty());
         let lines: Vec<u64> = r.errors.iter().map(|e| e.line).collect();
         assert_eq!(lines, [2, 3, 4, 5, 6, 7]);
         assert_eq!(r.errors[0].column.as_deref(), Some("agent"));
         assert_eq!(r.errors[0].value.as_deref(), Some("abc-123"));
-        assert_eq!(
-            r.errors[0].message,
-            "neither a UUID userId nor a numeric agentId"
+        assert!(
+            r.errors[0]
+                .message
+                .starts_with("neither a UUID userId nor a numeric agentId"),
+            "{}",
+            r.errors[0]
         );
         for e in &r.errors[1..5] {
             assert_eq!(e.column.as_deref(), Some("level"));
@@ -838,13 +879,56 @@ mod tests {
         assert_eq!(r.errors[5].column.as_deref(), Some("skill"));
         assert_eq!(
             r.errors[1].to_string(),
-            "line 3: level `expert`: CXone proficiency is an integer from 1 (best) to 20, or `remove`"
+            "line 3: level `expert`: CXone proficiency is an integer from 1 (best) to 20, or `remove`; to use names such as `expert`, define them in the [levels] table of the config file (expert = 1)"
+        );
+    }
+
+    #[test]
+    fn names_are_valid_shapes_offline_and_levels_need_a_table() {
+        let r = csv("agent,skill,proficiency\njane@acme.example,Billing EN,expert\n");
+        assert_eq!(r.errors.len(), 1);
+        assert_eq!(r.errors[0].column.as_deref(), Some("proficiency"));
+        assert!(
+            r.errors[0]
+                .message
+                .contains("define them in the [levels] table"),
+            "{}",
+            r.errors[0]
+        );
+
+        let levels = Levels::new([
+            (
+                "expert".to_owned(),
+                crate::model::Proficiency::new(1).unwrap(),
+            ),
+            (
+                "senior".to_owned(),
+                crate::model::Proficiency::new(3).unwrap(),
+            ),
+        ]);
+        let input = Input::from_bytes(
+            Source::Stdin,
+            Format::Csv,
+            "agent,skill,proficiency\njane@acme.example,Billing EN,Expert\n1001,5,guru\n1001,6,90\n",
+        );
+        let r = parse(&input, &levels);
+        assert_eq!(r.rows.len(), 1);
+        assert_eq!(r.rows[0].agent, AgentSpec::Name("jane@acme.example".into()));
+        assert_eq!(r.rows[0].skill, SkillSpec::Name("Billing EN".into()));
+        assert_eq!(
+            r.errors[0].message,
+            "CXone proficiency is an integer from 1 (best) to 20, or `remove`, or a configured level: expert (1), senior (3)"
+        );
+        // A number out of range gets the plain message.
+        assert_eq!(
+            r.errors[1].message,
+            "CXone proficiency is an integer from 1 (best) to 20, or `remove`"
         );
     }
 
     #[test]
     fn two_bad_cells_in_one_row_are_two_errors() {
-        let r = csv("agent,skill,proficiency,active\nx,y,z,maybe\n");
+        let r = csv("agent,skill,proficiency,active\nx,-1,z,maybe\n");
         assert_eq!(r.errors.len(), 4);
         assert!(r.errors.iter().all(|e| e.line == 2));
     }
@@ -868,7 +952,7 @@ mod tests {
         assert_eq!(r.errors[0].line, 2);
         assert_eq!(
             r.errors[0].message,
-            "skill is empty; expected a numeric skillId"
+            "skill is empty; expected a numeric skillId or a skill name"
         );
         assert_eq!(r.errors[1].line, 3);
         assert_eq!(r.errors[1].column.as_deref(), Some("proficiency"));
@@ -888,7 +972,10 @@ mod tests {
     fn invalid_utf8_names_the_line_and_column() {
         let mut bytes = b"agent,skill,proficiency\n1001,112233,5\n1001,".to_vec();
         bytes.extend_from_slice(b"\xff\xfe12,5\n");
-        let r = parse(&Input::from_bytes(Source::Stdin, Format::Csv, bytes));
+        let r = parse(
+            &Input::from_bytes(Source::Stdin, Format::Csv, bytes),
+            &Levels::default(),
+        );
         assert_eq!(r.rows.len(), 1);
         assert_eq!(r.errors.len(), 1);
         assert_eq!(r.errors[0].line, 3);
@@ -898,11 +985,10 @@ mod tests {
 
     #[test]
     fn utf16_is_recognised() {
-        let r = parse(&Input::from_bytes(
-            Source::Stdin,
-            Format::Csv,
-            b"\xff\xfea\0".to_vec(),
-        ));
+        let r = parse(
+            &Input::from_bytes(Source::Stdin, Format::Csv, b"\xff\xfea\0".to_vec()),
+            &Levels::default(),
+        );
         assert!(r.errors[0].message.contains("UTF-16"));
     }
 

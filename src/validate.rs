@@ -9,7 +9,7 @@ use std::collections::HashSet;
 
 use serde::Serialize;
 
-use crate::model::{AgentRef, Row, SkillId, Target};
+use crate::model::{RosterRow, Target};
 use crate::roster::{Issue, Roster};
 
 /// A roster checked as a whole: the rows to act on, and everything wrong.
@@ -63,40 +63,35 @@ pub struct Summary {
 /// a warning); conflicting rows are all dropped, each with an error. Errors
 /// end up sorted by line.
 ///
-/// One sort of the (agent, skill, index) keys finds every group of rows
+/// One sort of the row indexes by (agent, skill) finds every group of rows
 /// for the same pair and the distinct agents in the same pass: cheaper than
 /// hashing a million keys, and it keeps each group in file order.
 pub fn validate(mut roster: Roster) -> Validated {
-    let mut keys: Vec<(AgentRef, SkillId, usize)> = roster
-        .rows
-        .iter()
-        .enumerate()
-        .map(|(index, row)| (row.agent, row.skill, index))
-        .collect();
-    keys.sort_unstable();
+    let rows = &roster.rows;
+    let key = |i: &usize| (&rows[*i].agent, &rows[*i].skill);
+    let mut order: Vec<usize> = (0..rows.len()).collect();
+    // Stable, so each group keeps file order.
+    order.sort_by(|a, b| key(a).cmp(&key(b)));
 
-    let mut drop = vec![false; roster.rows.len()];
+    let mut drop = vec![false; rows.len()];
+    let mut errors = Vec::new();
     let mut warnings = Vec::new();
     let mut agents = 0;
     let mut last_agent = None;
     let mut skills = HashSet::new();
-    for group in keys.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
-        let first = &roster.rows[group[0].2];
-        let conflict = group
-            .iter()
-            .any(|&(_, _, index)| roster.rows[index].target != first.target);
+    for group in order.chunk_by(|a, b| key(a) == key(b)) {
+        let first = &rows[group[0]];
+        let conflict = group.iter().any(|&i| rows[i].target != first.target);
         if conflict {
-            for &(_, _, index) in group {
+            for &index in group {
                 drop[index] = true;
-                roster
-                    .errors
-                    .push(conflict_issue(&roster.rows, group, index));
+                errors.push(conflict_issue(rows, group, index));
             }
             continue;
         }
-        for &(_, _, index) in &group[1..] {
+        for &index in &group[1..] {
             drop[index] = true;
-            let row = &roster.rows[index];
+            let row = &rows[index];
             warnings.push(Issue {
                 line: row.line,
                 column: None,
@@ -107,36 +102,38 @@ pub fn validate(mut roster: Roster) -> Validated {
                 ),
             });
         }
-        if last_agent != Some(first.agent) {
+        if last_agent != Some(&first.agent) {
             agents += 1;
-            last_agent = Some(first.agent);
+            last_agent = Some(&first.agent);
         }
-        skills.insert(first.skill);
+        skills.insert(&first.skill);
     }
+    let skills = skills.len() as u64;
 
     let mut index = 0;
     roster.rows.retain(|_| {
         index += 1;
         !drop[index - 1]
     });
+    roster.errors.extend(errors);
     roster.errors.sort_by_key(|issue| issue.line);
     warnings.sort_by_key(|issue| issue.line);
     Validated {
         roster,
         warnings,
         agents,
-        skills: skills.len() as u64,
+        skills,
     }
 }
 
 /// The error for one of several rows that give the same agent and skill
 /// different values.
-fn conflict_issue(rows: &[Row], group: &[(AgentRef, SkillId, usize)], index: usize) -> Issue {
+fn conflict_issue(rows: &[RosterRow], group: &[usize], index: usize) -> Issue {
     let row = &rows[index];
     let others: Vec<String> = group
         .iter()
-        .filter(|&&(_, _, other)| other != index)
-        .map(|&(_, _, other)| rows[other].line.to_string())
+        .filter(|&&other| other != index)
+        .map(|&other| rows[other].line.to_string())
         .collect();
     Issue {
         line: row.line,
@@ -171,11 +168,10 @@ mod tests {
     use crate::roster::{Format, Input, Source, parse};
 
     fn check(text: &str) -> Validated {
-        validate(parse(&Input::from_bytes(
-            Source::File("r.csv".into()),
-            Format::Csv,
-            text,
-        )))
+        validate(parse(
+            &Input::from_bytes(Source::File("r.csv".into()), Format::Csv, text),
+            &crate::model::Levels::default(),
+        ))
     }
 
     #[test]

@@ -1,12 +1,16 @@
 //! Property tests: no input, however malformed, panics the parser, and
 //! every data row is accounted for as either a row or an error.
 
+use cxskill::model::Levels;
 use cxskill::roster::{Format, Input, Source, parse};
 use cxskill::validate::validate;
 use proptest::prelude::*;
 
 fn run(format: Format, bytes: Vec<u8>) {
-    let roster = parse(&Input::from_bytes(Source::Stdin, format, bytes));
+    let roster = parse(
+        &Input::from_bytes(Source::Stdin, format, bytes),
+        &Levels::default(),
+    );
     let rows = roster.rows.len() as u64;
     let total = roster.total_rows;
     let errors = roster.errors.len() as u64;
@@ -60,7 +64,7 @@ proptest! {
     fn valid_rows_keep_their_physical_line(blank_before in 0usize..3, crlf in any::<bool>()) {
         let nl = if crlf { "\r\n" } else { "\n" };
         let text = format!("agent,note,skill,proficiency{nl}{}1001,\"a{nl}b\",5,3{nl}1002,x,5,4{nl}", nl.repeat(blank_before));
-        let roster = parse(&Input::from_bytes(Source::Stdin, Format::Csv, text.into_bytes()));
+        let roster = parse(&Input::from_bytes(Source::Stdin, Format::Csv, text.into_bytes()), &Levels::default());
         prop_assert!(roster.errors.is_empty());
         let lines: Vec<u64> = roster.rows.iter().map(|r| r.line).collect();
         let first = 2 + blank_before as u64;

@@ -66,7 +66,7 @@ fn every_common_mistake_exits_2_and_names_each_bad_line() {
             "Agent `abc-123`: neither a UUID userId nor a numeric agentId",
         ),
         (7, "Active `maybe`"),
-        (10, "Skill `Billing EN`"),
+        (10, "Skill `12.5`: neither a skillId"),
         (11, "also on line 12"),
         (12, "also on line 11"),
     ] {

@@ -1,0 +1,470 @@
+//! Stage 3a: roster rows → rows of CXone ids.
+//!
+//! Rosters from HR carry e-mail addresses and skill names. [`read_directory`]
+//! reads what is needed to resolve them, once per run: the skill catalogue
+//! always, the agent listing only when the roster names agents by e-mail or
+//! user name, or by both userId and agentId (so one agent is one agent).
+//! [`resolve`] then maps every row to ids, or makes it invalid with the
+//! candidates or the closest matches.
+
+use std::collections::HashMap;
+
+use tracing::warn;
+use uuid::Uuid;
+
+use crate::client::{Client, ClientError};
+use crate::model::{AgentRef, AgentSpec, RosterRow, Row, SkillId, SkillSpec};
+use crate::outcome::{RowOutcome, Status};
+use crate::wire;
+
+/// What the tenant calls its agents and skills.
+#[derive(Debug, Clone, Default)]
+pub struct Directory {
+    /// The skill catalogue, by id.
+    pub skills: HashMap<u64, wire::Skill>,
+    /// The agent listing, when it was read.
+    pub agents: Option<Vec<wire::Agent>>,
+}
+
+/// Whether resolving these rows needs the agent listing.
+pub fn needs_agents(rows: &[RosterRow]) -> bool {
+    let mut by_user_id = false;
+    let mut by_agent_id = false;
+    for row in rows {
+        match row.agent {
+            AgentSpec::Name(_) => return true,
+            AgentSpec::Id(AgentRef::UserId(_)) => by_user_id = true,
+            AgentSpec::Id(AgentRef::AgentId(_)) => by_agent_id = true,
+        }
+    }
+    by_user_id && by_agent_id
+}
+
+/// Reads the skill catalogue and, when needed, the agent listing (both
+/// paged).
+pub async fn read_directory(client: &Client, rows: &[RosterRow]) -> Result<Directory, ClientError> {
+    let skills = client.skills().await?;
+    let agents = if needs_agents(rows) {
+        Some(client.agents().await?)
+    } else {
+        None
+    };
+    Ok(Directory {
+        skills: skills.into_iter().map(|s| (s.skill_id, s)).collect(),
+        agents,
+    })
+}
+
+/// Rows resolved to ids, and the rows that could not be.
+#[derive(Debug, Clone, Default)]
+pub struct Resolved {
+    pub rows: Vec<Row>,
+    pub invalid: Vec<RowOutcome>,
+}
+
+/// Maps each row's agent and skill to ids. A name that matches nothing or
+/// more than one record makes its row invalid; so do two rows that turn
+/// out to name the same agent and skill with different values.
+pub fn resolve(rows: &[RosterRow], directory: &Directory) -> Resolved {
+    let agents = directory.agents.as_deref().map(AgentIndex::new);
+    let skills = SkillIndex::new(&directory.skills);
+    let mut resolved = Resolved::default();
+    let mut seen: HashMap<(AgentRef, SkillId), usize> = HashMap::new();
+    for row in rows {
+        let agent = resolve_agent(&row.agent, agents.as_ref());
+        let skill = resolve_skill(&row.skill, &skills);
+        let (agent, skill) = match (agent, skill) {
+            (Ok(agent), Ok(skill)) => (agent, skill),
+            (agent, skill) => {
+                let errors: Vec<String> =
+                    [agent.err(), skill.err()].into_iter().flatten().collect();
+                resolved.invalid.push(invalid(row, errors.join("; ")));
+                continue;
+            }
+        };
+        let resolved_row = Row {
+            line: row.line,
+            agent,
+            skill,
+            target: row.target,
+        };
+        match seen.get(&(agent, skill)) {
+            None => {
+                seen.insert((agent, skill), resolved.rows.len());
+                resolved.rows.push(resolved_row);
+            }
+            Some(&earlier) => {
+                let first = resolved.rows[earlier];
+                if first.target == row.target {
+                    warn!(
+                        line = row.line,
+                        "agent {agent} skill {skill} repeats line {} under another name; kept one",
+                        first.line
+                    );
+                } else {
+                    let message = |other: u64| {
+                        format!(
+                            "agent {agent} skill {skill} is also on line {other} (named differently) with a different value; keep one row per agent and skill"
+                        )
+                    };
+                    resolved.invalid.push(invalid(row, message(first.line)));
+                    let first_roster = RosterRow {
+                        line: first.line,
+                        agent: AgentSpec::Id(first.agent),
+                        skill: SkillSpec::Id(first.skill),
+                        target: first.target,
+                    };
+                    resolved
+                        .invalid
+                        .push(invalid(&first_roster, message(row.line)));
+                }
+            }
+        }
+    }
+    // Rows found in conflict after they were kept.
+    let conflicted: Vec<u64> = resolved.invalid.iter().map(|r| r.line).collect();
+    resolved.rows.retain(|r| !conflicted.contains(&r.line));
+    resolved
+}
+
+fn invalid(row: &RosterRow, error: String) -> RowOutcome {
+    RowOutcome {
+        line: row.line,
+        agent: Some(row.agent.to_string()),
+        skill: match row.skill {
+            SkillSpec::Id(id) => Some(id.get()),
+            SkillSpec::Name(_) => None,
+        },
+        proficiency: Some(crate::outcome::target_text(&row.target)),
+        action: None,
+        status: Status::Invalid,
+        from: None,
+        error: Some(error),
+    }
+}
+
+/// The agent listing, indexed for the three ways a roster names agents.
+struct AgentIndex<'a> {
+    agents: &'a [wire::Agent],
+    by_email: HashMap<String, Vec<usize>>,
+    by_user_name: HashMap<&'a str, Vec<usize>>,
+    by_user_id: HashMap<Uuid, usize>,
+}
+
+impl<'a> AgentIndex<'a> {
+    fn new(agents: &'a [wire::Agent]) -> AgentIndex<'a> {
+        let mut index = AgentIndex {
+            agents,
+            by_email: HashMap::new(),
+            by_user_name: HashMap::new(),
+            by_user_id: HashMap::new(),
+        };
+        for (i, agent) in agents.iter().enumerate() {
+            if let Some(email) = &agent.email_address {
+                index
+                    .by_email
+                    .entry(email.trim().to_lowercase())
+                    .or_default()
+                    .push(i);
+            }
+            if let Some(user_name) = &agent.user_name {
+                index
+                    .by_user_name
+                    .entry(user_name.trim())
+                    .or_default()
+                    .push(i);
+            }
+            if let Some(user_id) = agent
+                .user_id
+                .as_deref()
+                .and_then(|u| Uuid::try_parse(u.trim()).ok())
+            {
+                index.by_user_id.insert(user_id, i);
+            }
+        }
+        index
+    }
+
+    fn describe(&self, i: usize) -> String {
+        let agent = &self.agents[i];
+        let name = [agent.first_name.as_deref(), agent.last_name.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" ");
+        format!("{} ({name})", agent.agent_id)
+    }
+}
+
+/// Ids stay ids (a userId becomes the agentId when the listing was read,
+/// so that one agent is planned once); names are looked up.
+fn resolve_agent(spec: &AgentSpec, index: Option<&AgentIndex<'_>>) -> Result<AgentRef, String> {
+    match (spec, index) {
+        (AgentSpec::Id(AgentRef::UserId(uuid)), Some(index)) => Ok(index
+            .by_user_id
+            .get(uuid)
+            .map_or(AgentRef::UserId(*uuid), |&i| {
+                AgentRef::AgentId(index.agents[i].agent_id)
+            })),
+        (AgentSpec::Id(agent), _) => Ok(*agent),
+        (AgentSpec::Name(name), None) => Err(format!(
+            "agent `{name}` cannot be resolved without the agent listing"
+        )),
+        (AgentSpec::Name(name), Some(index)) => {
+            let mut matches: Vec<usize> = index
+                .by_email
+                .get(&name.to_lowercase())
+                .into_iter()
+                .chain(index.by_user_name.get(&**name))
+                .flatten()
+                .copied()
+                .collect();
+            matches.sort_unstable();
+            matches.dedup();
+            match matches.as_slice() {
+                [i] => Ok(AgentRef::AgentId(index.agents[*i].agent_id)),
+                [] => {
+                    let known = index
+                        .by_email
+                        .keys()
+                        .map(String::as_str)
+                        .chain(index.by_user_name.keys().copied());
+                    Err(format!(
+                        "no agent with e-mail address or user name `{name}`{}",
+                        did_you_mean(name, known)
+                    ))
+                }
+                several => {
+                    let list: Vec<String> = several.iter().map(|&i| index.describe(i)).collect();
+                    Err(format!(
+                        "`{name}` matches several agents: {}; use the agentId",
+                        list.join(", ")
+                    ))
+                }
+            }
+        }
+    }
+}
+
+struct SkillIndex<'a> {
+    by_name: HashMap<&'a str, Vec<&'a wire::Skill>>,
+}
+
+impl<'a> SkillIndex<'a> {
+    fn new(skills: &'a HashMap<u64, wire::Skill>) -> SkillIndex<'a> {
+        let mut by_name: HashMap<&str, Vec<&wire::Skill>> = HashMap::new();
+        for skill in skills.values() {
+            by_name
+                .entry(skill.skill_name.trim())
+                .or_default()
+                .push(skill);
+        }
+        for skills in by_name.values_mut() {
+            skills.sort_by_key(|s| s.skill_id);
+        }
+        SkillIndex { by_name }
+    }
+}
+
+/// Ids stay ids (an unknown id is reported by the plan); names must match
+/// exactly one skill, exactly after trimming.
+fn resolve_skill(spec: &SkillSpec, index: &SkillIndex<'_>) -> Result<SkillId, String> {
+    let name = match spec {
+        SkillSpec::Id(id) => return Ok(*id),
+        SkillSpec::Name(name) => name,
+    };
+    match index.by_name.get(&**name).map(Vec::as_slice) {
+        Some([skill]) => {
+            SkillId::new(skill.skill_id).ok_or_else(|| format!("skill `{name}` has id 0"))
+        }
+        Some(several) if several.len() > 1 => {
+            let list: Vec<String> = several.iter().map(|s| s.skill_id.to_string()).collect();
+            Err(format!(
+                "skill name `{name}` matches several skills ({}); use the skillId",
+                list.join(", ")
+            ))
+        }
+        _ => Err(format!(
+            "no skill named `{name}`{}",
+            did_you_mean(name, index.by_name.keys().copied())
+        )),
+    }
+}
+
+/// `; did you mean `Billing EN`?` for the closest known name, if any is
+/// close enough to be a typo.
+fn did_you_mean<'a>(wanted: &str, known: impl Iterator<Item = &'a str>) -> String {
+    let wanted_lower = wanted.to_lowercase();
+    let limit = (wanted.chars().count() / 3).max(2);
+    known
+        .map(|candidate| {
+            (
+                edit_distance(&wanted_lower, &candidate.to_lowercase()),
+                candidate,
+            )
+        })
+        .filter(|&(distance, _)| distance <= limit)
+        .min()
+        .map(|(_, best)| format!("; did you mean `{best}`?"))
+        .unwrap_or_default()
+}
+
+/// Levenshtein distance over chars.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    let mut current = vec![0; b.len() + 1];
+    for (i, ca) in a.chars().enumerate() {
+        current[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let substitution = previous[j] + usize::from(ca != cb);
+            current[j + 1] = substitution.min(previous[j + 1] + 1).min(current[j] + 1);
+        }
+        std::mem::swap(&mut previous, &mut current);
+    }
+    previous[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Proficiency, Target};
+
+    fn directory() -> Directory {
+        let skill = |id, name: &str| wire::Skill {
+            skill_id: id,
+            skill_name: name.to_owned(),
+            media_type_id: None,
+            is_active: true,
+        };
+        let agent = |id, email: &str, user: &str| wire::Agent {
+            agent_id: id,
+            user_id: Some(format!("{id:08x}-0000-4000-8000-{id:012x}")),
+            user_name: Some(user.to_owned()),
+            email_address: Some(email.to_owned()),
+            first_name: Some("A".to_owned()),
+            last_name: Some(id.to_string()),
+            is_active: true,
+        };
+        Directory {
+            skills: [
+                skill(1, "Billing EN"),
+                skill(2, "Sales"),
+                skill(3, "Chat"),
+                skill(4, "Chat"),
+            ]
+            .into_iter()
+            .map(|s| (s.skill_id, s))
+            .collect(),
+            agents: Some(vec![
+                agent(10, "Jane.Doe@acme.example", "jdoe@acme"),
+                agent(11, "omar@acme.example", "omar@acme.example"),
+                agent(12, "shared@acme.example", "x@acme"),
+                agent(13, "other@acme.example", "shared@acme.example"),
+            ]),
+        }
+    }
+
+    fn row(line: u64, agent: &str, skill: &str) -> RosterRow {
+        RosterRow {
+            line,
+            agent: agent.parse().unwrap(),
+            skill: skill.parse().unwrap(),
+            target: Target::Set {
+                proficiency: Proficiency::new(5).unwrap(),
+                active: None,
+            },
+        }
+    }
+
+    #[test]
+    fn email_in_any_case_user_name_and_skill_name_resolve() {
+        let r = resolve(
+            &[
+                row(2, "JANE.DOE@ACME.EXAMPLE", "Billing EN"),
+                row(3, "jdoe@acme", "Sales"),
+                row(4, "omar@acme.example", "2"),
+                row(5, "0000000b-0000-4000-8000-00000000000b", "Billing EN"),
+            ],
+            &directory(),
+        );
+        assert!(r.invalid.is_empty(), "{:?}", r.invalid);
+        let got: Vec<(AgentRef, u64)> = r.rows.iter().map(|r| (r.agent, r.skill.get())).collect();
+        assert_eq!(
+            got,
+            [
+                (AgentRef::AgentId(10), 1),
+                (AgentRef::AgentId(10), 2),
+                (AgentRef::AgentId(11), 2),
+                (AgentRef::AgentId(11), 1)
+            ]
+        );
+    }
+
+    #[test]
+    fn unknown_names_suggest_the_closest_and_ambiguous_ones_list_candidates() {
+        let r = resolve(
+            &[
+                row(2, "jane.doe@acme.exmaple", "Biling EN"),
+                row(3, "shared@acme.example", "Chat"),
+                row(4, "nobody@else.example", "Sales"),
+            ],
+            &directory(),
+        );
+        assert!(r.rows.is_empty());
+        let errors: Vec<&str> = r
+            .invalid
+            .iter()
+            .map(|o| o.error.as_deref().unwrap())
+            .collect();
+        assert_eq!(
+            errors[0],
+            "no agent with e-mail address or user name `jane.doe@acme.exmaple`; did you mean `jane.doe@acme.example`?; no skill named `Biling EN`; did you mean `Billing EN`?"
+        );
+        assert_eq!(
+            errors[1],
+            "`shared@acme.example` matches several agents: 12 (A 12), 13 (A 13); use the agentId; skill name `Chat` matches several skills (3, 4); use the skillId"
+        );
+        assert_eq!(
+            errors[2],
+            "no agent with e-mail address or user name `nobody@else.example`"
+        );
+    }
+
+    #[test]
+    fn the_same_agent_named_two_ways_is_one_agent() {
+        let mut second = row(3, "10", "1");
+        second.target = Target::Remove;
+        let r = resolve(
+            &[row(2, "jane.doe@acme.example", "Billing EN"), second],
+            &directory(),
+        );
+        assert!(r.rows.is_empty());
+        let lines: Vec<u64> = r.invalid.iter().map(|o| o.line).collect();
+        assert_eq!(lines, [3, 2]);
+        assert!(
+            r.invalid[0]
+                .error
+                .as_deref()
+                .unwrap()
+                .contains("also on line 2 (named differently)")
+        );
+
+        let r = resolve(
+            &[
+                row(2, "jane.doe@acme.example", "Billing EN"),
+                row(3, "10", "1"),
+            ],
+            &directory(),
+        );
+        assert_eq!(r.rows.len(), 1);
+        assert!(r.invalid.is_empty());
+    }
+
+    #[test]
+    fn edit_distance_counts_single_edits() {
+        assert_eq!(edit_distance("biling en", "billing en"), 1);
+        assert_eq!(edit_distance("sales", "sales"), 0);
+        assert_eq!(edit_distance("", "abc"), 3);
+    }
+}
