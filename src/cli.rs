@@ -64,6 +64,8 @@ pub enum Command {
     Plan(PlanArgs),
     /// Converge the tenant to the roster, without wiping other skills.
     Apply(ApplyArgs),
+    /// Write the tenant's current assignments as a roster CSV.
+    Export(ExportArgs),
     /// Serve a local CXone tenant to rehearse against (loopback only by
     /// default).
     Sandbox(SandboxArgs),
@@ -191,6 +193,24 @@ pub struct ApplyArgs {
     /// assignments (a guard for --prune and large `remove` rosters).
     #[arg(long, default_value_t = 50, value_name = "N")]
     pub max_removals: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+
+    /// Only this agent: agentId, userId, e-mail or user name (repeatable).
+    #[arg(long = "agent", value_name = "AGENT")]
+    pub agents: Vec<String>,
+
+    /// Only this skill: skillId or name (repeatable).
+    #[arg(long = "skill", value_name = "SKILL")]
+    pub skills: Vec<String>,
+
+    /// Write the roster to FILE instead of stdout.
+    #[arg(short = 'o', long = "out", value_name = "FILE")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

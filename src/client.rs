@@ -233,6 +233,38 @@ impl Client {
         }
     }
 
+    /// `GET /agents/skills`: every assignment of the business unit, every
+    /// page.
+    pub async fn all_assignments(&self) -> Result<Vec<wire::Assignment>, ClientError> {
+        let mut assignments = Vec::new();
+        loop {
+            let path = format!("/agents/skills?top={PAGE_SIZE}&skip={}", assignments.len());
+            let page: wire::AssignmentsPage = self.get_json(&path).await?;
+            let got = page.agent_skill_assignments.len();
+            assignments.extend(page.agent_skill_assignments);
+            let total = page.total_records.unwrap_or(0);
+            if got == 0 || assignments.len() as u64 >= total {
+                return Ok(assignments);
+            }
+        }
+    }
+
+    /// `GET /skills/agents?skills=...`: the assignments of some skills, a
+    /// few dozen skills per request to keep the URL short.
+    pub async fn skill_assignments(
+        &self,
+        skills: &[u64],
+    ) -> Result<Vec<wire::Assignment>, ClientError> {
+        let mut assignments = Vec::new();
+        for chunk in skills.chunks(50) {
+            let ids: Vec<String> = chunk.iter().map(u64::to_string).collect();
+            let path = format!("/skills/agents?skills={}", ids.join(","));
+            let page: wire::AssignmentsPage = self.get_json(&path).await?;
+            assignments.extend(page.agent_skill_assignments);
+        }
+        Ok(assignments)
+    }
+
     async fn get_json<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
         let response = self.send(Method::GET, path, None::<&()>).await?;
         if !response.status.is_success() {

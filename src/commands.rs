@@ -8,11 +8,14 @@ use std::path::Path;
 use indicatif::{ProgressBar, ProgressStyle};
 use tracing::info;
 
-use crate::cli::{ApplyArgs, ConnectionArgs, Global, JobArgs, PlanArgs, RosterArgs, SandboxArgs};
+use crate::cli::{
+    ApplyArgs, ConnectionArgs, ExportArgs, Global, JobArgs, PlanArgs, RosterArgs, SandboxArgs,
+};
 use cxskill::client::{Client, ClientError, RequestCounts};
 use cxskill::config::{Connection, Credentials, DEFAULT_TOKEN_URL, RetryPolicy};
 use cxskill::exit_codes;
-use cxskill::model::Levels;
+use cxskill::export::ExportError;
+use cxskill::model::{AgentSpec, Levels, SkillSpec};
 use cxskill::outcome::{self, RunReport};
 use cxskill::plan::{self, Plan};
 use cxskill::report::{self, Output};
@@ -416,6 +419,75 @@ fn confirm() -> bool {
         return false;
     }
     answer.trim().eq_ignore_ascii_case("yes")
+}
+
+/// `cxskill export`: the current assignments as a roster CSV.
+pub fn export(args: &ExportArgs) -> i32 {
+    let agents: Result<Vec<AgentSpec>, String> = args
+        .agents
+        .iter()
+        .map(|a| a.parse().map_err(|e| format!("--agent `{a}`: {e}")))
+        .collect();
+    let skills: Result<Vec<SkillSpec>, String> = args
+        .skills
+        .iter()
+        .map(|s| s.parse().map_err(|e| format!("--skill `{s}`: {e}")))
+        .collect();
+    let (agents, skills) = match (agents, skills) {
+        (Ok(agents), Ok(skills)) => (agents, skills),
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("error: {e}");
+            return exit_codes::INVALID_INPUT;
+        }
+    };
+    let Some(runtime) = runtime() else {
+        return exit_codes::FAILURE;
+    };
+    runtime.block_on(async {
+        let (connection, sandbox) = match connect(&args.connection).await {
+            Ok(pair) => pair,
+            Err(message) => {
+                eprintln!("error: {message}");
+                return exit_codes::FAILURE;
+            }
+        };
+        let result = match Client::new(&connection) {
+            Ok(client) => cxskill::export::export(&client, &agents, &skills).await,
+            Err(e) => Err(e.into()),
+        };
+        if let Some(handle) = sandbox {
+            handle.shutdown().await;
+        }
+        let rows = match result {
+            Ok(rows) => rows,
+            Err(ExportError::Filter(message)) => {
+                eprintln!("error: {message}");
+                return exit_codes::INVALID_INPUT;
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                return exit_codes::FAILURE;
+            }
+        };
+        let csv = match report::export_csv(&rows) {
+            Ok(csv) => csv,
+            Err(e) => {
+                eprintln!("error: cannot render the roster: {e}");
+                return exit_codes::FAILURE;
+            }
+        };
+        match &args.out {
+            Some(path) => {
+                if let Err(e) = std::fs::write(path, csv) {
+                    eprintln!("error: cannot write {}: {e}", path.display());
+                    return exit_codes::FAILURE;
+                }
+                info!(rows = rows.len(), path = %path.display(), "exported");
+            }
+            None => print(&String::from_utf8_lossy(&csv)),
+        }
+        exit_codes::OK
+    })
 }
 
 /// `cxskill sandbox`: serves a tenant until Ctrl-C.

@@ -15,6 +15,7 @@ pub mod apply;
 pub mod client;
 pub mod config;
 pub mod exit_codes;
+pub mod export;
 pub mod model;
 pub mod outcome;
 pub mod plan;

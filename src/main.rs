@@ -18,6 +18,7 @@ fn main() -> ExitCode {
         Command::Validate(args) => commands::validate(args, &cli.global),
         Command::Plan(args) => commands::plan(args, &cli.global),
         Command::Apply(args) => commands::apply(args, &cli.global),
+        Command::Export(args) => commands::export(args),
         Command::Sandbox(args) => commands::sandbox(args),
     };
     ExitCode::from(u8::try_from(code).unwrap_or(u8::MAX))

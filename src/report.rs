@@ -283,6 +283,27 @@ pub fn snapshot_csv(plan: &Plan) -> Result<Vec<u8>, csv::Error> {
     writer.into_inner().map_err(|e| e.into_error().into())
 }
 
+/// `cxskill export` as a roster CSV: `agent,skill,proficiency,active`
+/// plus the informational `agent_name` and `skill_name`.
+pub fn export_csv(rows: &[crate::export::ExportRow]) -> Result<Vec<u8>, csv::Error> {
+    // The header by hand, so an empty export is still a valid roster.
+    let mut writer = csv::WriterBuilder::new()
+        .has_headers(false)
+        .from_writer(Vec::new());
+    writer.write_record([
+        "agent",
+        "skill",
+        "proficiency",
+        "active",
+        "agent_name",
+        "skill_name",
+    ])?;
+    for row in rows {
+        writer.serialize(row)?;
+    }
+    writer.into_inner().map_err(|e| e.into_error().into())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -127,6 +127,34 @@ pub fn resolve(rows: &[RosterRow], directory: &Directory) -> Resolved {
     resolved
 }
 
+/// Resolves `export`'s `--agent` and `--skill` filters (ids or names) to
+/// agentIds and skillIds; the first that matches nothing, or too much, is
+/// the error. Needs the agent listing when any agent is given.
+pub fn resolve_filters(
+    agents: &[AgentSpec],
+    skills: &[SkillSpec],
+    directory: &Directory,
+) -> Result<(Vec<u64>, Vec<u64>), String> {
+    let agent_index = directory.agents.as_deref().map(AgentIndex::new);
+    let skill_index = SkillIndex::new(&directory.skills);
+    let mut agent_ids = Vec::new();
+    for spec in agents {
+        match resolve_agent(spec, agent_index.as_ref())? {
+            AgentRef::AgentId(id) => agent_ids.push(id),
+            AgentRef::UserId(uuid) => return Err(format!("no agent with userId {uuid}")),
+        }
+    }
+    let mut skill_ids = Vec::new();
+    for spec in skills {
+        let id = resolve_skill(spec, &skill_index)?.get();
+        if !directory.skills.contains_key(&id) {
+            return Err(format!("skill {id} does not exist in this tenant"));
+        }
+        skill_ids.push(id);
+    }
+    Ok((agent_ids, skill_ids))
+}
+
 fn invalid(row: &RosterRow, error: String) -> RowOutcome {
     RowOutcome {
         line: row.line,

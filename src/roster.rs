@@ -34,11 +34,21 @@ impl Column {
     ];
 
     /// Header names accepted for this column (compared trimmed and
-    /// case-insensitively).
+    /// case-insensitively), most preferred first: when a roster has two of
+    /// them (an id column and a name column), the first is read and the
+    /// other ignored.
     pub fn aliases(self) -> &'static [&'static str] {
         match self {
-            Column::Agent => &["agent", "agentId", "userId", "user"],
-            Column::Skill => &["skill", "skillId"],
+            Column::Agent => &[
+                "agent",
+                "agentId",
+                "userId",
+                "user",
+                "userName",
+                "email",
+                "emailAddress",
+            ],
+            Column::Skill => &["skill", "skillId", "skillName"],
             Column::Proficiency => &["proficiency", "level"],
             Column::Active => &["active", "isActive"],
         }
@@ -52,12 +62,16 @@ impl Column {
         self != Column::Active
     }
 
-    fn from_header(header: &str) -> Option<Column> {
+    /// The column a header names, with its alias's rank: aliases are in
+    /// order of preference, so a roster with both `skillId` and
+    /// `skillName` is read by id.
+    fn from_header(header: &str) -> Option<(Column, usize)> {
         let header = header.trim();
-        Column::ALL.into_iter().find(|c| {
+        Column::ALL.into_iter().find_map(|c| {
             c.aliases()
                 .iter()
-                .any(|alias| alias.eq_ignore_ascii_case(header))
+                .position(|alias| alias.eq_ignore_ascii_case(header))
+                .map(|rank| (c, rank))
         })
     }
 }
@@ -257,14 +271,40 @@ fn file_issue(line: u64, message: impl Into<String>) -> Issue {
 
 const NOT_UTF8: &str = "not valid UTF-8; save the file as UTF-8 (in Excel: \"CSV UTF-8\")";
 
-/// Where each column sits in the CSV, with its header as written.
+/// Where each column sits in the CSV, with its header as written and the
+/// rank of the alias it matched.
 struct Layout {
-    index: [Option<(usize, String)>; 4],
+    index: [Option<(usize, String, usize)>; 4],
 }
 
 impl Layout {
-    fn get(&self, column: Column) -> Option<&(usize, String)> {
-        self.index[column as usize].as_ref()
+    fn get(&self, column: Column) -> Option<(usize, &str)> {
+        self.index[column as usize]
+            .as_ref()
+            .map(|(i, header, _)| (*i, header.as_str()))
+    }
+}
+
+/// Keeps the better of two columns for the same role; the same alias
+/// twice (say `Agent` and `agent`) is an error naming both.
+fn prefer<T>(
+    slot: &mut Option<T>,
+    candidate: T,
+    rank_of: impl Fn(&T) -> usize,
+    name_of: impl Fn(&T) -> String,
+    column: Column,
+) -> Option<String> {
+    match slot {
+        Some(current) if rank_of(current) == rank_of(&candidate) => Some(format!(
+            "the {column} column appears twice (`{}` and `{}`); keep one",
+            name_of(current),
+            name_of(&candidate)
+        )),
+        Some(current) if rank_of(current) < rank_of(&candidate) => None,
+        _ => {
+            *slot = Some(candidate);
+            None
+        }
     }
 }
 
@@ -290,18 +330,16 @@ fn csv_layout(headers: &csv::ByteRecord, errors: &mut Vec<Issue>) -> Option<Layo
             });
             continue;
         };
-        if let Some(column) = Column::from_header(header) {
+        if let Some((column, rank)) = Column::from_header(header) {
             let slot = &mut layout.index[column as usize];
-            match slot {
-                Some((_, first)) => errors.push(Issue {
+            let candidate = (i, header.to_owned(), rank);
+            if let Some(message) = prefer(slot, candidate, |c| c.2, |c| c.1.clone(), column) {
+                errors.push(Issue {
                     line: 1,
                     column: Some(header.to_owned()),
                     value: None,
-                    message: format!(
-                        "the {column} column appears twice (`{first}` and `{header}`); keep one"
-                    ),
-                }),
-                None => *slot = Some((i, header.to_owned())),
+                    message,
+                });
             }
         }
     }
@@ -355,12 +393,12 @@ fn parse_csv(bytes: &[u8], levels: &Levels, roster: &mut Roster) {
                     let Some((i, header)) = layout.get(column) else {
                         return Ok(None);
                     };
-                    let raw = record.get(*i).unwrap_or_default();
+                    let raw = record.get(i).unwrap_or_default();
                     match std::str::from_utf8(raw) {
-                        Ok(text) => Ok(Some((header.as_str(), text))),
+                        Ok(text) => Ok(Some((header, text))),
                         Err(_) => Err(Issue {
                             line,
-                            column: Some(header.clone()),
+                            column: Some(header.to_owned()),
                             value: Some(String::from_utf8_lossy(raw).into_owned()),
                             message: NOT_UTF8.to_owned(),
                         }),
@@ -731,29 +769,29 @@ fn parse_json(bytes: &[u8], levels: &Levels, roster: &mut Roster) {
             });
             continue;
         };
-        let mut found: [Option<(&str, Cell<'_>)>; 4] = [None; 4];
+        let mut found: [Option<(&str, Cell<'_>, usize)>; 4] = [None; 4];
         let mut duplicate = None;
         for (key, value) in object {
-            if let Some(column) = Column::from_header(key) {
+            if let Some((column, rank)) = Column::from_header(key) {
                 let slot = &mut found[column as usize];
-                if let Some((first, _)) = slot {
+                let candidate = (key.as_str(), Cell::Json(value), rank);
+                if let Some(message) = prefer(slot, candidate, |c| c.2, |c| c.0.to_owned(), column)
+                {
                     duplicate = Some(Issue {
                         line,
                         column: Some(key.clone()),
                         value: None,
-                        message: format!(
-                            "the {column} key appears twice (`{first}` and `{key}`); keep one"
-                        ),
+                        message,
                     });
                 }
-                *slot = Some((key.as_str(), Cell::Json(value)));
             }
         }
         if let Some(issue) = duplicate {
             roster.errors.push(issue);
             continue;
         }
-        let [agent, skill, proficiency, active] = found;
+        let [agent, skill, proficiency, active] =
+            found.map(|f| f.map(|(key, cell, _)| (key, cell)));
         Cells {
             agent,
             skill,
@@ -821,6 +859,22 @@ mod tests {
         let r = csv(" Name , USERID ,SkillId, Level ,IsActive\nJane,1001,112233,5,no\n");
         assert!(r.errors.is_empty(), "{:?}", r.errors);
         assert_eq!(r.rows[0].target, set(5, Some(false)));
+    }
+
+    #[test]
+    fn an_id_column_is_preferred_to_a_name_column_and_the_same_column_twice_is_an_error() {
+        let r =
+            csv("Email,skillName,Level,agentId,SkillId\njane@acme.example,Sales,5,1001,445566\n");
+        assert!(r.errors.is_empty(), "{:?}", r.errors);
+        assert_eq!(r.rows[0].agent, "1001".parse().unwrap());
+        assert_eq!(r.rows[0].skill, "445566".parse().unwrap());
+
+        let r = csv("Agent,agent,skill,proficiency\n1,2,3,4\n");
+        assert_eq!(r.errors.len(), 1);
+        assert_eq!(
+            r.errors[0].message,
+            "the agent column appears twice (`Agent` and `agent`); keep one"
+        );
     }
 
     #[test]
@@ -940,7 +994,7 @@ mod tests {
         assert_eq!(r.errors[0].line, 1);
         assert_eq!(
             r.errors[0].message,
-            "missing the skill column; name it `skill`, `skillId` (any case)"
+            "missing the skill column; name it `skill`, `skillId`, `skillName` (any case)"
         );
         assert_eq!(r.total_rows, 0);
     }

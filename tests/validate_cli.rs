@@ -112,7 +112,10 @@ fn not_utf8_and_missing_column_are_reported_with_file_and_line() {
 
     let out = cxskill(&["validate", "tests/data/missing_column.csv"], None);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stdout(&out).contains("line 1: missing the skill column; name it `skill`, `skillId`"));
+    assert!(
+        stdout(&out)
+            .contains("line 1: missing the skill column; name it `skill`, `skillId`, `skillName`")
+    );
 }
 
 #[test]
