@@ -70,8 +70,8 @@ pub fn validate(mut roster: Roster) -> Validated {
     let rows = &roster.rows;
     let key = |i: &usize| (&rows[*i].agent, &rows[*i].skill);
     let mut order: Vec<usize> = (0..rows.len()).collect();
-    // Stable, so each group keeps file order.
-    order.sort_by(|a, b| key(a).cmp(&key(b)));
+    // The index breaks ties, so each group keeps file order.
+    order.sort_unstable_by(|a, b| key(a).cmp(&key(b)).then(a.cmp(b)));
 
     let mut drop = vec![false; rows.len()];
     let mut errors = Vec::new();
