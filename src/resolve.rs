@@ -7,7 +7,7 @@
 //! [`resolve`] then maps every row to ids, or makes it invalid with the
 //! candidates or the closest matches.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use tracing::warn;
 use uuid::Uuid;
@@ -70,6 +70,8 @@ pub fn resolve(rows: &[RosterRow], directory: &Directory) -> Resolved {
     let skills = SkillIndex::new(&directory.skills);
     let mut resolved = Resolved::default();
     let mut seen: HashMap<(AgentRef, SkillId), usize> = HashMap::new();
+    // Lines of kept rows that a later row contradicts.
+    let mut conflicted: HashSet<u64> = HashSet::new();
     for row in rows {
         let agent = resolve_agent(&row.agent, agents.as_ref());
         let skill = resolve_skill(&row.skill, &skills);
@@ -108,21 +110,22 @@ pub fn resolve(rows: &[RosterRow], directory: &Directory) -> Resolved {
                         )
                     };
                     resolved.invalid.push(invalid(row, message(first.line)));
-                    let first_roster = RosterRow {
-                        line: first.line,
-                        agent: AgentSpec::Id(first.agent),
-                        skill: SkillSpec::Id(first.skill),
-                        target: first.target,
-                    };
-                    resolved
-                        .invalid
-                        .push(invalid(&first_roster, message(row.line)));
+                    // The kept row is invalid too; say so once.
+                    if conflicted.insert(first.line) {
+                        let first_roster = RosterRow {
+                            line: first.line,
+                            agent: AgentSpec::Id(first.agent),
+                            skill: SkillSpec::Id(first.skill),
+                            target: first.target,
+                        };
+                        resolved
+                            .invalid
+                            .push(invalid(&first_roster, message(row.line)));
+                    }
                 }
             }
         }
     }
-    // Rows found in conflict after they were kept.
-    let conflicted: Vec<u64> = resolved.invalid.iter().map(|r| r.line).collect();
     resolved.rows.retain(|r| !conflicted.contains(&r.line));
     resolved
 }
