@@ -608,3 +608,119 @@ fn man_page_is_roff_from_the_same_definitions() {
     assert!(page.contains(".SH NAME"), "{page}");
     assert!(page.contains("\\-\\-profile"), "{page}");
 }
+
+/// Runs `examples/cron.sh ROSTER` with the built cxskill first on PATH, the
+/// config of `home`, and reports kept in `log_dir`.
+fn cron(home: &Home, log_dir: &str, roster: &str) -> Output {
+    let bin_dir = std::path::Path::new(env!("CARGO_BIN_EXE_cxskill"))
+        .parent()
+        .expect("bin dir")
+        .to_path_buf();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut command = std::process::Command::new("bash");
+    command
+        .args(["examples/cron.sh", roster])
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("CXSKILL_") {
+            command.env_remove(key);
+        }
+    }
+    command
+        .env("PATH", path)
+        .env("XDG_CONFIG_HOME", &home.dir.0)
+        .env("HOME", &home.dir.0)
+        .env("CXSKILL_LOG_DIR", log_dir)
+        .output()
+        .expect("run bash")
+}
+
+fn files_in(dir: &str) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .expect("log dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn cron_script_is_valid_bash() {
+    let out = std::process::Command::new("bash")
+        .args(["-n", "examples/cron.sh"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run bash");
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+}
+
+#[test]
+fn cron_script_keeps_dated_reports_and_acts_on_each_exit_code() {
+    // 0: everything applied; the report is kept, no failed rows.
+    let sandbox = Rehearsal::start(SandboxOptions::default());
+    let home = Home::new("cron");
+    home.config(&sandbox_profile(&sandbox, "prod"));
+    let logs = home.dir.path("ok");
+    let out = cron(&home, &logs, "examples/roster.csv");
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    let files = files_in(&logs);
+    assert!(
+        files
+            .iter()
+            .any(|f| f.starts_with("report-") && f.ends_with(".json")),
+        "{files:?}"
+    );
+    assert!(!files.iter().any(|f| f.starts_with("failed-")), "{files:?}");
+    let latest: Value = serde_json::from_str(&common::read(format!("{logs}/latest.json")))
+        .expect("latest.json is the report");
+    assert_eq!(latest["summary"]["applied"], 21);
+
+    // 1: some rows refused; the failed rows are kept and announced.
+    let sandbox = Rehearsal::start(SandboxOptions {
+        refuse_skills: vec![445566],
+        ..SandboxOptions::default()
+    });
+    home.config(&sandbox_profile(&sandbox, "prod"));
+    let logs = home.dir.path("rows-failed");
+    let out = cron(&home, &logs, "examples/roster.csv");
+    assert_eq!(out.status.code(), Some(1), "{}", both(&out));
+    assert!(
+        stderr(&out).contains("some rows failed"),
+        "{}",
+        stderr(&out)
+    );
+    let failed = files_in(&logs)
+        .into_iter()
+        .find(|f| f.starts_with("failed-") && f.ends_with(".csv"))
+        .expect("failed rows kept");
+    assert!(common::read(format!("{logs}/{failed}")).contains("445566"));
+
+    // 2: an invalid roster; nothing sent.
+    let logs = home.dir.path("invalid");
+    let out = cron(&home, &logs, "tests/data/mistakes.csv");
+    assert_eq!(out.status.code(), Some(2), "{}", both(&out));
+    assert!(
+        stderr(&out).contains("is invalid; nothing was sent"),
+        "{}",
+        stderr(&out)
+    );
+
+    // 3: the tenant refuses the credentials.
+    let wrong = sandbox_profile(&sandbox, "prod").replace(
+        &sandbox.handle().credentials().client_secret,
+        "not-the-client-secret",
+    );
+    home.config(&wrong);
+    let logs = home.dir.path("refused");
+    let out = cron(&home, &logs, "examples/roster.csv");
+    assert_eq!(out.status.code(), Some(3), "{}", both(&out));
+    assert!(
+        stderr(&out).contains("cxskill auth check --profile prod"),
+        "{}",
+        stderr(&out)
+    );
+}
