@@ -151,7 +151,7 @@ pub enum SettingsError {
         message: String,
     },
     #[error(
-        "no tenant configured: set CXSKILL_API_BASE (or --api-base) and credentials, or api_base in a profile of the config file; or rehearse with --sandbox"
+        "no tenant configured: set CXSKILL_API_BASE (or --api-base) and credentials, or rehearse with --sandbox (a profile of the config file can hold them too: see `cxskill config show`)"
     )]
     NoTenant,
     #[error(
