@@ -48,6 +48,17 @@ pub struct Global {
     /// Diagnostics on stderr as text or as JSON lines.
     #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
     pub log_format: LogFormat,
+
+    /// Config file with profiles and named levels [default:
+    /// $XDG_CONFIG_HOME/cxskill/config.toml, else
+    /// ~/.config/cxskill/config.toml; a missing default file is no config].
+    #[arg(long, value_name = "FILE", global = true)]
+    pub config: Option<PathBuf>,
+
+    /// Profile of the config file to use [env: CXSKILL_PROFILE] [default:
+    /// the file's default_profile].
+    #[arg(long, value_name = "NAME", global = true)]
+    pub profile: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -69,6 +80,44 @@ pub enum Command {
     /// Serve a local CXone tenant to rehearse against (loopback only by
     /// default).
     Sandbox(SandboxArgs),
+    /// Inspect the configuration.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// Check the credentials against the tenant.
+    Auth {
+        #[command(subcommand)]
+        command: AuthCommand,
+    },
+    /// Print a shell completion script to stdout.
+    Completions(CompletionsArgs),
+    /// Print the man page (roff) to stdout.
+    Man,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print every effective setting with its source (flag, environment,
+    /// profile or default); secrets only as whether they are set and where
+    /// from, never their value. Runs no secret command.
+    Show(TenantArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuthCommand {
+    /// Obtain a token and read one page of agents and skills; print the API
+    /// root, the agent and skill counts and the token's lifetime. Exit 3
+    /// with the reason on failure (wrong secret, wrong token URL, no
+    /// permission, unreachable host).
+    Check(ConnectionArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 /// The roster to read.
@@ -83,35 +132,17 @@ pub struct RosterArgs {
     pub format: Option<Format>,
 }
 
-/// Where the tenant is and how hard to push it. Credentials come from the
-/// environment only: CXSKILL_ACCESS_KEY_ID, CXSKILL_ACCESS_KEY_SECRET,
-/// CXSKILL_CLIENT_ID, CXSKILL_CLIENT_SECRET, or a pre-issued CXSKILL_TOKEN.
+/// The tenant to talk to, or an in-process sandbox instead.
 #[derive(Debug, Args)]
 pub struct ConnectionArgs {
     /// Run against an in-process sandbox tenant (the embedded default
-    /// tenant, fresh each run); nothing leaves this machine.
+    /// tenant, fresh each run); nothing leaves this machine. Tenant and
+    /// credential settings are ignored; --rate and --concurrency are not.
     #[arg(long)]
     pub sandbox: bool,
 
-    /// Scheme and host of the API, e.g. https://api-na1.niceincontact.com.
-    #[arg(long, env = "CXSKILL_API_BASE", value_name = "URL")]
-    pub api_base: Option<String>,
-
-    /// Admin API version.
-    #[arg(long, env = "CXSKILL_API_VERSION", default_value = DEFAULT_API_VERSION)]
-    pub api_version: String,
-
-    /// OAuth token endpoint [default: https://cxone.niceincontact.com/auth/token].
-    #[arg(long, env = "CXSKILL_TOKEN_URL", value_name = "URL")]
-    pub token_url: Option<String>,
-
-    /// Requests per second (token bucket, small burst).
-    #[arg(long, default_value_t = 10.0, value_name = "RPS")]
-    pub rate: f64,
-
-    /// Requests in flight at once.
-    #[arg(long, default_value_t = 5, value_name = "N")]
-    pub concurrency: usize,
+    #[command(flatten)]
+    pub tenant: TenantArgs,
 
     /// Seconds to wait for a connection.
     #[arg(long, default_value = "10", value_name = "SECS", value_parser = seconds)]
@@ -120,6 +151,38 @@ pub struct ConnectionArgs {
     /// Seconds to wait for an answer to one request.
     #[arg(long, default_value = "30", value_name = "SECS", value_parser = seconds)]
     pub timeout: Duration,
+}
+
+/// Where the tenant is and how hard to push it. Each setting is taken from
+/// the flag, else the environment, else the profile, else the default.
+/// Credentials come from the environment (CXSKILL_ACCESS_KEY_ID,
+/// CXSKILL_ACCESS_KEY_SECRET, CXSKILL_CLIENT_ID, CXSKILL_CLIENT_SECRET, or
+/// a pre-issued CXSKILL_TOKEN) or from the profile (ids, and secrets as
+/// `*_file` or `*_command`); never from a flag.
+#[derive(Debug, Args)]
+pub struct TenantArgs {
+    /// Scheme and host of the API, e.g. https://api-na1.niceincontact.com
+    /// [env: CXSKILL_API_BASE].
+    #[arg(long, value_name = "URL")]
+    pub api_base: Option<String>,
+
+    /// Admin API version [env: CXSKILL_API_VERSION] [default: v34.0].
+    #[arg(long, value_name = "VERSION")]
+    pub api_version: Option<String>,
+
+    /// OAuth token endpoint [env: CXSKILL_TOKEN_URL] [default:
+    /// https://cxone.niceincontact.com/auth/token].
+    #[arg(long, value_name = "URL")]
+    pub token_url: Option<String>,
+
+    /// Requests per second (token bucket, small burst) [env: CXSKILL_RATE]
+    /// [default: 10].
+    #[arg(long, value_name = "RPS")]
+    pub rate: Option<f64>,
+
+    /// Requests in flight at once [env: CXSKILL_CONCURRENCY] [default: 5].
+    #[arg(long, value_name = "N")]
+    pub concurrency: Option<usize>,
 }
 
 /// Where to keep the run's records.

@@ -32,7 +32,12 @@ const PAGE_SIZE: u64 = 10_000;
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     #[error("authentication failed at {url}: {reason}")]
-    Token { url: String, reason: String },
+    Token {
+        url: String,
+        /// Why, for callers that explain it (`auth check`).
+        kind: TokenFailure,
+        reason: String,
+    },
     #[error("{endpoint}: 401 Unauthorized even with a fresh token: {body}")]
     Unauthorized { endpoint: String, body: String },
     #[error(
@@ -67,6 +72,23 @@ impl ClientError {
                 | ClientError::Network { .. }
         )
     }
+}
+
+/// Why a token could not be had.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenFailure {
+    /// The token endpoint refused the access key or the client (401, or a
+    /// 400 OAuth error).
+    Refused,
+    /// The token URL answered 404: it is not a token endpoint.
+    NotFound,
+    /// The token URL answered, but not with a token.
+    NotAToken,
+    /// The token endpoint could not be reached (DNS, refused, timeout),
+    /// or kept failing with transient errors.
+    Unreachable,
+    /// The pre-issued token was rejected and cannot be renewed.
+    TokenRejected,
 }
 
 /// An answer for the caller to read: its status and body.
@@ -127,6 +149,8 @@ impl RequestCounts {
 struct TokenState {
     token: Option<Secret>,
     expires: Option<Instant>,
+    /// `expires_in` of the last exchange, as the token endpoint stated it.
+    lifetime: Option<u64>,
     generation: u64,
 }
 
@@ -167,6 +191,7 @@ impl Client {
             token: Mutex::new(TokenState {
                 token: preissued,
                 expires: None,
+                lifetime: None,
                 generation: 0,
             }),
             limiter: RateLimiter::direct(quota(connection.rate, connection.concurrency)),
@@ -186,6 +211,30 @@ impl Client {
             retries: load(&self.stats.retries),
             throttled: load(&self.stats.throttled),
         }
+    }
+
+    /// Obtains a token now (an access key is exchanged afresh) and returns
+    /// its lifetime in seconds as the token endpoint stated it; `None` for a
+    /// pre-issued token, whose lifetime cxskill cannot know, or an answer
+    /// without `expires_in`.
+    pub async fn authenticate(&self) -> Result<Option<u64>, ClientError> {
+        let mut state = self.token.lock().await;
+        if self.can_renew() {
+            self.exchange(&mut state).await?;
+        }
+        Ok(state.lifetime)
+    }
+
+    /// `GET /agents?top=&skip=`: one page, with the tenant's `totalRecords`.
+    pub async fn agents_page(&self, top: u64, skip: u64) -> Result<wire::AgentsPage, ClientError> {
+        self.get_json(&format!("/agents?top={top}&skip={skip}"))
+            .await
+    }
+
+    /// `GET /skills?top=&skip=`: one page, with the tenant's `totalRecords`.
+    pub async fn skills_page(&self, top: u64, skip: u64) -> Result<wire::SkillsPage, ClientError> {
+        self.get_json(&format!("/skills?top={top}&skip={skip}"))
+            .await
     }
 
     /// `GET /agents/{id}/skills`. `None` when the agent does not exist.
@@ -457,6 +506,7 @@ impl Client {
             Some(token) => Ok((token.clone(), state.generation)),
             None => Err(ClientError::Token {
                 url: self.token_url.clone(),
+                kind: TokenFailure::NotAToken,
                 reason: "no token".to_owned(),
             }),
         }
@@ -483,11 +533,13 @@ impl Client {
         else {
             return Err(ClientError::Token {
                 url: self.token_url.clone(),
+                kind: TokenFailure::TokenRejected,
                 reason: "the pre-issued token (CXSKILL_TOKEN) has expired or was revoked; issue a new one or configure an access key".to_owned(),
             });
         };
-        let token_error = |reason: String| ClientError::Token {
+        let token_error = |kind: TokenFailure, reason: String| ClientError::Token {
             url: self.token_url.clone(),
+            kind,
             reason,
         };
         let form = [
@@ -516,13 +568,19 @@ impl Client {
                     let delay = self.next_delay(attempt, started, None, "token", || {
                         format!("token endpoint answered {status}")
                     });
-                    tokio::time::sleep(delay.map_err(|e| token_error(e.to_string()))?).await;
+                    tokio::time::sleep(
+                        delay.map_err(|e| token_error(TokenFailure::Unreachable, e.to_string()))?,
+                    )
+                    .await;
                 }
                 Ok(response) => break response,
                 Err(e) => {
                     let reason = transport_reason(&e);
                     let delay = self.next_delay(attempt, started, None, "token", || reason);
-                    tokio::time::sleep(delay.map_err(|e| token_error(e.to_string()))?).await;
+                    tokio::time::sleep(
+                        delay.map_err(|e| token_error(TokenFailure::Unreachable, e.to_string()))?,
+                    )
+                    .await;
                 }
             }
         };
@@ -530,23 +588,21 @@ impl Client {
         let bytes = response
             .bytes()
             .await
-            .map_err(|e| token_error(transport_reason(&e)))?;
+            .map_err(|e| token_error(TokenFailure::Unreachable, transport_reason(&e)))?;
         if !status.is_success() {
-            let hint = match status {
-                StatusCode::UNAUTHORIZED | StatusCode::BAD_REQUEST => {
-                    "; check CXSKILL_ACCESS_KEY_ID/SECRET and CXSKILL_CLIENT_ID/SECRET"
-                }
-                StatusCode::NOT_FOUND => "; check the token URL",
-                _ => "",
-            };
-            return Err(token_error(format!(
-                "{status}: {}{hint}",
-                body_text(&bytes)
-            )));
+            let (kind, reason) = token_refusal(status, &bytes);
+            return Err(token_error(kind, reason));
         }
-        let answer: wire::TokenResponse = serde_json::from_slice(&bytes)
-            .map_err(|e| token_error(format!("not a token answer: {e}")))?;
+        let answer: wire::TokenResponse = serde_json::from_slice(&bytes).map_err(|e| {
+            token_error(
+                TokenFailure::NotAToken,
+                format!(
+                    "the token URL answered {status} but not with a token ({e}); check the token URL (token_url, CXSKILL_TOKEN_URL or --token-url)"
+                ),
+            )
+        })?;
         state.token = Some(Secret::new(answer.access_token));
+        state.lifetime = answer.expires_in;
         // Renew a little before the end (a tenth of the lifetime, at most
         // 30 s), so a request does not leave with a token about to lapse.
         state.expires = answer.expires_in.map(|secs| {
@@ -556,6 +612,50 @@ impl Client {
         state.generation += 1;
         debug!(expires_in = ?answer.expires_in, "obtained an access token");
         Ok(())
+    }
+}
+
+/// What a non-2xx answer of the token endpoint means, in words a user can
+/// act on. The body is OAuth's `{"error", "error_description"}` when the
+/// endpoint is one; anything else is quoted verbatim.
+fn token_refusal(status: StatusCode, bytes: &[u8]) -> (TokenFailure, String) {
+    let oauth = serde_json::from_slice::<wire::ApiError>(bytes).ok();
+    match (status, oauth) {
+        (StatusCode::UNAUTHORIZED | StatusCode::BAD_REQUEST, Some(error)) => {
+            let description = error
+                .error_description
+                .map(|d| format!(": {d}"))
+                .unwrap_or_default();
+            (
+                TokenFailure::Refused,
+                format!(
+                    "the token endpoint refused the access key or client ({} {}{description}): check the access key id and secret and the client id and secret (`cxskill config show` says where each comes from)",
+                    status.as_u16(),
+                    error.error
+                ),
+            )
+        }
+        (StatusCode::UNAUTHORIZED, None) => (
+            TokenFailure::Refused,
+            format!(
+                "the token endpoint refused the access key or client (401: {}): check the access key id and secret and the client id and secret (`cxskill config show` says where each comes from)",
+                body_text(bytes)
+            ),
+        ),
+        (StatusCode::NOT_FOUND, _) => (
+            TokenFailure::NotFound,
+            format!(
+                "the token URL answered 404 Not Found: {}; it is not a token endpoint: check the token URL (token_url, CXSKILL_TOKEN_URL or --token-url)",
+                body_text(bytes)
+            ),
+        ),
+        (status, _) => (
+            TokenFailure::NotAToken,
+            format!(
+                "the token URL answered {status}, not a token: {}; check the token URL (token_url, CXSKILL_TOKEN_URL or --token-url)",
+                body_text(bytes)
+            ),
+        ),
     }
 }
 

@@ -4,15 +4,17 @@
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
+use std::sync::OnceLock;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use tracing::info;
 
 use crate::cli::{
-    ApplyArgs, ConnectionArgs, ExportArgs, Global, JobArgs, PlanArgs, RosterArgs, SandboxArgs,
+    ApplyArgs, Cli, ConnectionArgs, ExportArgs, Global, JobArgs, PlanArgs, RosterArgs, SandboxArgs,
+    TenantArgs,
 };
 use cxskill::client::{Client, ClientError, RequestCounts};
-use cxskill::config::{Connection, Credentials, DEFAULT_TOKEN_URL, RetryPolicy};
+use cxskill::config::{Connection, Credentials, RetryPolicy};
 use cxskill::exit_codes;
 use cxskill::export::ExportError;
 use cxskill::model::{AgentSpec, Levels, SkillSpec};
@@ -23,12 +25,14 @@ use cxskill::resolve;
 use cxskill::roster::{self, Input};
 use cxskill::sandbox::{self, SandboxHandle, SandboxOptions, Tenant};
 use cxskill::secret::Secret;
+use cxskill::settings::{self, Config, Effective, Flags};
 use cxskill::validate::{self, Validated};
 
 /// `cxskill validate`: roster → validated rows → summary.
 pub fn validate(args: &RosterArgs, global: &Global) -> i32 {
-    let Some((_, validated)) = read_roster(args) else {
-        return exit_codes::INVALID_INPUT;
+    let (_, validated) = match read_roster(args, global) {
+        Ok(read) => read,
+        Err(code) => return code,
     };
     let summary = validated.summary();
     let text = match global.output {
@@ -82,8 +86,9 @@ enum Mode<'a> {
 }
 
 fn run(job: &JobArgs, global: &Global, mode: Mode<'_>) -> i32 {
-    let Some((input, validated)) = read_roster(&job.roster) else {
-        return exit_codes::INVALID_INPUT;
+    let (input, validated) = match read_roster(&job.roster, global) {
+        Ok(read) => read,
+        Err(code) => return code,
     };
     let skip_invalid = matches!(
         mode,
@@ -115,7 +120,7 @@ fn run(job: &JobArgs, global: &Global, mode: Mode<'_>) -> i32 {
         return exit_codes::FAILURE;
     };
     runtime.block_on(async {
-        let (connection, sandbox) = match connect(&job.connection).await {
+        let (connection, sandbox) = match connect(&job.connection, global).await {
             Ok(pair) => pair,
             Err(message) => {
                 eprintln!("error: {message}");
@@ -305,93 +310,185 @@ fn finish(job: &JobArgs, global: &Global, input: &Input, report: &RunReport) {
 }
 
 /// Reads and validates the roster, or says why it cannot be read.
-fn read_roster(args: &RosterArgs) -> Option<(Input, Validated)> {
-    match Input::read(&args.roster, args.format) {
-        Ok(input) => {
-            let validated = validate::validate(roster::parse(&input, &Levels::default()));
-            Some((input, validated))
-        }
-        Err(error) => {
-            eprintln!("error: {error}");
-            None
-        }
-    }
+/// Reads and validates the roster, with the named levels of the config;
+/// or says why it cannot and gives the exit code.
+fn read_roster(args: &RosterArgs, global: &Global) -> Result<(Input, Validated), i32> {
+    let levels = levels(global).map_err(|error| {
+        eprintln!("error: {error}");
+        exit_codes::FAILURE
+    })?;
+    let input = Input::read(&args.roster, args.format).map_err(|error| {
+        eprintln!("error: {error}");
+        exit_codes::INVALID_INPUT
+    })?;
+    let validated = validate::validate(roster::parse(&input, &levels));
+    Ok((input, validated))
 }
 
-/// The connection from flags and the environment (flag > environment >
-/// default), or an in-process sandbox with `--sandbox`.
-async fn connect(args: &ConnectionArgs) -> Result<(Connection, Option<SandboxHandle>), String> {
-    let mut connection = Connection {
-        api_base: String::new(),
-        api_version: args.api_version.clone(),
-        token_url: args
-            .token_url
-            .clone()
-            .unwrap_or_else(|| DEFAULT_TOKEN_URL.to_owned()),
-        credentials: Credentials::Token(Secret::new("")),
-        connect_timeout: args.connect_timeout,
-        request_timeout: args.timeout,
-        rate: args.rate,
-        concurrency: args.concurrency,
-        retry: RetryPolicy::default(),
+/// The config file, read once per run (`--config FILE`, else the default
+/// location); commands that need settings more than once share it.
+fn config(global: &Global) -> Result<Config, String> {
+    static CONFIG: OnceLock<Result<Config, String>> = OnceLock::new();
+    CONFIG
+        .get_or_init(|| {
+            Config::load(global.config.as_deref(), &settings::process_env)
+                .map_err(|e| e.to_string())
+        })
+        .clone()
+}
+
+/// Every setting with its source: flag > environment > profile > default.
+fn effective(global: &Global, tenant: &TenantArgs) -> Result<Effective, String> {
+    let flags = Flags {
+        config: global.config.clone(),
+        profile: global.profile.clone(),
+        api_base: tenant.api_base.clone(),
+        api_version: tenant.api_version.clone(),
+        token_url: tenant.token_url.clone(),
+        rate: tenant.rate,
+        concurrency: tenant.concurrency,
     };
-    let mut handle = None;
-    if args.sandbox {
-        let options = SandboxOptions {
-            api_version: args.api_version.clone(),
-            ..SandboxOptions::default()
-        };
-        let listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
-        let sandbox = sandbox::start(listen, Tenant::embedded(), options)
-            .await
-            .map_err(|e| format!("cannot start the sandbox: {e}"))?;
-        let credentials = sandbox.credentials();
-        connection.api_base = sandbox.api_base();
-        connection.token_url = sandbox.token_url();
-        connection.credentials = Credentials::AccessKey {
+    let effective = Effective::resolve(&flags, &settings::process_env, config(global)?)
+        .map_err(|e| e.to_string())?;
+    if let Some(profile) = &effective.profile {
+        info!(profile = %profile.value, source = %profile.source, "using a profile of the config file");
+    }
+    Ok(effective)
+}
+
+/// The named proficiency levels in force: the config file's `[levels]`,
+/// extended and overridden by the profile's.
+fn levels(global: &Global) -> Result<Levels, String> {
+    let no_flags = TenantArgs {
+        api_base: None,
+        api_version: None,
+        token_url: None,
+        rate: None,
+        concurrency: None,
+    };
+    effective(global, &no_flags).map(|e| e.levels())
+}
+
+/// The connection from flags, the environment and the profile, or an
+/// in-process sandbox with `--sandbox` (which keeps only the rate,
+/// concurrency, API version and timeouts).
+async fn connect(
+    args: &ConnectionArgs,
+    global: &Global,
+) -> Result<(Connection, Option<SandboxHandle>), String> {
+    let settings = effective(global, &args.tenant)?;
+    if !args.sandbox {
+        let connection = settings
+            .connection(args.connect_timeout, args.timeout)
+            .map_err(|e| e.to_string())?;
+        return Ok((connection, None));
+    }
+    let options = SandboxOptions {
+        api_version: settings.api_version.value.clone(),
+        ..SandboxOptions::default()
+    };
+    let listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    let sandbox = sandbox::start(listen, Tenant::embedded(), options)
+        .await
+        .map_err(|e| format!("cannot start the sandbox: {e}"))?;
+    let credentials = sandbox.credentials();
+    let connection = Connection {
+        api_base: sandbox.api_base(),
+        api_version: settings.api_version.value.clone(),
+        token_url: sandbox.token_url(),
+        credentials: Credentials::AccessKey {
             access_key_id: credentials.access_key_id,
             access_key_secret: Secret::new(credentials.access_key_secret),
             client_id: credentials.client_id,
             client_secret: Secret::new(credentials.client_secret),
-        };
-        info!(api_base = %connection.api_base, "running against the in-process sandbox tenant");
-        handle = Some(sandbox);
-    } else {
-        connection.api_base = args.api_base.clone().ok_or(
-            "no tenant configured: set CXSKILL_API_BASE (or --api-base) and credentials, or rehearse with --sandbox",
-        )?;
-        connection.credentials = credentials_from_env()?;
-    }
+        },
+        connect_timeout: args.connect_timeout,
+        request_timeout: args.timeout,
+        rate: settings.rate.value,
+        concurrency: settings.concurrency.value,
+        retry: RetryPolicy::default(),
+    };
+    info!(api_base = %connection.api_base, "running against the in-process sandbox tenant");
     connection.check().map_err(|e| e.to_string())?;
-    Ok((connection, handle))
+    Ok((connection, Some(sandbox)))
 }
 
-/// Credentials from the environment only: a pre-issued token, or an access
-/// key and API client.
-fn credentials_from_env() -> Result<Credentials, String> {
-    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    if let Some(token) = var("CXSKILL_TOKEN") {
-        return Ok(Credentials::Token(Secret::new(token)));
+/// `cxskill config show`: every effective setting and its source; secrets
+/// only as set or not and where from.
+pub fn config_show(args: &TenantArgs, global: &Global) -> i32 {
+    match effective(global, args) {
+        Ok(settings) => {
+            match global.output {
+                Output::Json => print(&settings.show_json()),
+                Output::Human => print(&settings.show_human()),
+            }
+            exit_codes::OK
+        }
+        Err(message) => {
+            eprintln!("error: {message}");
+            exit_codes::FAILURE
+        }
     }
-    let names = [
-        "CXSKILL_ACCESS_KEY_ID",
-        "CXSKILL_ACCESS_KEY_SECRET",
-        "CXSKILL_CLIENT_ID",
-        "CXSKILL_CLIENT_SECRET",
-    ];
-    let missing: Vec<&str> = names.iter().copied().filter(|n| var(n).is_none()).collect();
-    if !missing.is_empty() {
-        return Err(format!(
-            "no credentials: set {} (or a pre-issued CXSKILL_TOKEN)",
-            missing.join(", ")
-        ));
-    }
-    Ok(Credentials::AccessKey {
-        access_key_id: var(names[0]).unwrap_or_default(),
-        access_key_secret: Secret::new(var(names[1]).unwrap_or_default()),
-        client_id: var(names[2]).unwrap_or_default(),
-        client_secret: Secret::new(var(names[3]).unwrap_or_default()),
+}
+
+/// `cxskill auth check`: a token, one page of agents and skills, or the
+/// reason why not.
+pub fn auth_check(args: &ConnectionArgs, global: &Global) -> i32 {
+    let Some(runtime) = runtime() else {
+        return exit_codes::FAILURE;
+    };
+    runtime.block_on(async {
+        let (connection, sandbox) = match connect(args, global).await {
+            Ok(pair) => pair,
+            Err(message) => {
+                eprintln!("error: {message}");
+                return exit_codes::FAILURE;
+            }
+        };
+        let checked = cxskill::auth::check(&connection).await;
+        if let Some(handle) = sandbox {
+            handle.shutdown().await;
+        }
+        match checked {
+            Ok(check) => {
+                match global.output {
+                    Output::Json => print(&check.json()),
+                    Output::Human if global.quiet => {}
+                    Output::Human => print(&check.human()),
+                }
+                exit_codes::OK
+            }
+            Err(error) => {
+                if global.output == Output::Json {
+                    print(&error.json());
+                }
+                eprintln!("error: {error}");
+                exit_codes::FAILURE
+            }
+        }
     })
+}
+
+/// `cxskill completions SHELL`: the completion script, from the same clap
+/// definitions as the parser.
+pub fn completions(shell: clap_complete::Shell) -> i32 {
+    use clap::CommandFactory;
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "cxskill", &mut script);
+    print(&String::from_utf8_lossy(&script));
+    exit_codes::OK
+}
+
+/// `cxskill man`: the man page in roff, from the same clap definitions.
+pub fn man() -> i32 {
+    use clap::CommandFactory;
+    let mut page = Vec::new();
+    if let Err(e) = clap_mangen::Man::new(Cli::command()).render(&mut page) {
+        eprintln!("error: cannot render the man page: {e}");
+        return exit_codes::FAILURE;
+    }
+    print(&String::from_utf8_lossy(&page));
+    exit_codes::OK
 }
 
 /// A progress bar on stderr when it is a terminal; hidden otherwise (cron,
@@ -422,7 +519,7 @@ fn confirm() -> bool {
 }
 
 /// `cxskill export`: the current assignments as a roster CSV.
-pub fn export(args: &ExportArgs) -> i32 {
+pub fn export(args: &ExportArgs, global: &Global) -> i32 {
     let agents: Result<Vec<AgentSpec>, String> = args
         .agents
         .iter()
@@ -444,7 +541,7 @@ pub fn export(args: &ExportArgs) -> i32 {
         return exit_codes::FAILURE;
     };
     runtime.block_on(async {
-        let (connection, sandbox) = match connect(&args.connection).await {
+        let (connection, sandbox) = match connect(&args.connection, global).await {
             Ok(pair) => pair,
             Err(message) => {
                 eprintln!("error: {message}");

@@ -12,6 +12,7 @@
 //! - [`exit_codes`] is the contract with scripts and cron jobs.
 
 pub mod apply;
+pub mod auth;
 pub mod client;
 pub mod config;
 pub mod exit_codes;
@@ -24,5 +25,6 @@ pub mod resolve;
 pub mod roster;
 pub mod sandbox;
 pub mod secret;
+pub mod settings;
 pub mod validate;
 pub mod wire;

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use cli::{Cli, Command, Global, LogFormat};
+use cli::{AuthCommand, Cli, Command, ConfigCommand, Global, LogFormat};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -18,8 +18,16 @@ fn main() -> ExitCode {
         Command::Validate(args) => commands::validate(args, &cli.global),
         Command::Plan(args) => commands::plan(args, &cli.global),
         Command::Apply(args) => commands::apply(args, &cli.global),
-        Command::Export(args) => commands::export(args),
+        Command::Export(args) => commands::export(args, &cli.global),
         Command::Sandbox(args) => commands::sandbox(args),
+        Command::Config {
+            command: ConfigCommand::Show(args),
+        } => commands::config_show(args, &cli.global),
+        Command::Auth {
+            command: AuthCommand::Check(args),
+        } => commands::auth_check(args, &cli.global),
+        Command::Completions(args) => commands::completions(args.shell),
+        Command::Man => commands::man(),
     };
     ExitCode::from(u8::try_from(code).unwrap_or(u8::MAX))
 }

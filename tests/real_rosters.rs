@@ -60,6 +60,42 @@ fn roster_with_emails_user_names_and_skill_names_applies() {
 }
 
 #[test]
+fn roster_of_emails_skill_names_and_level_names_applies_with_levels_from_the_config() {
+    let dir = TempDir::new("levels");
+    let config = dir.file(
+        "config.toml",
+        "[levels]\nexpert = 1\nsenior = 3\ntrainee = 15\n",
+    );
+    let roster = dir.file(
+        "hr.csv",
+        "email,skillName,level,active\n\
+         jane.doe@acme.example,Sales,Senior,\n\
+         OMAR.HADDAD@ACME.EXAMPLE,Billing ES,trainee,no\n\
+         wei.chen@acme.example,Retention,expert,\n\
+         wei.chen@acme.example,Chat FR,remove,\n",
+    );
+    let sandbox = Rehearsal::start(SandboxOptions::default());
+    let before = sandbox.state();
+    let out = sandbox.cxskill(&with_fast(&[
+        "apply", &roster, "--config", &config, "--output", "json",
+    ]));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let mut expected = before.clone();
+    expected.insert((1001, 445566), (3, true));
+    expected.insert((1002, 112234), (15, false));
+    expected.insert((1006, 667788), (1, true));
+    assert_eq!(sandbox.state(), expected);
+    assert_eq!(report(&out)["summary"]["applied"], 3);
+    assert_eq!(report(&out)["summary"]["unchanged"], 1);
+}
+
+#[test]
 fn unknown_names_are_invalid_with_a_suggestion_and_nothing_is_sent() {
     let dir = TempDir::new("typo");
     let roster = dir.file(

@@ -1,13 +1,16 @@
 //! `cxskill validate` end to end: the real binary on good and bad files,
 //! checking exit codes and what is printed.
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+mod common;
 
+use std::io::Write;
+use std::process::{Output, Stdio};
+
+use common::{TempDir, isolated_command};
+
+/// The binary with no developer config or CXSKILL_* variables in reach.
 fn cxskill(args: &[&str], stdin: Option<&[u8]>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_cxskill"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
+    let mut child = isolated_command(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -156,4 +159,31 @@ fn help_lists_the_exit_codes() {
     let out = cxskill(&["--help"], None);
     assert_eq!(out.status.code(), Some(0));
     assert!(stdout(&out).contains("2  invalid roster or usage; nothing was sent"));
+}
+
+#[test]
+fn named_levels_come_from_the_config_file() {
+    let dir = TempDir::new("levels");
+    let config = dir.file(
+        "config.toml",
+        "[levels]\nexpert = 1\nSenior = 3\ntrainee = 15\n",
+    );
+    let roster = dir.file(
+        "r.csv",
+        "agent,skill,level\njane@acme.example,Sales,Expert\n1001,112233,senior\n1002,112233,guru\n",
+    );
+    let out = cxskill(&["validate", &roster, "--config", &config], None);
+    assert_eq!(out.status.code(), Some(2));
+    let text = stdout(&out);
+    assert!(
+        text.contains("line 4: level `guru`: CXone proficiency is an integer from 1 (best) to 20, or `remove`, or a configured level: expert (1), senior (3), trainee (15)"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("line 2") && !text.contains("line 3"),
+        "{text}"
+    );
+
+    let out = cxskill(&["validate", &roster], None);
+    assert!(stdout(&out).contains("define them in the [levels] table"));
 }

@@ -86,11 +86,8 @@ impl Rehearsal {
     ) -> Output {
         let handle = self.handle();
         let credentials = handle.credentials();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_cxskill"));
+        let mut command = isolated_command(args);
         command
-            .args(args)
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .env_remove("CXSKILL_TOKEN")
             .env("CXSKILL_API_BASE", handle.api_base())
             .env("CXSKILL_TOKEN_URL", handle.token_url())
             .env("CXSKILL_ACCESS_KEY_ID", &credentials.access_key_id)
@@ -122,6 +119,16 @@ impl Drop for Rehearsal {
 /// Runs the binary with no tenant configured: every `CXSKILL_*` variable
 /// removed, then `env` set.
 pub fn cxskill_unconfigured(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = isolated_command(args);
+    command.envs(env.iter().copied());
+    command.output().expect("run cxskill")
+}
+
+/// The binary with no `CXSKILL_*` variable from the developer's
+/// environment and no config file: `XDG_CONFIG_HOME` points at a
+/// directory that does not exist, so `~/.config/cxskill` is never read.
+/// Tests that want a config file set `XDG_CONFIG_HOME` themselves.
+pub fn isolated_command(args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_cxskill"));
     command.args(args).current_dir(env!("CARGO_MANIFEST_DIR"));
     for (key, _) in std::env::vars() {
@@ -129,8 +136,12 @@ pub fn cxskill_unconfigured(args: &[&str], env: &[(&str, &str)]) -> Output {
             command.env_remove(key);
         }
     }
-    command.envs(env.iter().copied());
-    command.output().expect("run cxskill")
+    let nowhere = std::env::temp_dir().join(format!(
+        "cxskill-test-no-config-{}",
+        uuid::Uuid::new_v4().simple()
+    ));
+    command.env("XDG_CONFIG_HOME", nowhere);
+    command
 }
 
 pub fn stdout(output: &Output) -> String {

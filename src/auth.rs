@@ -1,0 +1,278 @@
+//! `auth check`: can cxskill get a token and read the tenant as
+//! configured? One token, one page of agents, one page of skills; on
+//! failure, which of the usual suspects it is (wrong secret, wrong token
+//! URL, no permission, unreachable host), in words a user can act on.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::client::{Client, ClientError, TokenFailure};
+use crate::config::{Connection, Credentials, RetryPolicy};
+
+/// Page size of the reads: one page is enough to prove access, and
+/// `totalRecords` gives the counts.
+const PAGE: u64 = 100;
+
+/// What a successful check saw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthCheck {
+    pub api_root: String,
+    pub token_url: String,
+    /// `true` for a pre-issued token, `false` for an access key exchange.
+    pub preissued_token: bool,
+    /// The tenant's `totalRecords` of `GET /agents`.
+    pub agents: u64,
+    /// The tenant's `totalRecords` of `GET /skills`.
+    pub skills: u64,
+    /// `expires_in` of the token, in seconds; `None` for a pre-issued
+    /// token or an endpoint that does not say.
+    pub token_lifetime: Option<u64>,
+}
+
+/// Which step failed, and why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// The token endpoint refused the access key or the client, or the
+    /// API refused a pre-issued token.
+    WrongSecret,
+    /// The token URL is not a token endpoint (404, or not a token).
+    WrongTokenUrl,
+    /// Authenticated, but not allowed to read agents or skills (403).
+    NoPermission,
+    /// The token endpoint or the API could not be reached.
+    Unreachable,
+    /// The API answered in a way that says the API root is wrong.
+    WrongApiRoot,
+}
+
+impl Failure {
+    /// A stable name for scripts (`--output json`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Failure::WrongSecret => "wrong_secret",
+            Failure::WrongTokenUrl => "wrong_token_url",
+            Failure::NoPermission => "no_permission",
+            Failure::Unreachable => "unreachable",
+            Failure::WrongApiRoot => "wrong_api_root",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct AuthError {
+    pub failure: Failure,
+    pub message: String,
+}
+
+/// A diagnosis should answer quickly: each request is tried at most twice.
+fn policy() -> RetryPolicy {
+    RetryPolicy {
+        max_attempts: 2,
+        budget: Duration::from_secs(30),
+        ..RetryPolicy::default()
+    }
+}
+
+/// Obtains a token, then reads one page of agents and one of skills.
+pub async fn check(connection: &Connection) -> Result<AuthCheck, AuthError> {
+    let mut connection = connection.clone();
+    connection.retry = policy();
+    let api_root = connection.api_root();
+    let preissued_token = matches!(connection.credentials, Credentials::Token(_));
+    let diagnosed = |e: ClientError| diagnose(&e, &api_root, preissued_token);
+    let client = Client::new(&connection).map_err(diagnosed)?;
+    let token_lifetime = client.authenticate().await.map_err(diagnosed)?;
+    let agents = client.agents_page(PAGE, 0).await.map_err(diagnosed)?;
+    let skills = client.skills_page(PAGE, 0).await.map_err(diagnosed)?;
+    Ok(AuthCheck {
+        api_root: api_root.clone(),
+        token_url: connection.token_url.clone(),
+        preissued_token,
+        agents: agents.total_records,
+        skills: skills.total_records,
+        token_lifetime,
+    })
+}
+
+/// The failure behind a client error, and what to check. `preissued` says
+/// whether the token was pre-issued rather than exchanged.
+pub fn diagnose(error: &ClientError, api_root: &str, preissued: bool) -> AuthError {
+    let (failure, message) = match error {
+        ClientError::Token { url, kind, reason } => match kind {
+            TokenFailure::Refused | TokenFailure::TokenRejected => {
+                (Failure::WrongSecret, error.to_string())
+            }
+            TokenFailure::NotFound | TokenFailure::NotAToken => {
+                (Failure::WrongTokenUrl, error.to_string())
+            }
+            TokenFailure::Unreachable => (
+                Failure::Unreachable,
+                format!(
+                    "cannot reach the token endpoint {url}: {reason}; check the host in the token URL and the network"
+                ),
+            ),
+        },
+        ClientError::Forbidden { endpoint, body } => (
+            Failure::NoPermission,
+            format!(
+                "authenticated, but {endpoint} was refused (403 Forbidden: {body}): the access key's user lacks the permission to read agents and skills; give its role the Users and Skills view permissions"
+            ),
+        ),
+        ClientError::Unauthorized { endpoint, body } if preissued => (
+            Failure::WrongSecret,
+            format!(
+                "the API refused the pre-issued token ({endpoint}: 401 Unauthorized: {body}): it has expired, was revoked, or is for another tenant; issue a new one or configure an access key"
+            ),
+        ),
+        ClientError::Unauthorized { endpoint, body } => (
+            Failure::WrongSecret,
+            format!(
+                "the API refused a token the token endpoint had just issued ({endpoint}: 401 Unauthorized: {body}): check that api_base and token_url belong to the same tenant and region"
+            ),
+        ),
+        ClientError::Network {
+            endpoint, reason, ..
+        } => (
+            Failure::Unreachable,
+            format!(
+                "cannot reach the API at {api_root} ({endpoint}): {reason}; check api_base and the network"
+            ),
+        ),
+        ClientError::Status {
+            endpoint,
+            status,
+            body,
+        } => (
+            Failure::WrongApiRoot,
+            format!(
+                "{api_root} answered {endpoint} with {status}: {body}; check api_base and api_version"
+            ),
+        ),
+        ClientError::Decode { endpoint, reason } => (
+            Failure::WrongApiRoot,
+            format!(
+                "{api_root} answered {endpoint} with something that is not the Admin API ({reason}); check api_base and api_version"
+            ),
+        ),
+    };
+    AuthError { failure, message }
+}
+
+impl AuthCheck {
+    pub fn human(&self) -> String {
+        let how = if self.preissued_token {
+            "pre-issued token"
+        } else {
+            "access key"
+        };
+        let lifetime = match self.token_lifetime {
+            Some(secs) => format!("expires in {secs} s"),
+            None if self.preissued_token => "lifetime unknown (pre-issued)".to_owned(),
+            None => "lifetime not stated by the token endpoint".to_owned(),
+        };
+        format!(
+            "ok: authenticated with the {how} and read the tenant\n\
+             \x20 API root   {}\n\
+             \x20 token URL  {}\n\
+             \x20 agents     {}\n\
+             \x20 skills     {}\n\
+             \x20 token      {lifetime}\n",
+            self.api_root,
+            if self.preissued_token {
+                "(not used)"
+            } else {
+                &self.token_url
+            },
+            self.agents,
+            self.skills,
+        )
+    }
+
+    pub fn json(&self) -> String {
+        let document = json!({
+            "ok": true,
+            "api_root": self.api_root,
+            "token_url": (!self.preissued_token).then_some(&self.token_url),
+            "credentials": if self.preissued_token { "token" } else { "access_key" },
+            "agents": self.agents,
+            "skills": self.skills,
+            "token_expires_in": self.token_lifetime,
+        });
+        format!("{document}\n")
+    }
+}
+
+impl AuthError {
+    pub fn json(&self) -> String {
+        let document = json!({
+            "ok": false,
+            "failure": self.failure.name(),
+            "error": self.message,
+        });
+        format!("{document}\n")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ROOT: &str = "https://api.example/inContactAPI/services/v34.0";
+
+    #[test]
+    fn each_client_error_maps_to_its_failure() {
+        let token = |kind| ClientError::Token {
+            url: "https://auth.example/token".into(),
+            kind,
+            reason: "why".into(),
+        };
+        let cases = [
+            (token(TokenFailure::Refused), Failure::WrongSecret),
+            (token(TokenFailure::NotFound), Failure::WrongTokenUrl),
+            (token(TokenFailure::NotAToken), Failure::WrongTokenUrl),
+            (token(TokenFailure::Unreachable), Failure::Unreachable),
+            (
+                ClientError::Forbidden {
+                    endpoint: "GET /agents?top=100&skip=0".into(),
+                    body: "{\"error\":\"insufficient_scope\"}".into(),
+                },
+                Failure::NoPermission,
+            ),
+            (
+                ClientError::Network {
+                    endpoint: "GET /agents".into(),
+                    reason: "cannot connect".into(),
+                    attempts: 2,
+                },
+                Failure::Unreachable,
+            ),
+            (
+                ClientError::Status {
+                    endpoint: "GET /agents".into(),
+                    status: 404,
+                    body: String::new(),
+                },
+                Failure::WrongApiRoot,
+            ),
+        ];
+        for (error, failure) in cases {
+            assert_eq!(diagnose(&error, ROOT, false).failure, failure, "{error}");
+        }
+        let forbidden = diagnose(
+            &ClientError::Forbidden {
+                endpoint: "GET /agents?top=100&skip=0".into(),
+                body: "insufficient_scope".into(),
+            },
+            ROOT,
+            false,
+        );
+        assert!(forbidden.message.contains("403"), "{}", forbidden.message);
+        assert!(
+            forbidden.message.contains("permission"),
+            "{}",
+            forbidden.message
+        );
+    }
+}
