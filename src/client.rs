@@ -256,44 +256,45 @@ impl Client {
 
     /// `GET /skills`, every page.
     pub async fn skills(&self) -> Result<Vec<wire::Skill>, ClientError> {
-        let mut skills = Vec::new();
-        loop {
-            let path = format!("/skills?top={PAGE_SIZE}&skip={}", skills.len());
-            let page: wire::SkillsPage = self.get_json(&path).await?;
-            let got = page.skills.len();
-            skills.extend(page.skills);
-            if got == 0 || skills.len() as u64 >= page.total_records {
-                return Ok(skills);
-            }
-        }
+        self.all_pages("/skills", |p: wire::SkillsPage| {
+            (p.skills, Some(p.total_records))
+        })
+        .await
     }
 
     /// `GET /agents`, every page.
     pub async fn agents(&self) -> Result<Vec<wire::Agent>, ClientError> {
-        let mut agents = Vec::new();
-        loop {
-            let path = format!("/agents?top={PAGE_SIZE}&skip={}", agents.len());
-            let page: wire::AgentsPage = self.get_json(&path).await?;
-            let got = page.agents.len();
-            agents.extend(page.agents);
-            if got == 0 || agents.len() as u64 >= page.total_records {
-                return Ok(agents);
-            }
-        }
+        self.all_pages("/agents", |p: wire::AgentsPage| {
+            (p.agents, Some(p.total_records))
+        })
+        .await
     }
 
     /// `GET /agents/skills`: every assignment of the business unit, every
     /// page.
     pub async fn all_assignments(&self) -> Result<Vec<wire::Assignment>, ClientError> {
-        let mut assignments = Vec::new();
+        self.all_pages("/agents/skills", |p: wire::AssignmentsPage| {
+            (p.agent_skill_assignments, p.total_records)
+        })
+        .await
+    }
+
+    /// Reads a listing page by page (`top`/`skip`) until it has
+    /// `totalRecords` items, or a page comes back short.
+    async fn all_pages<P: DeserializeOwned, T>(
+        &self,
+        endpoint: &str,
+        split: impl Fn(P) -> (Vec<T>, Option<u64>),
+    ) -> Result<Vec<T>, ClientError> {
+        let mut items = Vec::new();
         loop {
-            let path = format!("/agents/skills?top={PAGE_SIZE}&skip={}", assignments.len());
-            let page: wire::AssignmentsPage = self.get_json(&path).await?;
-            let got = page.agent_skill_assignments.len();
-            assignments.extend(page.agent_skill_assignments);
-            let total = page.total_records.unwrap_or(0);
-            if got == 0 || assignments.len() as u64 >= total {
-                return Ok(assignments);
+            let path = format!("{endpoint}?top={PAGE_SIZE}&skip={}", items.len());
+            let (page, total) = split(self.get_json(&path).await?);
+            let got = page.len() as u64;
+            items.extend(page);
+            let complete = total.is_some_and(|t| t > 0 && items.len() as u64 >= t);
+            if got < PAGE_SIZE || complete {
+                return Ok(items);
             }
         }
     }
