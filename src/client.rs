@@ -173,6 +173,10 @@ impl Client {
             .connect_timeout(connection.connect_timeout)
             .timeout(connection.request_timeout)
             .pool_max_idle_per_host(connection.concurrency)
+            // Never follow a redirect: a 307 would re-send the token form
+            // (secrets and all) or the bearer token wherever `Location`
+            // says, past the https/loopback check. A 3xx is an error.
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("cxskill/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| ClientError::Decode {
@@ -606,8 +610,10 @@ impl Client {
         state.lifetime = answer.expires_in;
         // Renew a little before the end (a tenth of the lifetime, at most
         // 30 s), so a request does not leave with a token about to lapse.
+        // A lifetime beyond a day is treated as a day: renewing early is
+        // harmless, and an absurd `expires_in` cannot overflow the clock.
         state.expires = answer.expires_in.map(|secs| {
-            let lifetime = Duration::from_secs(secs);
+            let lifetime = Duration::from_secs(secs.min(86_400));
             Instant::now() + lifetime - (lifetime / 10).min(Duration::from_secs(30))
         });
         state.generation += 1;

@@ -196,11 +196,20 @@ async fn run_against(
             max_removals,
         } => (yes, skip_invalid, snapshot, max_removals),
     };
-    if (plan.has_invalid() || !invalid.is_empty()) && !skip_invalid {
+    let any_invalid = plan.has_invalid() || !invalid.is_empty();
+    if any_invalid && (!skip_invalid || job.prune) {
         let report = planned(outcome::planned_rows(&plan));
-        eprintln!(
-            "error: some rows are invalid for this tenant; nothing was sent (fix them, or --skip-invalid)"
-        );
+        if job.prune {
+            // An invalid row's skill is not "named" by the roster, so
+            // pruning would remove exactly what that row meant to keep.
+            eprintln!(
+                "error: some rows are invalid; --prune needs every row valid (even with --skip-invalid); nothing was sent"
+            );
+        } else {
+            eprintln!(
+                "error: some rows are invalid for this tenant; nothing was sent (fix them, or --skip-invalid)"
+            );
+        }
         finish(job, global, input, &report);
         return exit_codes::INVALID_INPUT;
     }

@@ -622,3 +622,67 @@ fn read_only_key_is_exit_3_with_a_permission_hint() {
         .count();
     assert!(forbidden <= 4, "{forbidden} refused writes");
 }
+
+/// A loopback server that answers every connection with `response`, for
+/// up to `for_how_long`, and counts the connections it got.
+fn canned_server(
+    response: String,
+    for_how_long: Duration,
+) -> (u16, std::thread::JoinHandle<usize>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    listener.set_nonblocking(true).expect("nonblocking");
+    let handle = std::thread::spawn(move || {
+        let until = std::time::Instant::now() + for_how_long;
+        let mut connections = 0;
+        while std::time::Instant::now() < until {
+            match listener.accept() {
+                Ok((mut stream, _)) => {
+                    connections += 1;
+                    let _ = stream.set_nonblocking(false);
+                    let _ = stream.set_read_timeout(Some(Duration::from_millis(200)));
+                    let mut buffer = [0u8; 4096];
+                    let _ = stream.read(&mut buffer);
+                    let _ = stream.write_all(response.as_bytes());
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(10)),
+            }
+        }
+        connections
+    });
+    (port, handle)
+}
+
+#[test]
+fn a_redirect_is_never_followed_so_secrets_stay_put() {
+    let (thief, stolen) = canned_server(
+        "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n".to_owned(),
+        Duration::from_secs(3),
+    );
+    let (port, _) = canned_server(
+        format!(
+            "HTTP/1.1 307 Temporary Redirect\r\nLocation: http://127.0.0.1:{thief}/steal\r\nContent-Length: 0\r\n\r\n"
+        ),
+        Duration::from_secs(3),
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    let out = cxskill_unconfigured(
+        &["plan", "examples/roster.csv"],
+        &[
+            ("CXSKILL_API_BASE", &base),
+            ("CXSKILL_TOKEN_URL", &format!("{base}/auth/token")),
+            ("CXSKILL_ACCESS_KEY_ID", "id"),
+            ("CXSKILL_ACCESS_KEY_SECRET", "TOPSECRET"),
+            ("CXSKILL_CLIENT_ID", "client"),
+            ("CXSKILL_CLIENT_SECRET", "CLIENTSECRET"),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("307"), "{}", stderr(&out));
+    assert_eq!(
+        stolen.join().expect("thief thread"),
+        0,
+        "the redirect was followed"
+    );
+}

@@ -211,6 +211,34 @@ fn prune_removes_unlisted_assignments_of_roster_agents_only() {
 }
 
 #[test]
+fn prune_refuses_to_run_with_invalid_rows_even_with_skip_invalid() {
+    // Jane holds Billing EN, Sales, Chat FR and Tech Support. A typo in a
+    // skill name must not turn into removing that skill.
+    let dir = TempDir::new("prune-invalid");
+    let roster = dir.file(
+        "r.csv",
+        "agent,skill,proficiency\n1001,Tech Suport,5\n1001,Sales,2\n",
+    );
+    let sandbox = Rehearsal::start(SandboxOptions::default());
+    let before = sandbox.state();
+    let out = sandbox.cxskill(&with_fast(&[
+        "apply",
+        &roster,
+        "--prune",
+        "--skip-invalid",
+        "--yes",
+    ]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("--prune needs every row valid"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(sandbox.writes().is_empty());
+    assert_eq!(sandbox.state(), before);
+}
+
+#[test]
 fn export_then_apply_writes_nothing() {
     let sandbox = Rehearsal::start(SandboxOptions::default());
     // Give the tenant some variety first: inactive flags, UUID agents.
