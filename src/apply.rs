@@ -18,7 +18,7 @@ use futures_util::{StreamExt, stream};
 use tracing::{Instrument, info, info_span, warn};
 
 use crate::client::{Client, ClientError};
-use crate::model::{Row, Target};
+use crate::model::{AgentRef, Row, Target};
 use crate::outcome::{RowOutcome, Status};
 use crate::plan::{Action, AgentPlan, Current, Plan, PlannedRow, State, plan_agent};
 use crate::wire;
@@ -74,25 +74,13 @@ async fn apply_agent(
     let agent = planned.agent;
     let rows: Vec<Row> = planned.rows.iter().map(|r| r.row).collect();
 
-    let fresh = match client.agent_skills(&agent).await {
-        Ok(Some(assignments)) => assignments,
-        Ok(None) => {
-            return not_attempted(
-                &planned.rows,
-                &format!("agent {agent} not found in the tenant (404)"),
-            );
-        }
-        Err(error) => {
-            let message = error.to_string();
-            if error.is_fatal() {
-                let _ = fatal.set(error);
-            }
-            return not_attempted(&planned.rows, &message);
-        }
+    let fresh = match read_agent(client, agent, fatal).await {
+        Ok(current) => current,
+        Err(error) => return not_attempted(&planned.rows, &error),
     };
     // The planned rows already hold the removals `--prune` showed; an
     // assignment that appeared since is not removed unseen.
-    let (current, rejected) = plan_agent(agent, &rows, Current::from_wire(&fresh), skills, false);
+    let (current, rejected) = plan_agent(agent, &rows, fresh, skills, false);
     let mut results: Vec<RowOutcome> = rejected.iter().map(RowOutcome::of_rejected).collect();
     if !current.has_changes() {
         results.extend(outcomes(&current.rows, |_| (Status::Unchanged, None)));
@@ -118,6 +106,17 @@ async fn apply_agent(
                 let result_set = serde_json::from_slice::<wire::ResultSetResponse>(&response.body)
                     .ok()
                     .and_then(|r| r.result_set.skill_results);
+                // An answer that does not account for every row sent (no
+                // resultSet, say, or an HTML page with a 200) proves
+                // nothing: look at the tenant afterwards instead.
+                let accounted = result_set.as_ref().is_some_and(|results| {
+                    request
+                        .body
+                        .skills
+                        .iter()
+                        .all(|s| results.iter().any(|r| r.skill_id == s.skill_id))
+                });
+                verify |= !accounted;
                 match result_set {
                     Some(skill_results) => {
                         for result in skill_results.into_iter().filter(|r| !r.success) {
@@ -170,20 +169,12 @@ async fn apply_agent(
 
     // Judge by what the tenant holds now, when the answers alone cannot
     // be trusted to tell.
-    let after: Option<Current> = if (verify || !errors.is_empty()) && fatal.get().is_none() {
-        match client.agent_skills(&agent).await {
-            Ok(Some(assignments)) => Some(Current::from_wire(&assignments)),
-            Ok(None) => None,
-            Err(error) => {
-                if error.is_fatal() {
-                    let _ = fatal.set(error);
-                }
-                None
-            }
-        }
-    } else {
-        None
-    };
+    let after: Option<Result<Current, String>> =
+        (verify || !errors.is_empty()).then_some(if fatal.get().is_none() {
+            read_agent(client, agent, fatal).await
+        } else {
+            Err("the run stopped before it could be checked".to_owned())
+        });
 
     results.extend(outcomes(&current.rows, |row| {
         if row.action == Action::Unchanged {
@@ -192,19 +183,27 @@ async fn apply_agent(
         let skill = row.row.skill.get();
         let error = errors.get(&skill).cloned();
         match &after {
-            Some(after) if in_place(row, after.get(skill)) => {
+            Some(Ok(after)) if in_place(row, after.get(skill)) => {
                 if let Some(error) = &error {
                     info!(skill, "in place despite the answer \"{error}\"");
                 }
                 (Status::Applied, None)
             }
-            Some(after) => {
+            Some(Ok(after)) => {
                 let shown = match after.get(skill) {
                     Some(s) => format!("proficiency {} active {}", s.proficiency, s.active),
                     None => "not assigned".to_owned(),
                 };
                 let error = error.unwrap_or_else(|| {
                     format!("not in place after the write: the tenant shows {shown}")
+                });
+                (Status::Failed, Some(error))
+            }
+            Some(Err(reason)) => {
+                let error = error.unwrap_or_else(|| {
+                    format!(
+                        "the answer did not confirm the write, and reading it back failed: {reason}"
+                    )
                 });
                 (Status::Failed, Some(error))
             }
@@ -215,6 +214,23 @@ async fn apply_agent(
         }
     }));
     results
+}
+
+/// The agent's assignments now, or why they cannot be had; an error that
+/// ends the run is also recorded in `fatal`.
+async fn read_agent(
+    client: &Client,
+    agent: AgentRef,
+    fatal: &OnceLock<ClientError>,
+) -> Result<Current, String> {
+    match Current::of_read(agent, client.agent_skills(&agent).await) {
+        Ok(current) => current,
+        Err(error) => {
+            let message = error.to_string();
+            let _ = fatal.set(error);
+            Err(message)
+        }
+    }
 }
 
 /// Whether the tenant's assignment is what the row asks for.

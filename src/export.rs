@@ -21,7 +21,8 @@ pub struct ExportRow {
     pub agent: String,
     pub skill: u64,
     pub proficiency: i64,
-    pub active: bool,
+    /// Empty when the tenant did not say, which `apply` reads as "keep".
+    pub active: Option<bool>,
     pub agent_name: String,
     pub skill_name: String,
 }

@@ -24,13 +24,27 @@ pub struct State {
 }
 
 impl State {
-    pub fn of(assignment: &wire::Assignment) -> State {
-        State {
-            // CXone keeps proficiency in 1..=20; clamp rather than send a
-            // value it would refuse if a listing ever says otherwise.
-            proficiency: assignment.agent_proficiency_value.clamp(1, 20) as u8,
-            active: assignment.is_active,
-        }
+    /// The state an answer reports, or why it cannot be trusted enough to
+    /// write back: the full-set PUT would re-send a guessed flag or a
+    /// rewritten proficiency for a skill the roster never touched.
+    pub fn of(assignment: &wire::Assignment) -> Result<State, String> {
+        let skill = assignment.skill_id;
+        let proficiency = u8::try_from(assignment.agent_proficiency_value)
+            .ok()
+            .filter(|p| (1..=20).contains(p))
+            .ok_or_else(|| {
+                format!(
+                    "the tenant reports proficiency {} for skill {skill}, outside 1..=20; not rewriting this agent's skills",
+                    assignment.agent_proficiency_value
+                )
+            })?;
+        let active = assignment.is_active.ok_or_else(|| {
+            format!("the tenant's answer for skill {skill} has no isActive; not rewriting this agent's skills")
+        })?;
+        Ok(State {
+            proficiency,
+            active,
+        })
     }
 }
 
@@ -41,14 +55,31 @@ impl State {
 pub struct Current(Vec<(u64, State)>);
 
 impl Current {
-    pub fn from_wire(assignments: &[wire::Assignment]) -> Current {
-        let mut pairs: Vec<(u64, State)> = assignments
+    /// The assignments of one agent's read, or why they cannot be used
+    /// (see [`State::of`]).
+    pub fn from_wire(assignments: &[wire::Assignment]) -> Result<Current, String> {
+        let mut pairs = assignments
             .iter()
-            .map(|a| (a.skill_id, State::of(a)))
-            .collect();
+            .map(|a| State::of(a).map(|state| (a.skill_id, state)))
+            .collect::<Result<Vec<_>, _>>()?;
         pairs.sort_unstable_by_key(|&(skill, _)| skill);
         pairs.dedup_by_key(|&mut (skill, _)| skill);
-        Current(pairs)
+        Ok(Current(pairs))
+    }
+
+    /// An agent's read as the plan uses it: its assignments, or the error
+    /// that fails the agent's rows. Only an error that ends the run
+    /// (authentication, permission, network) is returned as such.
+    pub fn of_read(
+        agent: AgentRef,
+        read: Result<Option<Vec<wire::Assignment>>, ClientError>,
+    ) -> Result<Result<Current, String>, ClientError> {
+        match read {
+            Ok(Some(assignments)) => Ok(Current::from_wire(&assignments)),
+            Ok(None) => Ok(Err(format!("agent {agent} not found in the tenant (404)"))),
+            Err(error) if error.is_fatal() => Err(error),
+            Err(error) => Ok(Err(error.to_string())),
+        }
     }
 
     pub fn get(&self, skill: u64) -> Option<State> {
@@ -258,8 +289,9 @@ impl Plan {
 #[derive(Debug, Clone, Default)]
 pub struct TenantView {
     pub skills: HashMap<u64, wire::Skill>,
-    /// Current assignments per roster agent; `None`: no such agent (404).
-    pub agents: HashMap<AgentRef, Option<Current>>,
+    /// Current assignments per roster agent, or why they could not be
+    /// read (no such agent, an answer not to be trusted).
+    pub agents: HashMap<AgentRef, Result<Current, String>>,
 }
 
 /// Reads every roster agent's assignments, at most `concurrency` requests
@@ -287,8 +319,7 @@ pub async fn read_tenant(
         .map(|agent| async move { (agent, client.agent_skills(&agent).await) })
         .buffer_unordered(concurrency.max(1));
     while let Some((agent, result)) = reads.next().await {
-        view.agents
-            .insert(agent, result?.map(|a| Current::from_wire(&a)));
+        view.agents.insert(agent, Current::of_read(agent, result)?);
         on_agent();
     }
     Ok(view)
@@ -323,7 +354,7 @@ pub fn build(rows: &[Row], tenant: &TenantView, prune: bool) -> Plan {
     for agent in order {
         let rows = grouped.remove(&agent).unwrap_or_default();
         match tenant.agents.get(&agent) {
-            Some(Some(current)) => {
+            Some(Ok(current)) => {
                 let (agent_plan, rejected) =
                     plan_agent(agent, &rows, current.clone(), &tenant.skills, prune);
                 plan.rejected.extend(rejected);
@@ -331,12 +362,19 @@ pub fn build(rows: &[Row], tenant: &TenantView, prune: bool) -> Plan {
                     plan.agents.push(agent_plan);
                 }
             }
-            Some(None) | None => plan
+            Some(Err(error)) => plan
                 .rejected
                 .extend(rows.into_iter().map(|row| RejectedRow {
                     row,
                     invalid: false,
-                    error: format!("agent {agent} not found in the tenant (404)"),
+                    error: error.clone(),
+                })),
+            None => plan
+                .rejected
+                .extend(rows.into_iter().map(|row| RejectedRow {
+                    row,
+                    invalid: false,
+                    error: format!("agent {agent} was not read"),
                 })),
         }
     }
@@ -475,7 +513,7 @@ mod tests {
             agent_id: agent,
             skill_id: skill,
             agent_proficiency_value: p,
-            is_active: active,
+            is_active: Some(active),
             ..wire::Assignment::default()
         }
     }
@@ -502,15 +540,18 @@ mod tests {
         };
         view.agents.insert(
             AgentRef::AgentId(10),
-            Some(Current::from_wire(&[
+            Current::from_wire(&[
                 assignment(10, 1, 3, true),
                 assignment(10, 2, 7, true),
                 assignment(10, 3, 4, false),
-            ])),
+            ]),
         );
         view.agents
-            .insert(AgentRef::AgentId(11), Some(Current::default()));
-        view.agents.insert(AgentRef::AgentId(12), None);
+            .insert(AgentRef::AgentId(11), Ok(Current::default()));
+        view.agents.insert(
+            AgentRef::AgentId(12),
+            Err("agent 12 not found in the tenant (404)".to_owned()),
+        );
         view
     }
 
@@ -621,11 +662,27 @@ mod tests {
     }
 
     #[test]
+    fn an_untrustworthy_read_is_not_written_back() {
+        let mut missing_flag = assignment(14, 1, 3, true);
+        missing_flag.is_active = None;
+        assert!(
+            Current::from_wire(&[missing_flag])
+                .unwrap_err()
+                .contains("no isActive")
+        );
+        assert!(
+            Current::from_wire(&[assignment(14, 1, 0, true)])
+                .unwrap_err()
+                .contains("outside 1..=20")
+        );
+    }
+
+    #[test]
     fn an_inactive_skill_fails_only_rows_that_would_write() {
         let mut view = tenant();
         view.agents.insert(
             AgentRef::AgentId(13),
-            Some(Current::from_wire(&[assignment(13, 9, 4, true)])),
+            Current::from_wire(&[assignment(13, 9, 4, true)]),
         );
         let unchanged = build(&[row(2, 13, 9, set(4, None))], &view, false);
         assert!(unchanged.rejected.is_empty());

@@ -108,8 +108,10 @@ pub struct Assignment {
     pub agent_proficiency_value: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent_proficiency_name: Option<String>,
-    #[serde(default = "yes")]
-    pub is_active: bool,
+    /// Optional on reading: an answer without it is not guessed at, since
+    /// the client writes back the agent's full set (see `plan::Current`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_active: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_skill_active: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -686,3 +686,58 @@ fn a_redirect_is_never_followed_so_secrets_stay_put() {
         "the redirect was followed"
     );
 }
+
+#[test]
+fn a_2xx_answer_without_a_result_set_is_checked_not_believed() {
+    use axum::Router;
+    use axum::routing::{get, post};
+    // A tenant behind a proxy that answers the PUT with an HTML page and a
+    // 200, and never applies it.
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let root = "/inContactAPI/services/v34.0";
+    let app = Router::new()
+        .route(
+            "/auth/token",
+            post(|| async { axum::Json(serde_json::json!({"access_token": "t", "token_type": "Bearer", "expires_in": 3600})) }),
+        )
+        .route(
+            &format!("{root}/skills"),
+            get(|| async { axum::Json(serde_json::json!({"totalRecords": 1, "skills": [{"skillId": 5, "skillName": "Sales", "isActive": true}]})) }),
+        )
+        .route(
+            &format!("{root}/agents/1/skills"),
+            get(|| async {
+                axum::Json(serde_json::json!({"totalRecords": 1, "agentSkillAssignments": [
+                    {"agentId": 1, "skillId": 5, "agentProficiencyValue": 3, "isActive": true}]}))
+            })
+            .put(|| async { axum::response::Html("<html>maintenance</html>") }),
+        );
+    runtime.spawn(async move { axum::serve(listener, app).await });
+
+    let dir = TempDir::new("html");
+    let roster = dir.file("r.csv", "agent,skill,proficiency\n1,5,4\n");
+    let base = format!("http://127.0.0.1:{port}");
+    let out = cxskill_unconfigured(
+        &["apply", &roster, "--output", "json"],
+        &[
+            ("CXSKILL_API_BASE", &base),
+            ("CXSKILL_TOKEN_URL", &format!("{base}/auth/token")),
+            ("CXSKILL_TOKEN", "t"),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let report = report_json(&out);
+    assert_eq!(report["rows"][0]["status"], "failed");
+    assert_eq!(
+        report["rows"][0]["error"],
+        "not in place after the write: the tenant shows proficiency 3 active true"
+    );
+    assert_eq!(
+        report["summary"]["requests"]["GET"], 4,
+        "the skills, the agent, its re-read before writing, the check after"
+    );
+}

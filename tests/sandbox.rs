@@ -131,7 +131,7 @@ fn held(sb: &SandboxHandle, agent: u64, skill: u64) -> Option<(i64, bool)> {
     sb.assignments()
         .iter()
         .find(|a| a.agent_id == agent && a.skill_id == skill)
-        .map(|a| (a.agent_proficiency_value, a.is_active))
+        .map(|a| (a.agent_proficiency_value, a.is_active.unwrap_or(false)))
 }
 
 fn skills_of(sb: &SandboxHandle, agent: u64) -> Vec<u64> {

@@ -363,7 +363,7 @@ impl Store {
             skill_name: skill.map(|s| s.skill_name.clone()),
             agent_proficiency_value: i64::from(held.proficiency.get()),
             agent_proficiency_name: Some(held.proficiency.to_string()),
-            is_active: held.is_active,
+            is_active: Some(held.is_active),
             is_skill_active: skill.map(|s| s.is_active),
             last_update_time: Some(held.updated.to_string()),
         }
