@@ -336,10 +336,11 @@ fn seconds(text: &str) -> Result<Duration, String> {
     let secs: f64 = text
         .parse()
         .map_err(|_| format!("`{text}` is not a number of seconds"))?;
-    if secs.is_finite() && secs > 0.0 {
-        Ok(Duration::from_secs_f64(secs))
-    } else {
-        Err(format!("`{text}`: expected a positive number of seconds"))
+    match Duration::try_from_secs_f64(secs) {
+        Ok(duration) if secs > 0.0 && duration <= Duration::from_secs(86_400) => Ok(duration),
+        _ => Err(format!(
+            "`{text}`: expected a positive number of seconds, at most a day"
+        )),
     }
 }
 

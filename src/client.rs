@@ -284,7 +284,7 @@ impl Client {
     }
 
     /// Reads a listing page by page (`top`/`skip`) until it has
-    /// `totalRecords` items, or a page comes back short.
+    /// `totalRecords` items (or an empty page comes back).
     async fn all_pages<P: DeserializeOwned, T>(
         &self,
         endpoint: &str,
@@ -296,8 +296,13 @@ impl Client {
             let (page, total) = split(self.get_json(&path).await?);
             let got = page.len() as u64;
             items.extend(page);
-            let complete = total.is_some_and(|t| t > 0 && items.len() as u64 >= t);
-            if got < PAGE_SIZE || complete {
+            // Trust totalRecords when the tenant gives it (a tenant may cap
+            // pages below `top`); without it, a short page is the last.
+            let done = match total.filter(|&t| t > 0) {
+                Some(total) => got == 0 || items.len() as u64 >= total,
+                None => got < PAGE_SIZE,
+            };
+            if done {
                 return Ok(items);
             }
         }
@@ -381,18 +386,17 @@ impl Client {
                         %method, path, status = status.as_u16(), %request_id, attempt,
                         ms = sent.elapsed().as_millis() as u64, "request"
                     );
-                    let retry_after = response
-                        .headers()
-                        .get(header::RETRY_AFTER)
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(|v| v.trim().parse::<u64>().ok())
-                        .map(Duration::from_secs);
+                    let retry_after = retry_after(&response);
                     let bytes = match response.bytes().await {
                         Ok(bytes) => bytes,
                         Err(e) => {
                             lost_attempt = true;
                             warn!(%method, path, %request_id, "answer cut off: {e}");
-                            self.next_delay(attempt, started, None, &endpoint, || e.to_string())?;
+                            let delay =
+                                self.next_delay(attempt, started, None, &endpoint, || {
+                                    e.to_string()
+                                })?;
+                            tokio::time::sleep(delay).await;
                             continue;
                         }
                     };
@@ -464,10 +468,13 @@ impl Client {
         endpoint: &str,
         reason: impl FnOnce() -> String,
     ) -> Result<Duration, ClientError> {
+        // A Retry-After longer than the whole budget cannot be honoured:
+        // give up now rather than sleep past it.
         let delay = retry_after
-            .map(|d| d.max(Duration::from_millis(1)))
+            .map(|d| d.clamp(Duration::from_millis(1), self.retry.budget))
             .unwrap_or_else(|| backoff(&self.retry, attempt));
-        if attempt >= self.retry.max_attempts || started.elapsed() + delay > self.retry.budget {
+        let late = started.elapsed().saturating_add(delay) > self.retry.budget;
+        if attempt >= self.retry.max_attempts || late {
             return Err(ClientError::Network {
                 endpoint: endpoint.to_owned(),
                 reason: reason(),
@@ -570,7 +577,8 @@ impl Client {
             {
                 Ok(response) if is_transient(response.status()) => {
                     let status = response.status();
-                    let delay = self.next_delay(attempt, started, None, "token", || {
+                    let wait = retry_after(&response);
+                    let delay = self.next_delay(attempt, started, wait, "token", || {
                         format!("token endpoint answered {status}")
                     });
                     tokio::time::sleep(
@@ -689,6 +697,16 @@ fn backoff(policy: &RetryPolicy, attempt: u32) -> Duration {
     ceiling.mul_f64(fastrand::f64())
 }
 
+/// `Retry-After` in whole seconds (the form CXone and the sandbox use).
+fn retry_after(response: &reqwest::Response) -> Option<Duration> {
+    response
+        .headers()
+        .get(header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs)
+}
+
 fn is_transient(status: StatusCode) -> bool {
     matches!(status.as_u16(), 429 | 500 | 502 | 503 | 504)
 }
@@ -743,15 +761,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn backoff_stays_under_its_ceiling() {
+    fn backoff_grows_from_200_ms_and_stays_under_10_s() {
         let policy = RetryPolicy::default();
-        for attempt in 1..20 {
-            let ceiling = policy
-                .base_delay
-                .saturating_mul(1 << (attempt - 1).min(16))
-                .min(policy.max_delay);
-            assert!(backoff(&policy, attempt) <= ceiling);
+        for _ in 0..100 {
+            assert!(backoff(&policy, 1) <= Duration::from_millis(200));
+            assert!(backoff(&policy, 3) <= Duration::from_millis(800));
+            assert!(backoff(&policy, 60) <= Duration::from_secs(10));
         }
+        // Full jitter: the delays spread over the whole range.
+        let spread: Vec<Duration> = (0..200).map(|_| backoff(&policy, 6)).collect();
+        assert!(spread.iter().any(|d| *d < Duration::from_secs(1)));
+        assert!(spread.iter().any(|d| *d > Duration::from_secs(4)));
     }
 
     #[test]

@@ -360,6 +360,35 @@ fn throttled_run_honours_retry_after_and_converges() {
 
 const SEEDS: [u64; 2] = [7, 42];
 
+#[test]
+fn a_retry_after_beyond_the_retry_budget_gives_up_at_once() {
+    // One request every ~17 minutes: the second answer is a 429 whose
+    // Retry-After exceeds the two-minute budget. Honouring it means giving
+    // up on the spot; a client that ignored it would back off and retry.
+    let sandbox = Rehearsal::start(SandboxOptions {
+        rate_limit: Some(0.001),
+        ..SandboxOptions::default()
+    });
+    let out = sandbox.cxskill(&args(&["plan", "examples/roster.csv"]));
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("429 Too Many Requests"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("gave up after 1 attempts"),
+        "{}",
+        stderr(&out)
+    );
+    let throttled = sandbox
+        .requests()
+        .iter()
+        .filter(|r| r.status == 429)
+        .count();
+    assert_eq!(throttled, 1);
+}
+
 fn faults_converge(seed: u64) {
     let sandbox = Rehearsal::start(SandboxOptions {
         fault_rate: 0.2,
