@@ -224,9 +224,15 @@ async fn run_against(
     }
     // A throwaway in-process sandbox needs no confirmation.
     let ask = !yes && !job.connection.sandbox && std::io::stdin().is_terminal();
-    if plan.counts().changes() > 0 && ask && !confirm() {
-        eprintln!("cancelled; nothing was sent");
-        return exit_codes::OK;
+    if plan.counts().changes() > 0 && ask {
+        if global.output == Output::Json || global.quiet {
+            // Never ask about a plan the user has not been shown.
+            eprint!("{}", report::plan_human(&plan));
+        }
+        if !confirm() {
+            eprintln!("cancelled; nothing was sent");
+            return exit_codes::INVALID_INPUT;
+        }
     }
     if let Some(path) = snapshot {
         let written = report::snapshot_csv(&plan)

@@ -7,11 +7,14 @@
 /// change.
 pub const OK: i32 = 0;
 
-/// The API rejected some rows; the others were applied. The report names
-/// each failed row with its line and the server's error.
+/// Some rows failed (the API rejected them, or their agent does not exist);
+/// the others were applied. From `plan`: some rows would fail. The report
+/// names each failed row with its line and the reason.
 pub const ROWS_FAILED: i32 = 1;
 
-/// The roster or the command line is invalid. Nothing was sent.
+/// The roster or the command line is invalid, a guard stopped the run
+/// (`--max-removals`), or the user declined at the prompt. Nothing was
+/// sent.
 pub const INVALID_INPUT: i32 = 2;
 
 /// Authentication, network or configuration failure: cxskill could not
@@ -20,14 +23,15 @@ pub const INVALID_INPUT: i32 = 2;
 pub const FAILURE: i32 = 3;
 
 /// `plan --detailed-exitcode` (or `apply --dry-run --detailed-exitcode`)
-/// found changes to make.
+/// found changes to make, and no row is invalid or would fail (those take
+/// precedence: 2, then 1).
 pub const CHANGES_PRESENT: i32 = 4;
 
 /// The table printed under `--help` and in the README.
 pub const TABLE: &str = "\
 Exit codes:
   0  ok: everything is in place (or the roster is valid)
-  1  the API rejected some rows; the rest were applied
-  2  invalid roster or usage; nothing was sent
+  1  some rows failed (plan: would fail); the rest were applied
+  2  invalid roster or usage, guard tripped, or declined; nothing was sent
   3  authentication, network or configuration failure
   4  plan --detailed-exitcode: there are changes to apply";

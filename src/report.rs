@@ -5,8 +5,9 @@ use std::collections::HashSet;
 use std::fmt::Write as _;
 
 use crate::outcome::{RowOutcome, RunReport, Status};
+use crate::plan::PRUNED;
 use crate::plan::{Action, Plan, PlannedRow, State};
-use crate::roster::{self, Input};
+use crate::roster::{self, Column, Input};
 use crate::validate::Summary;
 
 /// At most this many rows per group in the human report; the JSON report
@@ -200,7 +201,7 @@ fn outcome_line(row: &RowOutcome) -> String {
     if let (Some(agent), Some(skill)) = (&row.agent, row.skill) {
         let _ = write!(text, " agent {agent} skill {skill}");
         match (row.action, row.from, &row.proficiency) {
-            (Some(Action::Remove), _, _) => text.push_str(" removed"),
+            (Some(Action::Remove), _, _) => text.push_str(" remove"),
             (Some(_), Some(from), Some(to)) if from.to_string() != *to => {
                 let _ = write!(text, " {from} → {to}");
             }
@@ -247,6 +248,27 @@ pub fn failed_rows_csv(input: &Input, report: &RunReport) -> Result<Vec<u8>, csv
         let mut record = cells.clone();
         record.resize(original.header.len(), String::new());
         record.push(format!("line {line}: {}", errors.join("; ")));
+        writer.write_record(&record)?;
+    }
+    // Removals `--prune` made up have no line to quote: write them as
+    // `remove` rows in the roster's own columns.
+    let at = |column| original.position(column);
+    for row in failed.iter().filter(|r| r.line == PRUNED) {
+        let (Some(agent), Some(skill), Some(proficiency)) = (
+            at(Column::Agent),
+            at(Column::Skill),
+            at(Column::Proficiency),
+        ) else {
+            continue;
+        };
+        let mut record = vec![String::new(); original.header.len()];
+        record[agent] = row.agent.clone().unwrap_or_default();
+        record[skill] = row.skill.map(|s| s.to_string()).unwrap_or_default();
+        record[proficiency] = "remove".to_owned();
+        record.push(format!(
+            "not in the roster (--prune): {}",
+            row.error.as_deref().unwrap_or_default()
+        ));
         writer.write_record(&record)?;
     }
     writer.into_inner().map_err(|e| e.into_error().into())

@@ -7,7 +7,7 @@
 //! [`resolve`] then maps every row to ids, or makes it invalid with the
 //! candidates or the closest matches.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use tracing::warn;
 use uuid::Uuid;
@@ -69,64 +69,72 @@ pub fn resolve(rows: &[RosterRow], directory: &Directory) -> Resolved {
     let agents = directory.agents.as_deref().map(AgentIndex::new);
     let skills = SkillIndex::new(&directory.skills);
     let mut resolved = Resolved::default();
-    let mut seen: HashMap<(AgentRef, SkillId), usize> = HashMap::new();
-    // Lines of kept rows that a later row contradicts.
-    let mut conflicted: HashSet<u64> = HashSet::new();
+    // Every resolved row, grouped by what it names, in file order.
+    let mut groups: HashMap<(AgentRef, SkillId), Vec<(&RosterRow, Row)>> = HashMap::new();
+    let mut order: Vec<(AgentRef, SkillId)> = Vec::new();
     for row in rows {
-        let agent = resolve_agent(&row.agent, agents.as_ref());
-        let skill = resolve_skill(&row.skill, &skills);
-        let (agent, skill) = match (agent, skill) {
-            (Ok(agent), Ok(skill)) => (agent, skill),
+        match (
+            resolve_agent(&row.agent, agents.as_ref()),
+            resolve_skill(&row.skill, &skills),
+        ) {
+            (Ok(agent), Ok(skill)) => {
+                let group = groups.entry((agent, skill)).or_insert_with(|| {
+                    order.push((agent, skill));
+                    Vec::new()
+                });
+                group.push((
+                    row,
+                    Row {
+                        line: row.line,
+                        agent,
+                        skill,
+                        target: row.target,
+                    },
+                ));
+            }
             (agent, skill) => {
                 let errors: Vec<String> =
                     [agent.err(), skill.err()].into_iter().flatten().collect();
                 resolved.invalid.push(invalid(row, errors.join("; ")));
-                continue;
-            }
-        };
-        let resolved_row = Row {
-            line: row.line,
-            agent,
-            skill,
-            target: row.target,
-        };
-        match seen.get(&(agent, skill)) {
-            None => {
-                seen.insert((agent, skill), resolved.rows.len());
-                resolved.rows.push(resolved_row);
-            }
-            Some(&earlier) => {
-                let first = resolved.rows[earlier];
-                if first.target == row.target {
-                    warn!(
-                        line = row.line,
-                        "agent {agent} skill {skill} repeats line {} under another name; kept one",
-                        first.line
-                    );
-                } else {
-                    let message = |other: u64| {
-                        format!(
-                            "agent {agent} skill {skill} is also on line {other} (named differently) with a different value; keep one row per agent and skill"
-                        )
-                    };
-                    resolved.invalid.push(invalid(row, message(first.line)));
-                    // The kept row is invalid too; say so once.
-                    if conflicted.insert(first.line) {
-                        let first_roster = RosterRow {
-                            line: first.line,
-                            agent: AgentSpec::Id(first.agent),
-                            skill: SkillSpec::Id(first.skill),
-                            target: first.target,
-                        };
-                        resolved
-                            .invalid
-                            .push(invalid(&first_roster, message(row.line)));
-                    }
-                }
             }
         }
     }
-    resolved.rows.retain(|r| !conflicted.contains(&r.line));
+    // validate() already caught rows that spell the agent and skill the
+    // same way; these name them differently (e-mail and id, say).
+    for key in order {
+        let Some(group) = groups.remove(&key) else {
+            continue;
+        };
+        let (agent, skill) = key;
+        let first = group[0].1;
+        if group.iter().all(|(_, r)| r.target == first.target) {
+            for (_, repeat) in &group[1..] {
+                warn!(
+                    line = repeat.line,
+                    "agent {agent} skill {skill} repeats line {} under another name; kept one",
+                    first.line
+                );
+            }
+            resolved.rows.push(first);
+            continue;
+        }
+        for (row, resolved_row) in &group {
+            let others: Vec<String> = group
+                .iter()
+                .filter(|(_, other)| other.line != resolved_row.line)
+                .map(|(_, other)| other.line.to_string())
+                .collect();
+            resolved.invalid.push(invalid(
+                row,
+                format!(
+                    "agent {agent} skill {skill} is also on line {} (named differently) with a different value; keep one row per agent and skill",
+                    others.join(", ")
+                ),
+            ));
+        }
+    }
+    resolved.rows.sort_by_key(|r| r.line);
+    resolved.invalid.sort_by_key(|r| r.line);
     resolved
 }
 
@@ -472,14 +480,24 @@ mod tests {
         );
         assert!(r.rows.is_empty());
         let lines: Vec<u64> = r.invalid.iter().map(|o| o.line).collect();
-        assert_eq!(lines, [3, 2]);
-        assert!(
-            r.invalid[0]
-                .error
-                .as_deref()
-                .unwrap()
-                .contains("also on line 2 (named differently)")
+        assert_eq!(lines, [2, 3]);
+        let error = |i: usize| r.invalid[i].error.clone().unwrap_or_default();
+        assert!(error(1).contains("also on line 2 (named differently)"));
+        // The kept row is reported with the name it was written with.
+        assert_eq!(r.invalid[0].agent.as_deref(), Some("jane.doe@acme.example"));
+
+        // A third row agreeing with one of two conflicting rows is part of
+        // the conflict too, not silently dropped.
+        let mut second = row(3, "10", "1");
+        second.target = Target::Remove;
+        let third = row(4, "0000000a-0000-4000-8000-00000000000a", "Billing EN");
+        let r = resolve(
+            &[row(2, "jane.doe@acme.example", "Billing EN"), second, third],
+            &directory(),
         );
+        assert!(r.rows.is_empty());
+        let lines: Vec<u64> = r.invalid.iter().map(|o| o.line).collect();
+        assert_eq!(lines, [2, 3, 4]);
 
         let r = resolve(
             &[

@@ -479,6 +479,23 @@ pub struct OriginalRows {
     pub rows: Vec<(u64, Vec<String>)>,
 }
 
+impl OriginalRows {
+    /// Where the header has the agent, skill, proficiency and active
+    /// columns (the ones the parser reads), to write new rows in the
+    /// roster's own layout.
+    pub fn position(&self, column: Column) -> Option<usize> {
+        self.header
+            .iter()
+            .enumerate()
+            .filter_map(|(i, h)| match Column::from_header(h) {
+                Some((c, rank)) if c == column => Some((rank, i)),
+                _ => None,
+            })
+            .min()
+            .map(|(_, i)| i)
+    }
+}
+
 /// The original cells of the given lines (CSV: physical line of the
 /// record; JSON: item number), found the same way [`parse`] numbers them.
 pub fn original_rows(input: &Input, wanted: &std::collections::HashSet<u64>) -> OriginalRows {

@@ -211,6 +211,40 @@ fn prune_removes_unlisted_assignments_of_roster_agents_only() {
 }
 
 #[test]
+fn a_refused_prune_removal_lands_in_failed_rows_as_a_remove_row() {
+    let dir = TempDir::new("prune-failed");
+    let roster = dir.file("r.csv", "name,agent,skill,proficiency\nJane,1001,Sales,2\n");
+    let failed = dir.path("failed.csv");
+    let sandbox = Rehearsal::start(SandboxOptions {
+        refuse_skills: vec![556677],
+        ..SandboxOptions::default()
+    });
+    let out = sandbox.cxskill(&with_fast(&[
+        "apply",
+        &roster,
+        "--prune",
+        "--failed-rows",
+        &failed,
+    ]));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains(
+            "not in the roster (--prune): agent 1001 skill 556677 remove: Skill assignment refused"
+        ),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(
+        read(&failed),
+        "name,agent,skill,proficiency,error\n\
+         ,1001,556677,remove,not in the roster (--prune): Skill assignment refused by the tenant (sandbox --refuse-skill)\n"
+    );
+    // Jane's Tech Support stays; the other unnamed skills went.
+    assert_eq!(sandbox.state().get(&(1001, 556677)), Some(&(5, true)));
+    assert_eq!(sandbox.state().get(&(1001, 112233)), None);
+}
+
+#[test]
 fn prune_refuses_to_run_with_invalid_rows_even_with_skip_invalid() {
     // Jane holds Billing EN, Sales, Chat FR and Tech Support. A typo in a
     // skill name must not turn into removing that skill.
