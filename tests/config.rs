@@ -99,6 +99,9 @@ fn config_show_gives_each_source_and_never_a_secret() {
     let home = Home::new("show");
     let key_file = home.dir.file("client.key", "file-secret-456\n");
     std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    // `config show` says where a secret would come from; it must not run
+    // the command to find out.
+    let marker = home.dir.path("command-ran");
     home.config(&format!(
         r#"
 default_profile = "test"
@@ -109,7 +112,7 @@ expert = 1
 [profile.test]
 api_base = "https://api-na1.niceincontact.com"
 access_key_id = "the-key-id"
-access_key_secret_command = "printf %s cmd-secret-123"
+access_key_secret_command = "touch {marker}; printf %s cmd-secret-123"
 client_secret_file = "{key_file}"
 concurrency = 3
 
@@ -160,6 +163,10 @@ trainee = 15
             assert!(!all.contains(secret), "`{secret}` printed:\n{all}");
         }
     }
+    assert!(
+        !std::path::Path::new(&marker).exists(),
+        "config show ran a secret command"
+    );
 }
 
 #[test]
