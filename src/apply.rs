@@ -169,12 +169,13 @@ async fn apply_agent(
 
     // Judge by what the tenant holds now, when the answers alone cannot
     // be trusted to tell.
-    let after: Option<Result<Current, String>> =
-        (verify || !errors.is_empty()).then_some(if fatal.get().is_none() {
-            read_agent(client, agent, fatal).await
-        } else {
-            Err("the run stopped before it could be checked".to_owned())
-        });
+    let after: Option<Result<Current, String>> = if !verify && errors.is_empty() {
+        None
+    } else if fatal.get().is_none() {
+        Some(read_agent(client, agent, fatal).await)
+    } else {
+        Some(Err("the run stopped before it could be checked".to_owned()))
+    };
 
     results.extend(outcomes(&current.rows, |row| {
         if row.action == Action::Unchanged {

@@ -626,6 +626,14 @@ fn sandbox_flag_runs_the_quick_start_with_no_configuration() {
     let report = report_json(&out);
     assert_eq!(report["summary"]["applied"], 21);
     assert_eq!(report["summary"]["unchanged"], 4);
+    // No request more than needed: the skills, the agent listing (the
+    // roster names agents both ways), each of the 12 agents read for the
+    // plan and again just before its writes; no check reads when every
+    // answer accounted for its rows.
+    assert_eq!(
+        report["summary"]["requests"],
+        serde_json::json!({"GET": 26, "POST": 11, "PUT": 3, "DELETE": 1, "retries": 0, "throttled": 0})
+    );
     assert_eq!(report["summary"]["failed"], 0);
 }
 
