@@ -5,11 +5,9 @@
 //! kept); with different values it is ambiguous which one the user meant,
 //! so every line involved is an error.
 
-use std::collections::HashSet;
-
 use serde::Serialize;
 
-use crate::model::{RosterRow, Target};
+use crate::model::{AgentRef, AgentSpec, RosterRow, SkillId, SkillSpec, Target};
 use crate::roster::{Issue, Roster};
 
 /// A roster checked as a whole: the rows to act on, and everything wrong.
@@ -63,29 +61,46 @@ pub struct Summary {
 /// a warning); conflicting rows are all dropped, each with an error. Errors
 /// end up sorted by line.
 ///
-/// One sort of the row indexes by (agent, skill) finds every group of rows
-/// for the same pair and the distinct agents in the same pass: cheaper than
+/// One sort of (agent, skill, index) keys finds every group of rows for
+/// the same pair and the distinct agents in the same pass: cheaper than
 /// hashing a million keys, and it keeps each group in file order.
 pub fn validate(mut roster: Roster) -> Validated {
     let rows = &roster.rows;
-    let key = |i: &usize| (&rows[*i].agent, &rows[*i].skill);
-    let mut order: Vec<usize> = (0..rows.len()).collect();
-    // The index breaks ties, so each group keeps file order.
-    order.sort_unstable_by(|a, b| key(a).cmp(&key(b)).then(a.cmp(b)));
+    // Ids are held by value (names by reference), so the sort compares
+    // without chasing a pointer per row; the index breaks ties.
+    let mut keys: Vec<(AgentKey<'_>, SkillKey<'_>, usize)> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, row)| (AgentKey::of(&row.agent), SkillKey::of(&row.skill), i))
+        .collect();
+    keys.sort_unstable();
 
     let mut drop = vec![false; rows.len()];
     let mut errors = Vec::new();
     let mut warnings = Vec::new();
     let mut agents = 0;
     let mut last_agent = None;
-    let mut skills = HashSet::new();
-    for group in order.chunk_by(|a, b| key(a) == key(b)) {
-        let first = &rows[group[0]];
+    let mut skills: Vec<SkillKey<'_>> = Vec::new();
+    for group in keys.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
+        let (agent, skill, first) = group[0];
+        let mut count = |agent| {
+            if last_agent != Some(agent) {
+                agents += 1;
+                last_agent = Some(agent);
+            }
+        };
+        if group.len() == 1 {
+            count(agent);
+            skills.push(skill);
+            continue;
+        }
+        let group: Vec<usize> = group.iter().map(|&(_, _, i)| i).collect();
+        let first = &rows[first];
         let conflict = group.iter().any(|&i| rows[i].target != first.target);
         if conflict {
-            for &index in group {
+            for &index in &group {
                 drop[index] = true;
-                errors.push(conflict_issue(rows, group, index));
+                errors.push(conflict_issue(rows, &group, index));
             }
             continue;
         }
@@ -102,12 +117,11 @@ pub fn validate(mut roster: Roster) -> Validated {
                 ),
             });
         }
-        if last_agent != Some(&first.agent) {
-            agents += 1;
-            last_agent = Some(&first.agent);
-        }
-        skills.insert(&first.skill);
+        count(agent);
+        skills.push(skill);
     }
+    skills.sort_unstable();
+    skills.dedup();
     let skills = skills.len() as u64;
 
     let mut index = 0;
@@ -123,6 +137,38 @@ pub fn validate(mut roster: Roster) -> Validated {
         warnings,
         agents,
         skills,
+    }
+}
+
+/// A roster row's agent for sorting: an id by value, a name borrowed.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum AgentKey<'a> {
+    Id(AgentRef),
+    Name(&'a str),
+}
+
+impl<'a> AgentKey<'a> {
+    fn of(spec: &'a AgentSpec) -> Self {
+        match spec {
+            AgentSpec::Id(agent) => AgentKey::Id(*agent),
+            AgentSpec::Name(name) => AgentKey::Name(name),
+        }
+    }
+}
+
+/// A roster row's skill for sorting: an id by value, a name borrowed.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum SkillKey<'a> {
+    Id(SkillId),
+    Name(&'a str),
+}
+
+impl<'a> SkillKey<'a> {
+    fn of(spec: &'a SkillSpec) -> Self {
+        match spec {
+            SkillSpec::Id(skill) => SkillKey::Id(*skill),
+            SkillSpec::Name(name) => SkillKey::Name(name),
+        }
     }
 }
 
