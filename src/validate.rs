@@ -140,34 +140,31 @@ pub fn validate(mut roster: Roster) -> Validated {
     }
 }
 
-/// A roster row's agent for sorting: an id by value, a name borrowed.
+/// A roster row's agent or skill for sorting: an id by value, a name
+/// borrowed.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum AgentKey<'a> {
-    Id(AgentRef),
+enum Key<'a, Id> {
+    Id(Id),
     Name(&'a str),
 }
+
+type AgentKey<'a> = Key<'a, AgentRef>;
+type SkillKey<'a> = Key<'a, SkillId>;
 
 impl<'a> AgentKey<'a> {
     fn of(spec: &'a AgentSpec) -> Self {
         match spec {
-            AgentSpec::Id(agent) => AgentKey::Id(*agent),
-            AgentSpec::Name(name) => AgentKey::Name(name),
+            AgentSpec::Id(agent) => Key::Id(*agent),
+            AgentSpec::Name(name) => Key::Name(name),
         }
     }
-}
-
-/// A roster row's skill for sorting: an id by value, a name borrowed.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum SkillKey<'a> {
-    Id(SkillId),
-    Name(&'a str),
 }
 
 impl<'a> SkillKey<'a> {
     fn of(spec: &'a SkillSpec) -> Self {
         match spec {
-            SkillSpec::Id(skill) => SkillKey::Id(*skill),
-            SkillSpec::Name(name) => SkillKey::Name(name),
+            SkillSpec::Id(skill) => Key::Id(*skill),
+            SkillSpec::Name(name) => Key::Name(name),
         }
     }
 }

@@ -8,28 +8,12 @@ mod common;
 use std::collections::HashSet;
 use std::time::Duration;
 
-use common::{Rehearsal, TempDir, cxskill_unconfigured, example_target, read, stderr, stdout};
+use common::{
+    Rehearsal, TempDir, cxskill_unconfigured, example_target, fast, read, report_json, stderr,
+    stdout,
+};
 use cxskill::sandbox::{PutSemantics, SandboxOptions};
 use serde_json::Value;
-
-/// Fast settings for tests: the sandbox has no limit unless a test sets one.
-const FAST: [&str; 4] = ["--rate", "2000", "--concurrency", "4"];
-
-fn args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
-    let mut all: Vec<&str> = extra.to_vec();
-    all.extend(FAST);
-    all
-}
-
-fn report_json(output: &std::process::Output) -> Value {
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not one JSON document ({e}):\n{}\n{}",
-            stdout(output),
-            stderr(output)
-        )
-    })
-}
 
 fn converges_to_the_example_target(semantics: PutSemantics) {
     let sandbox = Rehearsal::start(SandboxOptions {
@@ -37,7 +21,7 @@ fn converges_to_the_example_target(semantics: PutSemantics) {
         ..SandboxOptions::default()
     });
     let before = sandbox.state();
-    let out = sandbox.cxskill(&args(&["apply", "examples/roster.csv", "--yes"]));
+    let out = sandbox.cxskill(&fast(&["apply", "examples/roster.csv", "--yes"]));
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -64,7 +48,7 @@ fn apply_never_wipes_unlisted_skills_when_put_replaces() {
 #[test]
 fn every_write_body_is_the_wrapper_object_with_integers() {
     let sandbox = Rehearsal::start(SandboxOptions::default());
-    let out = sandbox.cxskill(&args(&["apply", "examples/roster.csv"]));
+    let out = sandbox.cxskill(&fast(&["apply", "examples/roster.csv"]));
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let writes = sandbox.writes();
     assert!(!writes.is_empty());
@@ -99,7 +83,7 @@ fn every_write_body_is_the_wrapper_object_with_integers() {
 fn plan_and_dry_run_send_no_write_and_show_the_diff() {
     let sandbox = Rehearsal::start(SandboxOptions::default());
     let before = sandbox.state();
-    let out = sandbox.cxskill(&args(&[
+    let out = sandbox.cxskill(&fast(&[
         "plan",
         "examples/roster.csv",
         "--detailed-exitcode",
@@ -119,7 +103,7 @@ fn plan_and_dry_run_send_no_write_and_show_the_diff() {
         "{text}"
     );
 
-    let out = sandbox.cxskill(&args(&[
+    let out = sandbox.cxskill(&fast(&[
         "apply",
         "examples/roster.csv",
         "--dry-run",
@@ -139,18 +123,18 @@ fn plan_and_dry_run_send_no_write_and_show_the_diff() {
 #[test]
 fn second_run_sends_no_write_and_exits_0() {
     let sandbox = Rehearsal::start(SandboxOptions::default());
-    let first = sandbox.cxskill(&args(&["apply", "examples/roster.csv", "--output", "json"]));
+    let first = sandbox.cxskill(&fast(&["apply", "examples/roster.csv", "--output", "json"]));
     assert_eq!(first.status.code(), Some(0));
     assert_eq!(report_json(&first)["summary"]["applied"], 21);
     let writes = sandbox.writes().len();
 
-    let second = sandbox.cxskill(&args(&["apply", "examples/roster.csv", "--output", "json"]));
+    let second = sandbox.cxskill(&fast(&["apply", "examples/roster.csv", "--output", "json"]));
     assert_eq!(second.status.code(), Some(0));
     let report = report_json(&second);
     assert_eq!(report["summary"]["applied"], 0);
     assert_eq!(report["summary"]["unchanged"], 25);
     assert_eq!(sandbox.writes().len(), writes, "the second run wrote");
-    let out = sandbox.cxskill(&args(&[
+    let out = sandbox.cxskill(&fast(&[
         "plan",
         "examples/roster.csv",
         "--detailed-exitcode",
@@ -167,7 +151,7 @@ fn one_invalid_row_blocks_the_whole_apply() {
     );
     let sandbox = Rehearsal::start(SandboxOptions::default());
     let before = sandbox.state();
-    let out = sandbox.cxskill(&args(&["apply", &roster, "--output", "json"]));
+    let out = sandbox.cxskill(&fast(&["apply", &roster, "--output", "json"]));
     assert_eq!(out.status.code(), Some(2));
     let report = report_json(&out);
     assert_eq!(report["summary"]["invalid"], 1);
@@ -177,7 +161,7 @@ fn one_invalid_row_blocks_the_whole_apply() {
     assert_eq!(sandbox.state(), before);
 
     // --skip-invalid sends the valid rows and reports the invalid one.
-    let out = sandbox.cxskill(&args(&[
+    let out = sandbox.cxskill(&fast(&[
         "apply",
         &roster,
         "--skip-invalid",
@@ -199,7 +183,7 @@ fn unknown_skill_is_invalid_before_anything_is_written() {
         "agent,skill,proficiency\n1001,445566,3\n1002,999999,4\n",
     );
     let sandbox = Rehearsal::start(SandboxOptions::default());
-    let out = sandbox.cxskill(&args(&["apply", &roster]));
+    let out = sandbox.cxskill(&fast(&["apply", &roster]));
     assert_eq!(out.status.code(), Some(2));
     assert!(
         stdout(&out).contains("line 3: invalid: skill 999999 does not exist"),
@@ -221,7 +205,7 @@ fn per_row_server_errors_land_on_their_lines_and_in_failed_rows() {
         ..SandboxOptions::default()
     });
     let before = sandbox.state();
-    let out = sandbox.cxskill(&args(&[
+    let out = sandbox.cxskill(&fast(&[
         "apply",
         "examples/roster.csv",
         "--output",
@@ -288,7 +272,7 @@ fn unknown_agent_fails_its_rows_and_the_rest_apply() {
     );
     let failed = dir.path("failed.csv");
     let sandbox = Rehearsal::start(SandboxOptions::default());
-    let out = sandbox.cxskill(&args(&[
+    let out = sandbox.cxskill(&fast(&[
         "apply",
         &roster,
         "--output",
@@ -369,7 +353,7 @@ fn a_retry_after_beyond_the_retry_budget_gives_up_at_once() {
         rate_limit: Some(0.001),
         ..SandboxOptions::default()
     });
-    let out = sandbox.cxskill(&args(&["plan", "examples/roster.csv"]));
+    let out = sandbox.cxskill(&fast(&["plan", "examples/roster.csv"]));
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("429 Too Many Requests"),
@@ -482,7 +466,7 @@ fn token_revoked_mid_run_is_renewed_once_and_the_run_completes() {
 fn secrets_never_appear_in_output_even_at_vv() {
     let sandbox = Rehearsal::start(SandboxOptions::default());
     let credentials = sandbox.handle().credentials();
-    let out = sandbox.cxskill(&args(&[
+    let out = sandbox.cxskill(&fast(&[
         "apply",
         "examples/roster.csv",
         "-vv",
@@ -490,7 +474,7 @@ fn secrets_never_appear_in_output_even_at_vv() {
         "json",
     ]));
     assert_eq!(out.status.code(), Some(0));
-    let out2 = sandbox.cxskill(&args(&["plan", "examples/roster.csv", "-vvv"]));
+    let out2 = sandbox.cxskill(&fast(&["plan", "examples/roster.csv", "-vvv"]));
     for output in [&out, &out2] {
         let all = format!("{}{}", stdout(output), stderr(output));
         assert!(all.contains("request"), "-vv logs requests:\n{all}");
@@ -512,7 +496,7 @@ fn pre_issued_token_is_used_without_an_exchange() {
         ..SandboxOptions::default()
     });
     let out = sandbox.cxskill_with(
-        &args(&["plan", "examples/roster.csv", "-vv"]),
+        &fast(&["plan", "examples/roster.csv", "-vv"]),
         &[("CXSKILL_TOKEN", "test-preissued-token-123")],
         None,
     );
@@ -524,7 +508,7 @@ fn pre_issued_token_is_used_without_an_exchange() {
 #[test]
 fn every_api_request_carries_a_request_id_and_traceparent() {
     let sandbox = Rehearsal::start(SandboxOptions::default());
-    let out = sandbox.cxskill(&args(&["apply", "examples/roster.csv"]));
+    let out = sandbox.cxskill(&fast(&["apply", "examples/roster.csv"]));
     assert_eq!(out.status.code(), Some(0));
     let requests: Vec<_> = sandbox
         .requests()
@@ -560,7 +544,7 @@ fn snapshot_then_apply_snapshot_restores_the_original_state() {
         ..SandboxOptions::default()
     });
     let before = sandbox.state();
-    let out = sandbox.cxskill(&args(&[
+    let out = sandbox.cxskill(&fast(&[
         "apply",
         "examples/roster.csv",
         "--snapshot",
@@ -577,7 +561,7 @@ fn snapshot_then_apply_snapshot_restores_the_original_state() {
     assert!(undo.contains("1001,778899,4,true,Chat FR\n"), "{undo}");
     assert!(undo.contains("1002,112234,remove,,Billing ES\n"), "{undo}");
 
-    let out = sandbox.cxskill(&args(&["apply", &snapshot]));
+    let out = sandbox.cxskill(&fast(&["apply", &snapshot]));
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -641,7 +625,7 @@ fn sandbox_flag_runs_the_quick_start_with_no_configuration() {
 fn read_only_key_is_exit_3_with_a_permission_hint() {
     let sandbox = Rehearsal::start(SandboxOptions::default());
     let out = sandbox.cxskill_with(
-        &args(&["apply", "examples/roster.csv"]),
+        &fast(&["apply", "examples/roster.csv"]),
         &[
             ("CXSKILL_ACCESS_KEY_ID", "sandbox-readonly-key"),
             ("CXSKILL_ACCESS_KEY_SECRET", "sandbox-readonly-secret"),

@@ -5,22 +5,9 @@
 
 mod common;
 
-use common::{Rehearsal, TempDir, read, stderr, stdout};
+use common::{Rehearsal, TempDir, fast, read, report_json, stderr, stdout};
 use cxskill::sandbox::{SandboxOptions, Tenant};
 use serde_json::Value;
-
-const FAST: [&str; 4] = ["--rate", "2000", "--concurrency", "4"];
-
-fn with_fast<'a>(args: &[&'a str]) -> Vec<&'a str> {
-    let mut all = args.to_vec();
-    all.extend(FAST);
-    all
-}
-
-fn report(output: &std::process::Output) -> Value {
-    serde_json::from_slice(&output.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}\n{}", stdout(output), stderr(output)))
-}
 
 #[test]
 fn roster_with_emails_user_names_and_skill_names_applies() {
@@ -35,7 +22,7 @@ fn roster_with_emails_user_names_and_skill_names_applies() {
     );
     // Priya has no Retention yet: `remove` is already in place.
     let sandbox = Rehearsal::start(SandboxOptions::default());
-    let out = sandbox.cxskill(&with_fast(&["apply", &roster, "--output", "json"]));
+    let out = sandbox.cxskill(&fast(&["apply", &roster, "--output", "json"]));
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -43,7 +30,7 @@ fn roster_with_emails_user_names_and_skill_names_applies() {
         stdout(&out),
         stderr(&out)
     );
-    let report = report(&out);
+    let report = report_json(&out);
     assert_eq!(report["summary"]["applied"], 3);
     assert_eq!(report["summary"]["unchanged"], 1);
     let state = sandbox.state();
@@ -76,7 +63,7 @@ fn roster_of_emails_skill_names_and_level_names_applies_with_levels_from_the_con
     );
     let sandbox = Rehearsal::start(SandboxOptions::default());
     let before = sandbox.state();
-    let out = sandbox.cxskill(&with_fast(&[
+    let out = sandbox.cxskill(&fast(&[
         "apply", &roster, "--config", &config, "--output", "json",
     ]));
     assert_eq!(
@@ -91,8 +78,8 @@ fn roster_of_emails_skill_names_and_level_names_applies_with_levels_from_the_con
     expected.insert((1002, 112234), (15, false));
     expected.insert((1006, 667788), (1, true));
     assert_eq!(sandbox.state(), expected);
-    assert_eq!(report(&out)["summary"]["applied"], 3);
-    assert_eq!(report(&out)["summary"]["unchanged"], 1);
+    assert_eq!(report_json(&out)["summary"]["applied"], 3);
+    assert_eq!(report_json(&out)["summary"]["unchanged"], 1);
 }
 
 #[test]
@@ -107,9 +94,9 @@ fn unknown_names_are_invalid_with_a_suggestion_and_nothing_is_sent() {
     );
     let sandbox = Rehearsal::start(SandboxOptions::default());
     let before = sandbox.state();
-    let out = sandbox.cxskill(&with_fast(&["apply", &roster, "--output", "json"]));
+    let out = sandbox.cxskill(&fast(&["apply", &roster, "--output", "json"]));
     assert_eq!(out.status.code(), Some(2));
-    let report = report(&out);
+    let report = report_json(&out);
     let rows = report["rows"].as_array().expect("rows");
     assert_eq!(rows[0]["line"], 2);
     assert_eq!(rows[0]["status"], "invalid");
@@ -149,10 +136,10 @@ fn ambiguous_names_list_the_candidates() {
         "r.csv",
         "agent,skill,proficiency\npat@acme.example,Chat,3\n",
     );
-    let out = sandbox.cxskill(&with_fast(&["plan", &roster, "--output", "json"]));
+    let out = sandbox.cxskill(&fast(&["plan", &roster, "--output", "json"]));
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(
-        report(&out)["rows"][0]["error"],
+        report_json(&out)["rows"][0]["error"],
         "`pat@acme.example` matches several agents: 1 (Pat One), 2 (Pat Two); use the agentId; skill name `Chat` matches several skills (10, 11); use the skillId"
     );
 }
@@ -165,7 +152,7 @@ fn prune_removes_unlisted_assignments_of_roster_agents_only() {
     let sandbox = Rehearsal::start(SandboxOptions::default());
     let before = sandbox.state();
 
-    let plan = sandbox.cxskill(&with_fast(&["plan", &roster, "--prune"]));
+    let plan = sandbox.cxskill(&fast(&["plan", &roster, "--prune"]));
     assert_eq!(plan.status.code(), Some(0));
     let text = stdout(&plan);
     assert!(text.contains("  - 112233 Billing EN  (was 3)\n"), "{text}");
@@ -175,22 +162,14 @@ fn prune_removes_unlisted_assignments_of_roster_agents_only() {
     );
 
     // The guard stops the run before any write.
-    let out = sandbox.cxskill(&with_fast(&[
-        "apply",
-        &roster,
-        "--prune",
-        "--max-removals",
-        "2",
-    ]));
+    let out = sandbox.cxskill(&fast(&["apply", &roster, "--prune", "--max-removals", "2"]));
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("removes 3 assignments, more than --max-removals 2"));
     assert!(sandbox.writes().is_empty());
 
-    let out = sandbox.cxskill(&with_fast(&[
-        "apply", &roster, "--prune", "--output", "json",
-    ]));
+    let out = sandbox.cxskill(&fast(&["apply", &roster, "--prune", "--output", "json"]));
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let report = report(&out);
+    let report = report_json(&out);
     let pruned: Vec<&Value> = report["rows"]
         .as_array()
         .expect("rows")
@@ -219,7 +198,7 @@ fn a_refused_prune_removal_lands_in_failed_rows_as_a_remove_row() {
         refuse_skills: vec![556677],
         ..SandboxOptions::default()
     });
-    let out = sandbox.cxskill(&with_fast(&[
+    let out = sandbox.cxskill(&fast(&[
         "apply",
         &roster,
         "--prune",
@@ -255,7 +234,7 @@ fn prune_refuses_to_run_with_invalid_rows_even_with_skip_invalid() {
     );
     let sandbox = Rehearsal::start(SandboxOptions::default());
     let before = sandbox.state();
-    let out = sandbox.cxskill(&with_fast(&[
+    let out = sandbox.cxskill(&fast(&[
         "apply",
         &roster,
         "--prune",
@@ -276,12 +255,12 @@ fn prune_refuses_to_run_with_invalid_rows_even_with_skip_invalid() {
 fn export_then_apply_writes_nothing() {
     let sandbox = Rehearsal::start(SandboxOptions::default());
     // Give the tenant some variety first: inactive flags, UUID agents.
-    let out = sandbox.cxskill(&with_fast(&["apply", "examples/roster.csv"]));
+    let out = sandbox.cxskill(&fast(&["apply", "examples/roster.csv"]));
     assert_eq!(out.status.code(), Some(0));
     let dir = TempDir::new("export");
     let file = dir.path("export.csv");
     let seen = sandbox.requests().len();
-    let out = sandbox.cxskill(&with_fast(&["export", "-o", &file]));
+    let out = sandbox.cxskill(&fast(&["export", "-o", &file]));
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     // The bulk reads, not one call per agent.
     let paths: Vec<String> = sandbox.requests()[seen..]
@@ -308,9 +287,9 @@ fn export_then_apply_writes_nothing() {
     );
 
     let writes = sandbox.writes().len();
-    let out = sandbox.cxskill(&with_fast(&["apply", &file, "--output", "json"]));
+    let out = sandbox.cxskill(&fast(&["apply", &file, "--output", "json"]));
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(report(&out)["summary"]["applied"], 0);
+    assert_eq!(report_json(&out)["summary"]["applied"], 0);
     assert_eq!(sandbox.writes().len(), writes, "export | apply wrote");
 }
 

@@ -144,6 +144,25 @@ pub fn isolated_command(args: &[&str]) -> Command {
     command
 }
 
+/// The arguments with a rate and concurrency that keep tests quick (the
+/// sandbox has no limit unless a test sets one).
+pub fn fast<'a>(args: &[&'a str]) -> Vec<&'a str> {
+    let mut all = args.to_vec();
+    all.extend(["--rate", "2000", "--concurrency", "4"]);
+    all
+}
+
+/// stdout as the one JSON document `--output json` promises.
+pub fn report_json(output: &Output) -> serde_json::Value {
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not one JSON document ({e}):\n{}\n{}",
+            stdout(output),
+            stderr(output)
+        )
+    })
+}
+
 pub fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
