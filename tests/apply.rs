@@ -482,6 +482,9 @@ fn secrets_never_appear_in_output_even_at_vv() {
             assert!(!all.contains(secret.as_str()), "secret leaked:\n{all}");
         }
         assert!(!all.contains("Bearer "), "token leaked:\n{all}");
+        // Every token the sandbox issues starts `sbx-`: none may show up,
+        // with or without its header.
+        assert!(!all.contains("sbx-"), "issued token leaked:\n{all}");
         assert!(
             !all.to_lowercase().contains("authorization"),
             "header leaked:\n{all}"
