@@ -160,7 +160,9 @@ async fn run_against(
     let mut invalid = invalid;
     invalid.extend(resolved.invalid);
     let rows = &resolved.rows;
-    let bar = progress(global, validated.agents, "reading");
+    // Agents as resolved: one agent named two ways is read once.
+    let agents: std::collections::HashSet<_> = rows.iter().map(|r| r.agent).collect();
+    let bar = progress(global, agents.len() as u64, "reading");
     let read = plan::read_tenant(
         &client,
         rows,
