@@ -1,265 +1,1124 @@
-//! Stage 4: plan → requests → outcomes.
+//! Stage 5: requests → outcomes.
 //!
-//! Each agent with changes is handled on its own, at most `concurrency` at
-//! a time: read its assignments again just before writing (the contract has
-//! no ETag, so reads happen as late as possible), re-plan against that
-//! read, send the plan's requests in order, and map every per-row result
-//! back to the roster line it came from. When anything went wrong, or an
-//! attempt may have been applied without our hearing back, the agent is
-//! read once more and each row is judged by what the tenant now holds: a
-//! retried POST answered "already assigned" counts as applied when the
-//! assignment matches, a genuine refusal stays a failure with the server's
-//! words.
+//! The engine sends the writes `requests` chose and maps every row of
+//! every answer back to its pair, and so to its roster line. It runs in
+//! three phases:
+//!
+//! 1. **Upserts, per-agent POSTs and DELETEs**, at most `concurrency` in
+//!    flight. The first upsert body goes alone, as a **canary** for the one
+//!    assumption the bulk write rests on (that it never removes): the full
+//!    sets of its agents are read back once, and if an assignment the body
+//!    did not name has vanished, the run stops (exit 3), puts the vanished
+//!    assignments back, and says to use `--no-bulk`.
+//! 2. **Full-set PUTs**, each built from a read taken after the agent's
+//!    phase-one writes were answered and no older than `max_read_age`
+//!    (re-read with `updatedSince` when older), so that a replacing PUT can
+//!    neither erase the run's own adds nor revert another admin's edits
+//!    made before that read. Every change a read reveals to an assignment
+//!    outside the roster is kept, and reported as a concurrent change.
+//! 3. **Settlement**: a row whose outcome the answers leave open (a lost
+//!    answer, a 5xx, a row the answer does not mention or rejects without
+//!    a reason, retries run out after a write may have landed) is settled
+//!    by one bulk read-back. Only what the tenant shows is reported as
+//!    applied or failed; what cannot be settled is `unknown`.
+//!
+//! One bad request does not stop the run: its rows fail (nothing was sent)
+//! or go to the read-back, and a bulk body that exhausts its retries is
+//! split in half, down to one agent. Only authentication, permission and
+//! configuration failures, a tenant that is plainly gone (three requests in
+//! a row exhausting their retries), an upsert that replaces, or a signal
+//! stop the run early.
 
-use std::collections::HashMap;
-use std::sync::OnceLock;
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
+use std::time::{Duration, Instant};
 
-use futures_util::{StreamExt, stream};
-use tracing::{Instrument, info, info_span, warn};
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
+use reqwest::StatusCode;
+use tracing::{debug, info, warn};
 
-use crate::client::{Client, ClientError};
-use crate::model::{AgentRef, Row, Target};
-use crate::outcome::{RowOutcome, Status};
-use crate::plan::{Action, AgentPlan, Current, Plan, PlannedRow, State, plan_agent};
-use crate::wire;
+use crate::client::{AgentRead, Client, ClientError, Response};
+use crate::interrupt::{Interrupt, Signal};
+use crate::model::State;
+use crate::outcome::{ConcurrentChange, RowOutcome, Status};
+use crate::plan::{Action, Plan};
+use crate::read::{self, Activity, Change, FullSetRead, FullSetStamp, Holdings, Known};
+use crate::requests::{self, Strategy, Write, WriteKind, Writes};
 
-/// The outcome of applying a plan: one outcome per planned or rejected row,
-/// and the fatal error that stopped the run early, if any.
-#[derive(Debug)]
-pub struct Applied {
-    pub rows: Vec<RowOutcome>,
-    pub fatal: Option<ClientError>,
+/// How long requests in flight may take to finish after a signal.
+const GRACE: Duration = Duration::from_secs(5);
+
+/// The longest read-back after a signal.
+const SETTLE_AFTER_SIGNAL: Duration = Duration::from_secs(5);
+
+/// Requests in a row that exhaust their retries before the tenant is
+/// called gone.
+const GONE_AFTER: u32 = 3;
+
+/// The reason given for a row a bulk answer refuses without one.
+pub const NO_REASON: &str = "rejected by the tenant (no reason given)";
+
+/// How to apply.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub strategy: Strategy,
+    pub concurrency: usize,
+    /// The oldest a bulk read may be when a full-set PUT is built from it.
+    pub max_read_age: Duration,
+    /// Who may be inactive: decides the filter combinations of a complete
+    /// bulk read.
+    pub activity: Activity,
+    /// Every skill of the catalogue: the canary's baseline covers them.
+    pub catalogue: Vec<u64>,
+    pub interrupt: Interrupt,
 }
 
-/// Applies the plan. Rows the plan rejected are reported as they are;
-/// nothing is sent for them.
+/// How far the run has got, for a progress display.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    /// Writes answered (or given up on).
+    pub done: u64,
+    /// Writes known so far (bodies split on a 413 add to it).
+    pub total: u64,
+}
+
+/// The outcome of applying a plan.
+#[derive(Debug, Default)]
+pub struct Applied {
+    /// One outcome per pair of the plan (unchanged ones included) and per
+    /// rejected row.
+    pub rows: Vec<RowOutcome>,
+    /// Why the run stopped early, when it did for a reason other than a
+    /// signal.
+    pub fatal: Option<String>,
+    pub interrupted: Option<Signal>,
+    /// Assignments outside the roster someone else changed during the run.
+    pub concurrent: Vec<ConcurrentChange>,
+    pub warnings: Vec<String>,
+}
+
+/// What the answers have said of one pair so far.
+#[derive(Debug, Clone, Default)]
+struct Verdict {
+    /// Some answer said the row succeeded.
+    applied: bool,
+    /// The first reason the tenant gave for refusing it.
+    refusal: Option<String>,
+    /// Why only a read-back can tell (the answer was lost or unclear).
+    unsettled: Option<String>,
+    /// Why it was not sent at all.
+    not_sent: Option<String>,
+}
+
+type Task<'a> = Pin<Box<dyn Future<Output = Done> + Send + 'a>>;
+
+/// A request that finished.
+enum Done {
+    Write(Write, Result<Response, ClientError>),
+    Read(u64, Result<AgentRead, ClientError>),
+}
+
+/// Applies the plan's writes. `holdings` are the plan's reads; they are
+/// brought up to date as the run reads again.
 pub async fn apply(
     client: &Client,
     plan: &Plan,
-    skills: &HashMap<u64, wire::Skill>,
-    concurrency: usize,
-    on_agent: &(dyn Fn() + Sync),
+    writes: Writes,
+    holdings: Holdings,
+    options: &Options,
+    progress: &(dyn Fn(Progress) + Sync),
 ) -> Applied {
-    let fatal: OnceLock<ClientError> = OnceLock::new();
-    let mut rows: Vec<RowOutcome> = plan.rejected.iter().map(RowOutcome::of_rejected).collect();
-    let mut work = stream::iter(&plan.agents)
-        .map(|agent| {
-            let span = info_span!("agent", agent = %agent.agent);
-            apply_agent(client, agent, skills, &fatal).instrument(span)
-        })
-        .buffer_unordered(concurrency.max(1));
-    while let Some(outcomes) = work.next().await {
-        rows.extend(outcomes);
-        on_agent();
+    let mut run = Run::new(client, plan, holdings, options, progress, writes.first.len());
+    run.first_phase(writes.first).await;
+    let mut puts: BTreeMap<u64, Vec<usize>> = writes
+        .puts
+        .into_iter()
+        .filter_map(|w| w.target.map(|agent| (agent, w.pairs)))
+        .collect();
+    for (agent, pairs) in std::mem::take(&mut run.converted_puts) {
+        puts.entry(agent).or_default().extend(pairs);
     }
-    drop(work);
-    Applied {
-        rows,
-        fatal: fatal.into_inner(),
-    }
+    run.put_phase(puts).await;
+    run.settle().await;
+    run.finish()
 }
 
-async fn apply_agent(
-    client: &Client,
-    planned: &AgentPlan,
-    skills: &HashMap<u64, wire::Skill>,
-    fatal: &OnceLock<ClientError>,
-) -> Vec<RowOutcome> {
-    if !planned.has_changes() {
-        return outcomes(&planned.rows, |_| (Status::Unchanged, None));
-    }
-    if let Some(error) = fatal.get() {
-        return not_attempted(&planned.rows, &format!("not attempted: {error}"));
-    }
-    let agent = planned.agent;
-    let rows: Vec<Row> = planned.rows.iter().map(|r| r.row).collect();
+struct Run<'a> {
+    client: &'a Client,
+    plan: &'a Plan,
+    options: &'a Options,
+    progress: &'a (dyn Fn(Progress) + Sync),
+    holdings: Holdings,
+    ledger: Vec<Verdict>,
+    /// The pairs by (agent, skill), for mapping answer rows.
+    index: HashMap<(u64, u64), usize>,
+    named: HashSet<(u64, u64)>,
+    roster_agents: HashSet<u64>,
+    bulk: bool,
+    /// Pairs that need a full-set PUT after a fallback to per-agent writes.
+    converted_puts: BTreeMap<u64, Vec<usize>>,
+    canary_pending: bool,
+    /// Pairs of the writes in flight now.
+    in_flight: HashMap<usize, u32>,
+    fatal: Option<String>,
+    /// Requests in a row that exhausted their retries.
+    exhausted_in_a_row: u32,
+    concurrent: BTreeMap<(u64, u64), ConcurrentChange>,
+    warnings: Vec<String>,
+    done: u64,
+    total: u64,
+}
 
-    let fresh = match read_agent(client, agent, fatal).await {
-        Ok(current) => current,
-        Err(error) => return not_attempted(&planned.rows, &error),
-    };
-    // The planned rows already hold the removals `--prune` showed; an
-    // assignment that appeared since is not removed unseen.
-    let (current, rejected) = plan_agent(agent, &rows, fresh, skills, false);
-    let mut results: Vec<RowOutcome> = rejected.iter().map(RowOutcome::of_rejected).collect();
-    if !current.has_changes() {
-        results.extend(outcomes(&current.rows, |_| (Status::Unchanged, None)));
-        return results;
+impl<'a> Run<'a> {
+    fn new(
+        client: &'a Client,
+        plan: &'a Plan,
+        holdings: Holdings,
+        options: &'a Options,
+        progress: &'a (dyn Fn(Progress) + Sync),
+        total: usize,
+    ) -> Run<'a> {
+        let index = plan
+            .pairs
+            .iter()
+            .enumerate()
+            .map(|(i, p)| ((p.agent, p.skill), i))
+            .collect();
+        Run {
+            client,
+            plan,
+            options,
+            progress,
+            holdings,
+            ledger: vec![Verdict::default(); plan.pairs.len()],
+            index,
+            named: plan.named(),
+            roster_agents: plan
+                .pairs
+                .iter()
+                .map(|p| p.agent)
+                .chain(plan.rejected.iter().map(|r| r.row.agent))
+                .collect(),
+            bulk: options.strategy.bulk,
+            converted_puts: BTreeMap::new(),
+            canary_pending: options.strategy.bulk,
+            in_flight: HashMap::new(),
+            fatal: None,
+            exhausted_in_a_row: 0,
+            concurrent: BTreeMap::new(),
+            warnings: Vec::new(),
+            done: 0,
+            total: total as u64,
+        }
     }
 
-    // The first error of each skill: the one that explains the rest.
-    let mut errors: HashMap<u64, String> = HashMap::new();
-    let mut verify = false;
-    // The PUT always carries the full target set, even a skill whose POST
-    // was answered with an error: that answer may be "already assigned"
-    // to a retried POST that did land, and leaving the skill out would
-    // wipe it where PUT replaces the set.
-    for request in current.requests() {
-        let path = request.path();
-        let method = request.kind.method();
-        match client
-            .send(method.clone(), &path, Some(&request.body))
-            .await
+    /// Whether no new request may start.
+    fn stopping(&self) -> bool {
+        self.fatal.is_some() || self.options.interrupt.is_raised()
+    }
+
+    fn why_stopped(&self) -> String {
+        match (self.options.interrupt.signal(), &self.fatal) {
+            (Some(signal), _) => format!("interrupted ({}), not sent", signal.name()),
+            (None, Some(fatal)) => format!("not sent: the run stopped: {fatal}"),
+            (None, None) => "not sent".to_owned(),
+        }
+    }
+
+    // --- Phase one ---------------------------------------------------------
+
+    async fn first_phase(&mut self, writes: Vec<Write>) {
+        let mut queue: VecDeque<Write> = writes.into();
+        if self.canary_pending
+            && let Some(at) = queue.iter().position(|w| w.kind == WriteKind::Upsert)
+            && let Some(first) = queue.remove(at)
         {
-            Ok(response) => {
-                verify |= response.after_lost_attempt;
-                let result_set = serde_json::from_slice::<wire::ResultSetResponse>(&response.body)
-                    .ok()
-                    .and_then(|r| r.result_set.skill_results);
-                // An answer that does not account for every row sent (no
-                // resultSet, say, or an HTML page with a 200) proves
-                // nothing: look at the tenant afterwards instead.
-                let accounted = result_set.as_ref().is_some_and(|results| {
-                    request
-                        .body
-                        .skills
-                        .iter()
-                        .all(|s| results.iter().any(|r| r.skill_id == s.skill_id))
-                });
-                verify |= !accounted;
-                match result_set {
-                    Some(skill_results) => {
-                        for result in skill_results.into_iter().filter(|r| !r.success) {
-                            let error = result
-                                .error
-                                .unwrap_or_else(|| "rejected without a message".to_owned());
-                            errors.entry(result.skill_id).or_insert(error);
-                        }
-                    }
-                    None if response.status.is_success() => {}
-                    None => {
-                        // A whole-request error: every row of the request
-                        // gets it verbatim.
-                        let error =
-                            format!("{method} {path}: {}: {}", response.status, response.text());
-                        for skill in &request.body.skills {
-                            errors
-                                .entry(skill.skill_id)
-                                .or_insert_with(|| error.clone());
-                        }
-                    }
-                }
-            }
-            Err(error) => {
-                let message = error.to_string();
-                for skill in &request.body.skills {
-                    errors
-                        .entry(skill.skill_id)
-                        .or_insert_with(|| message.clone());
-                }
-                if error.is_fatal() {
-                    let _ = fatal.set(error);
+            self.canary_pending = false;
+            self.canary(first, &mut queue).await;
+        }
+        self.run_queue(queue).await;
+    }
+
+    /// Runs writes, `concurrency` in flight; answers may queue more (a
+    /// split body, a fallback to per-agent writes).
+    async fn run_queue(&mut self, mut queue: VecDeque<Write>) {
+        let mut in_flight: FuturesUnordered<Task<'a>> = FuturesUnordered::new();
+        let mut grace: Option<Instant> = None;
+        loop {
+            while in_flight.len() < self.options.concurrency.max(1) && !self.stopping() {
+                let Some(write) = queue.pop_front() else {
                     break;
+                };
+                if write.kind.is_bulk() && !self.bulk {
+                    let converted = self.per_agent(&write);
+                    self.total = (self.total + converted.len() as u64).saturating_sub(1);
+                    queue.extend(converted);
+                    continue;
                 }
-                // Retries ran out; the write may or may not have landed.
-                verify = true;
+                in_flight.push(self.launch(write));
+            }
+            if in_flight.is_empty() {
+                break;
+            }
+            if self.stopping() && grace.is_none() {
+                grace = Some(Instant::now() + GRACE);
+            }
+            let next = match grace {
+                Some(deadline) => {
+                    match tokio::time::timeout_at(deadline.into(), in_flight.next()).await {
+                        Ok(next) => next,
+                        Err(_) => break,
+                    }
+                }
+                None => {
+                    tokio::select! {
+                        next = in_flight.next() => next,
+                        () = self.options.interrupt.raised() => continue,
+                    }
+                }
+            };
+            match next {
+                Some(Done::Write(write, result)) => self.answered(write, result, &mut queue),
+                Some(Done::Read(..)) | None => {}
+            }
+        }
+        // What never finished: maybe sent, maybe not.
+        drop(in_flight);
+        let reason = self.why_stopped();
+        for write in queue {
+            for &i in &write.pairs {
+                self.ledger[i].not_sent.get_or_insert_with(|| reason.clone());
+            }
+        }
+        self.mark_abandoned();
+    }
+
+    /// The pairs of writes still in flight when the run stopped: they may
+    /// or may not have landed, and only a read-back can tell.
+    fn mark_abandoned(&mut self) {
+        let stopped = self.why_stopped();
+        for (i, _) in std::mem::take(&mut self.in_flight) {
+            let verdict = &mut self.ledger[i];
+            if !verdict.applied {
+                verdict
+                    .unsettled
+                    .get_or_insert_with(|| format!("in flight when the run stopped ({stopped})"));
             }
         }
     }
 
-    let roster_skills: Vec<u64> = current.rows.iter().map(|r| r.row.skill.get()).collect();
-    for (skill, error) in &errors {
-        if !roster_skills.contains(skill) {
+    fn launch(&mut self, write: Write) -> Task<'a> {
+        let body = write.body(self.plan);
+        self.launch_with(write, body)
+    }
+
+    fn launch_with(&mut self, write: Write, body: requests::Body) -> Task<'a> {
+        for &i in &write.pairs {
+            *self.in_flight.entry(i).or_default() += 1;
+        }
+        let client = self.client;
+        Box::pin(async move {
+            let result = client
+                .send(write.method(), write.kind.route(), &write.path(), Some(&body))
+                .await;
+            Done::Write(write, result)
+        })
+    }
+
+    /// Takes in one write's answer.
+    fn answered(
+        &mut self,
+        write: Write,
+        result: Result<Response, ClientError>,
+        queue: &mut VecDeque<Write>,
+    ) {
+        self.done += 1;
+        for &i in &write.pairs {
+            if let Some(n) = self.in_flight.get_mut(&i) {
+                *n -= 1;
+                if *n == 0 {
+                    self.in_flight.remove(&i);
+                }
+            }
+        }
+        match result {
+            Ok(response) => {
+                self.exhausted_in_a_row = 0;
+                self.read_answer(write, &response, queue);
+            }
+            Err(error) if error.is_fatal() => {
+                let message = error.to_string();
+                warn!("{message}");
+                self.refuse_all(&write, &message);
+                self.fatal.get_or_insert(message);
+            }
+            Err(error @ ClientError::Network { .. }) => {
+                let ClientError::Network { maybe_sent, .. } = &error else {
+                    return;
+                };
+                let message = error.to_string();
+                warn!("{message}");
+                for &i in &write.pairs {
+                    if *maybe_sent {
+                        self.ledger[i].unsettled.get_or_insert_with(|| message.clone());
+                    } else {
+                        self.ledger[i].not_sent.get_or_insert_with(|| message.clone());
+                    }
+                }
+                self.exhausted_in_a_row += 1;
+                if self.exhausted_in_a_row >= GONE_AFTER {
+                    self.fatal.get_or_insert_with(|| {
+                        format!(
+                            "the tenant stopped answering: {GONE_AFTER} requests in a row exhausted their retries (the last: {message})"
+                        )
+                    });
+                } else if write.kind.is_bulk()
+                    && let Some((a, b)) = write.split(self.plan)
+                {
+                    // One bad agent must not fail a thousand others.
+                    debug!(pairs = write.pairs.len(), "bulk body gave up: retrying it in halves");
+                    self.total += 2;
+                    queue.push_front(b);
+                    queue.push_front(a);
+                }
+            }
+            Err(error) => {
+                let message = format!("the answer could not be read: {error}");
+                for &i in &write.pairs {
+                    self.ledger[i].unsettled.get_or_insert_with(|| message.clone());
+                }
+            }
+        }
+        (self.progress)(Progress {
+            done: self.done,
+            total: self.total.max(self.done),
+        });
+    }
+
+    fn read_answer(&mut self, write: Write, response: &Response, queue: &mut VecDeque<Write>) {
+        let status = response.status;
+        let whole = |response: &Response| {
+            format!(
+                "{} {}: {}: {}",
+                write.method(),
+                write.path(),
+                status,
+                response.text()
+            )
+        };
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            match write.split(self.plan) {
+                Some((a, b)) => {
+                    info!(pairs = write.pairs.len(), "413: splitting the body");
+                    self.total += 2;
+                    queue.push_front(b);
+                    queue.push_front(a);
+                }
+                None => self.refuse_all(&write, &whole(response)),
+            }
+            return;
+        }
+        let missing_endpoint = matches!(status.as_u16(), 405 | 501)
+            || (status == StatusCode::NOT_FOUND && !response.json);
+        if write.kind.is_bulk() && missing_endpoint {
+            self.fall_back(&write, status);
+            for converted in self.per_agent(&write) {
+                self.total += 1;
+                queue.push_back(converted);
+            }
+            return;
+        }
+        let rows = response
+            .result_set()
+            .and_then(|set| set.rows().map(<[_]>::to_vec));
+        let Some(rows) = rows else {
+            if status.is_success() {
+                let reason = format!(
+                    "the answer ({status}) carried no per-row resultSet, so it proves nothing"
+                );
+                for &i in &write.pairs {
+                    self.ledger[i].unsettled.get_or_insert_with(|| reason.clone());
+                }
+            } else {
+                self.refuse_all(&write, &whole(response));
+            }
+            return;
+        };
+        let mine: HashMap<(u64, u64), usize> = write
+            .pairs
+            .iter()
+            .map(|&i| ((self.plan.pairs[i].agent, self.plan.pairs[i].skill), i))
+            .collect();
+        let mut mentioned = HashSet::new();
+        for row in rows {
+            let key = match write.kind {
+                WriteKind::Upsert => row.agent_id.zip(row.skill_id),
+                WriteKind::AgentPost | WriteKind::AgentPut | WriteKind::AgentDelete => {
+                    write.target.zip(row.skill_id)
+                }
+                WriteKind::SkillDelete => row.agent_id.zip(write.target),
+            };
+            let Some(key) = key else { continue };
+            let Some(&i) = mine.get(&key).or_else(|| {
+                // A full set carries the agent's other roster pairs too.
+                (write.kind == WriteKind::AgentPut)
+                    .then(|| self.index.get(&key))
+                    .flatten()
+            }) else {
+                if !row.success && write.kind == WriteKind::AgentPut {
+                    let reason = row.error.as_deref().unwrap_or(NO_REASON);
+                    self.warnings.push(format!(
+                        "agent {} skill {}: the tenant refused this assignment, carried unchanged in the agent's full set: {reason}",
+                        key.0, key.1
+                    ));
+                }
+                continue;
+            };
+            mentioned.insert(i);
+            let verdict = &mut self.ledger[i];
+            if row.success {
+                verdict.applied = true;
+                continue;
+            }
+            match row.error {
+                Some(reason) => {
+                    verdict.refuse(&reason);
+                    if response.after_lost_attempt {
+                        // "Already assigned" to a retry of a write that did
+                        // land: only the tenant can say.
+                        verdict.unsettled.get_or_insert_with(|| {
+                            "refused on a retry after an attempt whose answer was lost".to_owned()
+                        });
+                    }
+                }
+                None => {
+                    verdict.refuse(NO_REASON);
+                    verdict
+                        .unsettled
+                        .get_or_insert_with(|| NO_REASON.to_owned());
+                }
+            }
+        }
+        for &i in &write.pairs {
+            if !mentioned.contains(&i) {
+                self.ledger[i]
+                    .unsettled
+                    .get_or_insert_with(|| "the answer did not mention this row".to_owned());
+            }
+        }
+    }
+
+    fn refuse_all(&mut self, write: &Write, reason: &str) {
+        for &i in &write.pairs {
+            self.ledger[i].refuse(reason);
+        }
+    }
+
+    fn fall_back(&mut self, write: &Write, status: StatusCode) {
+        if !self.bulk {
+            return;
+        }
+        self.bulk = false;
+        let message = format!(
+            "{} answered {status}: this tenant lacks the bulk endpoints; the rest of the run writes per agent (use --no-bulk to start that way)",
+            write.kind.endpoint()
+        );
+        warn!("{message}");
+        self.warnings.push(message);
+    }
+
+    /// A bulk write's pairs as per-agent writes: adds by POST, removals by
+    /// DELETE, changes by the full-set PUT of phase two.
+    fn per_agent(&mut self, write: &Write) -> Vec<Write> {
+        let mut posts: BTreeMap<u64, Vec<usize>> = BTreeMap::new();
+        let mut deletes: BTreeMap<u64, Vec<usize>> = BTreeMap::new();
+        for &i in &write.pairs {
+            let pair = &self.plan.pairs[i];
+            match pair.action {
+                Action::Add => posts.entry(pair.agent).or_default().push(i),
+                Action::Remove => deletes.entry(pair.agent).or_default().push(i),
+                Action::Change => self
+                    .converted_puts
+                    .entry(pair.agent)
+                    .or_default()
+                    .push(i),
+                Action::Unchanged => {}
+            }
+        }
+        let batch = self.options.strategy.batch_size.max(1);
+        let mut out = Vec::new();
+        for (kind, groups) in [(WriteKind::AgentPost, posts), (WriteKind::AgentDelete, deletes)] {
+            for (agent, pairs) in groups {
+                for chunk in pairs.chunks(batch) {
+                    out.push(Write {
+                        kind,
+                        target: Some(agent),
+                        pairs: chunk.to_vec(),
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    // --- The canary --------------------------------------------------------
+
+    /// Sends the first upsert body alone, then reads back its agents' sets:
+    /// an assignment the body did not name that has vanished means this
+    /// tenant's upsert replaces, and the run stops.
+    async fn canary(&mut self, write: Write, queue: &mut VecDeque<Write>) {
+        let agents = write.agents(self.plan);
+        // The baseline: every assignment these agents hold outside the
+        // body. Read the rest of the catalogue first if the plan's reads
+        // did not cover it.
+        let unread: Vec<u64> = self
+            .options
+            .catalogue
+            .iter()
+            .copied()
+            .filter(|&s| !self.holdings.skill_read(s))
+            .filter(|_| agents.iter().any(|&a| !self.holdings.is_complete(a)))
+            .collect();
+        if !unread.is_empty()
+            && let Err(error) =
+                read::read_skills(self.client, &mut self.holdings, &unread, None).await
+        {
+            self.read_failed(&error);
+            return self.run_single(write, queue).await;
+        }
+        let body_pairs: HashSet<(u64, u64)> = write
+            .pairs
+            .iter()
+            .map(|&i| (self.plan.pairs[i].agent, self.plan.pairs[i].skill))
+            .collect();
+        let baseline: Vec<((u64, u64), State)> = agents
+            .iter()
+            .flat_map(|&agent| {
+                self.holdings
+                    .seen_of(agent)
+                    .into_iter()
+                    .map(move |(skill, state)| ((agent, skill), state))
+            })
+            .filter(|(key, _)| !body_pairs.contains(key))
+            .collect();
+        self.run_single(write, queue).await;
+        if baseline.is_empty() {
+            debug!("canary: the first upsert's agents hold nothing else to watch");
+            return;
+        }
+        let mut skills: Vec<u64> = baseline.iter().map(|((_, s), _)| *s).collect();
+        skills.sort_unstable();
+        skills.dedup();
+        let mut after = Holdings::default();
+        if let Err(error) = read::read_skills(self.client, &mut after, &skills, None).await {
+            self.read_failed(&error);
+            return;
+        }
+        let vanished: Vec<((u64, u64), State)> = baseline
+            .into_iter()
+            .filter(|((agent, skill), _)| after.get(*agent, *skill) == Known::Absent)
+            .collect();
+        let changes = self.holdings_refresh(&after, &skills);
+        self.note_changes(&changes);
+        if vanished.is_empty() {
+            debug!("canary: the upsert kept every assignment it did not name");
+            return;
+        }
+        let message = format!(
+            "this tenant's POST /agents/skills replaces the agents' skill sets instead of adding to them: after the first bulk body, {} assignments it did not name were gone; cxskill put them back and stopped. Re-run with --no-bulk (per-agent writes)",
+            vanished.len()
+        );
+        warn!("{message}");
+        self.fatal = Some(message);
+        self.restore(vanished).await;
+    }
+
+    /// Takes a canary read into the holdings, and the changes it shows.
+    fn holdings_refresh(&mut self, after: &Holdings, skills: &[u64]) -> Vec<Change> {
+        let skills: HashSet<u64> = skills.iter().copied().collect();
+        let mut changes = Vec::new();
+        let agents: HashSet<u64> = self.roster_agents.clone();
+        for agent in agents {
+            for (skill, before) in self.holdings.seen_of(agent) {
+                if !skills.contains(&skill) {
+                    continue;
+                }
+                if let Known::Held(now) = after.get(agent, skill)
+                    && now != before
+                {
+                    changes.push(Change {
+                        agent,
+                        skill,
+                        before: Some(before),
+                        after: Some(now),
+                        was_known: true,
+                    });
+                    self.holdings.record(agent, skill, Some(now));
+                }
+            }
+        }
+        changes
+    }
+
+    /// Puts back assignments a replacing upsert wiped: per-agent POSTs of
+    /// their states before.
+    async fn restore(&mut self, vanished: Vec<((u64, u64), State)>) {
+        let mut by_agent: BTreeMap<u64, Vec<(u64, State)>> = BTreeMap::new();
+        for ((agent, skill), state) in vanished {
+            by_agent.entry(agent).or_default().push((skill, state));
+        }
+        for (agent, skills) in by_agent {
+            let body = crate::wire::SkillsBody {
+                skills: skills
+                    .iter()
+                    .map(|&(skill, state)| crate::wire::SkillWrite {
+                        skill_id: crate::wire::IdString(skill),
+                        proficiency: Some(state.proficiency),
+                        is_active: Some(state.active),
+                    })
+                    .collect(),
+            };
+            let path = format!("/agents/{agent}/skills");
+            let restored = self
+                .client
+                .send(
+                    reqwest::Method::POST,
+                    crate::client::Route::AgentSkills,
+                    &path,
+                    Some(&body),
+                )
+                .await;
+            let failed: Vec<u64> = match &restored {
+                Ok(response) => match response.result_set().as_ref().and_then(|s| s.rows()) {
+                    Some(rows) => rows
+                        .iter()
+                        .filter(|r| !r.success)
+                        .filter_map(|r| r.skill_id)
+                        .collect(),
+                    None => skills.iter().map(|(s, _)| *s).collect(),
+                },
+                Err(_) => skills.iter().map(|(s, _)| *s).collect(),
+            };
+            for (skill, state) in skills {
+                if failed.contains(&skill) {
+                    self.warnings.push(format!(
+                        "agent {agent} skill {skill}: wiped by the upsert and NOT restored; it was at {state}"
+                    ));
+                } else {
+                    self.warnings.push(format!(
+                        "agent {agent} skill {skill}: wiped by the upsert and restored at {state}"
+                    ));
+                }
+            }
+        }
+    }
+
+    async fn run_single(&mut self, write: Write, queue: &mut VecDeque<Write>) {
+        let task = self.launch(write);
+        if let Done::Write(write, result) = task.await {
+            self.answered(write, result, queue);
+        }
+    }
+
+    fn read_failed(&mut self, error: &ClientError) {
+        let message = error.to_string();
+        warn!("{message}");
+        if error.is_fatal() {
+            self.fatal.get_or_insert(message);
+        }
+    }
+
+    // --- Phase two: full-set PUTs -------------------------------------------
+
+    async fn put_phase(&mut self, puts: BTreeMap<u64, Vec<usize>>) {
+        if puts.is_empty() {
+            return;
+        }
+        let agents: Vec<u64> = puts.keys().copied().collect();
+        self.total += agents.len() as u64;
+        if self.stopping() {
+            let reason = self.why_stopped();
+            for pairs in puts.values() {
+                for &i in pairs {
+                    self.ledger[i].not_sent.get_or_insert_with(|| reason.clone());
+                }
+            }
+            return;
+        }
+        let how = FullSetRead::choose(agents.len(), self.options.activity);
+        info!(agents = agents.len(), read = ?how, "full-set PUTs");
+        let mut stamp: Option<FullSetStamp> = None;
+        if let FullSetRead::Bulk(_) = &how {
+            match read::read_full_sets(
+                self.client,
+                &mut self.holdings,
+                &agents,
+                &how,
+                self.options.concurrency,
+            )
+            .await
+            {
+                Ok((taken, changes)) => {
+                    self.note_changes(&changes);
+                    stamp = Some(taken);
+                }
+                Err(error) => {
+                    self.read_failed(&error);
+                    let reason = format!("not sent: the full set could not be read: {error}");
+                    for pairs in puts.values() {
+                        for &i in pairs {
+                            self.ledger[i].not_sent.get_or_insert_with(|| reason.clone());
+                        }
+                    }
+                    return;
+                }
+            }
+        }
+        let watched: HashSet<u64> = agents.iter().copied().collect();
+        let mut pending: VecDeque<u64> = agents.into();
+        let mut in_flight: FuturesUnordered<Task<'a>> = FuturesUnordered::new();
+        let mut grace: Option<Instant> = None;
+        let mut no_queue = VecDeque::new();
+        loop {
+            while in_flight.len() < self.options.concurrency.max(1) && !self.stopping() {
+                let Some(agent) = pending.pop_front() else {
+                    break;
+                };
+                match &how {
+                    FullSetRead::PerAgent => {
+                        let client = self.client;
+                        in_flight.push(Box::pin(async move {
+                            Done::Read(agent, client.agent_skills(agent).await)
+                        }));
+                    }
+                    FullSetRead::Bulk(combos) => {
+                        if let Some(taken) = &stamp
+                            && taken.at.elapsed() > self.options.max_read_age
+                        {
+                            stamp = self.refresh(&watched, combos, taken.clone()).await;
+                            if stamp.is_none() {
+                                pending.push_front(agent);
+                                break;
+                            }
+                        }
+                        if let Some(task) = self.put(agent, &puts[&agent]) {
+                            in_flight.push(task);
+                        }
+                    }
+                }
+            }
+            if in_flight.is_empty() {
+                break;
+            }
+            if self.stopping() && grace.is_none() {
+                grace = Some(Instant::now() + GRACE);
+            }
+            let next = match grace {
+                Some(deadline) => {
+                    match tokio::time::timeout_at(deadline.into(), in_flight.next()).await {
+                        Ok(next) => next,
+                        Err(_) => break,
+                    }
+                }
+                None => {
+                    tokio::select! {
+                        next = in_flight.next() => next,
+                        () = self.options.interrupt.raised() => continue,
+                    }
+                }
+            };
+            match next {
+                Some(Done::Read(agent, read)) => match read {
+                    Ok(AgentRead::Found(listing)) => {
+                        let changes = self.holdings.absorb_agent(agent, &listing.rows);
+                        self.note_changes(&changes);
+                        if let Some(task) = self.put(agent, &puts[&agent]) {
+                            in_flight.push(task);
+                        }
+                    }
+                    Ok(AgentRead::NotFound) => self.fail_put(
+                        &puts[&agent],
+                        format!("agent {agent} not found in the tenant (404)"),
+                    ),
+                    Ok(AgentRead::Untrusted(reason)) => self.fail_put(&puts[&agent], reason),
+                    Err(error) => {
+                        self.read_failed(&error);
+                        self.fail_put(
+                            &puts[&agent],
+                            format!("not sent: the agent's full set could not be read: {error}"),
+                        );
+                    }
+                },
+                Some(Done::Write(write, result)) => self.answered(write, result, &mut no_queue),
+                None => {}
+            }
+        }
+        drop(in_flight);
+        let reason = self.why_stopped();
+        for agent in pending {
+            for &i in &puts[&agent] {
+                self.ledger[i].not_sent.get_or_insert_with(|| reason.clone());
+            }
+        }
+        self.mark_abandoned();
+    }
+
+    /// Brings the bulk read up to date with `updatedSince` (or reads it
+    /// again where the tenant gave no `lastPollTime`).
+    async fn refresh(
+        &mut self,
+        agents: &HashSet<u64>,
+        combos: &[crate::client::BulkFilter],
+        taken: FullSetStamp,
+    ) -> Option<FullSetStamp> {
+        let started = Instant::now();
+        let result = match &taken.poll_time {
+            Some(since) => {
+                read::refresh_bulk(self.client, &mut self.holdings, agents, combos, since)
+                    .await
+                    .map(|(changes, poll)| {
+                        (
+                            FullSetStamp {
+                                at: started,
+                                poll_time: poll.or(taken.poll_time.clone()),
+                            },
+                            changes,
+                        )
+                    })
+            }
+            None => {
+                let list: Vec<u64> = agents.iter().copied().collect();
+                read::read_full_sets(
+                    self.client,
+                    &mut self.holdings,
+                    &list,
+                    &FullSetRead::Bulk(combos.to_vec()),
+                    self.options.concurrency,
+                )
+                .await
+            }
+        };
+        match result {
+            Ok((stamp, changes)) => {
+                self.note_changes(&changes);
+                Some(stamp)
+            }
+            Err(error) => {
+                self.read_failed(&error);
+                self.fatal.get_or_insert_with(|| {
+                    format!("the full sets could not be read again before the PUTs: {error}")
+                });
+                None
+            }
+        }
+    }
+
+    /// The PUT of an agent's full merged set, from the holdings as they
+    /// are now; `None` (and the pairs failed) when no full set is known.
+    fn put(&mut self, agent: u64, pairs: &[usize]) -> Option<Task<'a>> {
+        let Some(fresh) = self.holdings.full_set(agent) else {
+            let reason = self
+                .holdings
+                .untrusted(agent)
+                .map(str::to_owned)
+                .unwrap_or_else(|| format!("not sent: agent {agent}'s full set is not known"));
+            self.fail_put(pairs, reason);
+            return None;
+        };
+        // Every changed roster pair of the agent rides along: the full set
+        // carries its target wherever the agent holds the skill.
+        let mut carried: Vec<usize> = self
+            .plan
+            .pairs
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.agent == agent && p.changes())
+            .map(|(i, _)| i)
+            .collect();
+        carried.sort_unstable();
+        let body = requests::put_body(&fresh, self.plan, &carried);
+        let held: HashSet<u64> = fresh.iter().map(|(s, _)| *s).collect();
+        let write = Write {
+            kind: WriteKind::AgentPut,
+            target: Some(agent),
+            pairs: pairs
+                .iter()
+                .copied()
+                .filter(|&i| {
+                    let pair = &self.plan.pairs[i];
+                    if held.contains(&pair.skill) {
+                        true
+                    } else {
+                        // Not held: a PUT cannot change it (someone removed
+                        // it since the plan).
+                        self.ledger[i].refusal.get_or_insert_with(|| {
+                            format!(
+                                "agent {agent} no longer holds skill {}: it was removed since the plan was made",
+                                pair.skill
+                            )
+                        });
+                        false
+                    }
+                })
+                .collect(),
+        };
+        if body.skills.is_empty() || write.pairs.is_empty() {
+            self.done += 1;
+            return None;
+        }
+        Some(self.launch_with(write, requests::Body::Skills(body)))
+    }
+
+    fn fail_put(&mut self, pairs: &[usize], reason: String) {
+        self.done += 1;
+        for &i in pairs {
+            self.ledger[i].not_sent.get_or_insert_with(|| reason.clone());
+        }
+    }
+
+    /// Records the changes a read found to assignments outside the roster
+    /// of the run's agents.
+    fn note_changes(&mut self, changes: &[Change]) {
+        for change in changes {
+            let key = (change.agent, change.skill);
+            if !change.was_known
+                || self.named.contains(&key)
+                || !self.roster_agents.contains(&change.agent)
+            {
+                continue;
+            }
+            let entry = self.concurrent.entry(key).or_insert(ConcurrentChange {
+                agent: change.agent,
+                skill: change.skill,
+                before: change.before,
+                after: change.after,
+            });
+            entry.after = change.after;
             warn!(
-                skill,
-                "an assignment carried unchanged in the PUT was refused: {error}"
+                agent = change.agent,
+                skill = change.skill,
+                "concurrent change by someone else, kept: {} → {}",
+                shown(change.before),
+                shown(change.after)
             );
         }
     }
 
-    // Judge by what the tenant holds now, when the answers alone cannot
-    // be trusted to tell.
-    let after: Option<Result<Current, String>> = if !verify && errors.is_empty() {
-        None
-    } else if fatal.get().is_none() {
-        Some(read_agent(client, agent, fatal).await)
-    } else {
-        Some(Err("the run stopped before it could be checked".to_owned()))
-    };
+    // --- Phase three: settle -------------------------------------------------
 
-    results.extend(outcomes(&current.rows, |row| {
-        if row.action == Action::Unchanged {
-            return (Status::Unchanged, None);
+    /// Reads back, in bulk, every pair whose outcome the answers left open.
+    async fn settle(&mut self) {
+        let open: Vec<usize> = (0..self.plan.pairs.len())
+            .filter(|&i| {
+                let v = &self.ledger[i];
+                self.plan.pairs[i].changes() && !v.applied && v.unsettled.is_some()
+            })
+            .collect();
+        if open.is_empty() {
+            return;
         }
-        let skill = row.row.skill.get();
-        let error = errors.get(&skill).cloned();
-        match &after {
-            Some(Ok(after)) if in_place(row, after.get(skill)) => {
-                if let Some(error) = &error {
-                    info!(skill, "in place despite the answer \"{error}\"");
+        let mut skills: Vec<u64> = open.iter().map(|&i| self.plan.pairs[i].skill).collect();
+        skills.sort_unstable();
+        skills.dedup();
+        info!(rows = open.len(), skills = skills.len(), "reading back what the answers left open");
+        let mut now = Holdings::default();
+        let read = read::read_skills(self.client, &mut now, &skills, None);
+        let result = if self.options.interrupt.is_raised() || self.fatal.is_some() {
+            tokio::time::timeout(SETTLE_AFTER_SIGNAL, read)
+                .await
+                .unwrap_or_else(|_| {
+                    Err(ClientError::Config(
+                        "the read-back ran out of time".to_owned(),
+                    ))
+                })
+        } else {
+            read.await
+        };
+        match result {
+            Ok(_) => {
+                for i in open {
+                    let pair = self.plan.pairs[i];
+                    let held = match now.get(pair.agent, pair.skill) {
+                        Known::Held(state) => Some(state),
+                        Known::Absent => None,
+                        Known::Unknown => continue,
+                    };
+                    let verdict = &mut self.ledger[i];
+                    if held == pair.after {
+                        verdict.applied = true;
+                    } else {
+                        verdict.unsettled = None;
+                        verdict.refusal.get_or_insert_with(|| {
+                            format!(
+                                "not in place after the write: the tenant shows {}",
+                                shown(held)
+                            )
+                        });
+                    }
                 }
+            }
+            Err(error) => {
+                let reason = format!("reading it back failed: {error}");
+                warn!("{reason}");
+                for i in open {
+                    if let Some(unsettled) = &mut self.ledger[i].unsettled {
+                        unsettled.push_str("; ");
+                        unsettled.push_str(&reason);
+                    }
+                }
+            }
+        }
+    }
+
+    fn finish(self) -> Applied {
+        let mut rows: Vec<RowOutcome> = self
+            .plan
+            .rejected
+            .iter()
+            .map(RowOutcome::of_rejected)
+            .collect();
+        let stopped = self.why_stopped();
+        for (pair, verdict) in self.plan.pairs.iter().zip(&self.ledger) {
+            let (status, error) = if !pair.changes() {
+                (Status::Unchanged, None)
+            } else if verdict.applied {
                 (Status::Applied, None)
-            }
-            Some(Ok(after)) => {
-                let shown = match after.get(skill) {
-                    Some(s) => format!("proficiency {} active {}", s.proficiency, s.active),
-                    None => "not assigned".to_owned(),
-                };
-                let error = error.unwrap_or_else(|| {
-                    format!("not in place after the write: the tenant shows {shown}")
-                });
-                (Status::Failed, Some(error))
-            }
-            Some(Err(reason)) => {
-                let error = error.unwrap_or_else(|| {
-                    format!(
-                        "the answer did not confirm the write, and reading it back failed: {reason}"
-                    )
-                });
-                (Status::Failed, Some(error))
-            }
-            None => match error {
-                Some(error) => (Status::Failed, Some(error)),
-                None => (Status::Applied, None),
-            },
+            } else if let Some(reason) = &verdict.unsettled {
+                (Status::Unknown, Some(format!("{reason}; a re-run settles it")))
+            } else if let Some(reason) = &verdict.refusal {
+                (Status::Failed, Some(reason.clone()))
+            } else if let Some(reason) = &verdict.not_sent {
+                (Status::Failed, Some(reason.clone()))
+            } else {
+                (Status::Failed, Some(stopped.clone()))
+            };
+            rows.push(RowOutcome::of_pair(pair, status, error));
         }
-    }));
-    results
-}
-
-/// The agent's assignments now, or why they cannot be had; an error that
-/// ends the run is also recorded in `fatal`.
-async fn read_agent(
-    client: &Client,
-    agent: AgentRef,
-    fatal: &OnceLock<ClientError>,
-) -> Result<Current, String> {
-    match Current::of_read(agent, client.agent_skills(&agent).await) {
-        Ok(current) => current,
-        Err(error) => {
-            let message = error.to_string();
-            let _ = fatal.set(error);
-            Err(message)
+        Applied {
+            rows,
+            fatal: self.fatal,
+            interrupted: self.options.interrupt.signal(),
+            concurrent: self.concurrent.into_values().collect(),
+            warnings: self.warnings,
         }
     }
 }
 
-/// Whether the tenant's assignment is what the row asks for.
-fn in_place(row: &PlannedRow, now: Option<State>) -> bool {
-    match (row.row.target, now) {
-        (Target::Remove, now) => now.is_none(),
-        (Target::Set { .. }, Some(now)) => row.to == Some(now),
-        (Target::Set { .. }, None) => false,
+impl Verdict {
+    /// Keeps the first reason the tenant gave, preferring one with words
+    /// over a bare refusal.
+    fn refuse(&mut self, reason: &str) {
+        if self.refusal.as_deref().is_none_or(|r| r == NO_REASON) {
+            self.refusal = Some(reason.to_owned());
+        }
     }
 }
 
-fn outcomes(
-    rows: &[PlannedRow],
-    judge: impl Fn(&PlannedRow) -> (Status, Option<String>),
-) -> Vec<RowOutcome> {
-    rows.iter()
-        .map(|row| {
-            let (status, error) = judge(row);
-            RowOutcome::of_planned(row, status, error)
-        })
-        .collect()
-}
-
-/// Rows of an agent that could not be written: changes fail with `error`,
-/// unchanged rows stay unchanged.
-fn not_attempted(rows: &[PlannedRow], error: &str) -> Vec<RowOutcome> {
-    outcomes(rows, |row| match row.action {
-        Action::Unchanged => (Status::Unchanged, None),
-        _ => (Status::Failed, Some(error.to_owned())),
-    })
+fn shown(state: Option<State>) -> String {
+    match state {
+        Some(state) => state.to_string(),
+        None => "not assigned".to_owned(),
+    }
 }

@@ -1,13 +1,13 @@
-//! `auth check`: can cxskill get a token and read the tenant as
-//! configured? One token, one page of agents, one page of skills; on
-//! failure, which of the usual suspects it is (wrong secret, wrong token
-//! URL, no permission, unreachable host), in words a user can act on.
+//! `auth check`: can cxskill get a token, find the API and read the tenant
+//! as configured? One token, the API host (discovered or configured), one
+//! page of agents and of skills, and the business unit; on failure, which
+//! of the usual suspects it is, in words a user can act on.
 
 use std::time::Duration;
 
 use serde_json::json;
 
-use crate::client::{Client, ClientError, TokenFailure};
+use crate::client::{Client, ClientError, EndpointSource, TokenFailure};
 use crate::config::{Connection, Credentials, RetryPolicy};
 
 /// Page size of the reads: one page is enough to prove access, and
@@ -18,13 +18,21 @@ const PAGE: u64 = 100;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthCheck {
     pub api_root: String,
+    /// Scheme and host of the API.
+    pub api_host: String,
+    /// Whether the host was discovered from the token (else configured).
+    pub discovered: bool,
+    pub area: Option<String>,
+    pub cluster: Option<String>,
+    pub tenant_id: Option<String>,
+    pub business_unit: Option<String>,
     pub token_url: String,
     /// `true` for a pre-issued token, `false` for an access key exchange.
     pub preissued_token: bool,
     /// The tenant's `totalRecords` of `GET /agents`.
-    pub agents: u64,
+    pub agents: Option<u64>,
     /// The tenant's `totalRecords` of `GET /skills`.
-    pub skills: u64,
+    pub skills: Option<u64>,
     /// `expires_in` of the token, in seconds; `None` for a pre-issued
     /// token or an endpoint that does not say.
     pub token_lifetime: Option<u64>,
@@ -33,17 +41,25 @@ pub struct AuthCheck {
 /// Which step failed, and why.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Failure {
-    /// The token endpoint refused the access key or the client, or the
-    /// API refused a pre-issued token.
+    /// `invalid_grant`, or the API refused a pre-issued token: the access
+    /// key id or secret (or the token) is wrong.
     WrongSecret,
+    /// `invalid_client`: the client id or secret is wrong.
+    WrongClient,
+    /// `unauthorized_client`: the client may not use this grant.
+    ClientNotAllowed,
     /// The token URL is not a token endpoint (404, or not a token).
     WrongTokenUrl,
+    /// Discovery does not know the tenant, or gave an unusable host.
+    UnknownTenant,
     /// Authenticated, but not allowed to read agents or skills (403).
     NoPermission,
     /// The token endpoint or the API could not be reached.
     Unreachable,
     /// The API answered in a way that says the API root is wrong.
     WrongApiRoot,
+    /// The settings cannot work (no API host can be found).
+    Configuration,
 }
 
 impl Failure {
@@ -51,10 +67,14 @@ impl Failure {
     pub fn name(self) -> &'static str {
         match self {
             Failure::WrongSecret => "wrong_secret",
+            Failure::WrongClient => "wrong_client",
+            Failure::ClientNotAllowed => "client_not_allowed",
             Failure::WrongTokenUrl => "wrong_token_url",
+            Failure::UnknownTenant => "unknown_tenant",
             Failure::NoPermission => "no_permission",
             Failure::Unreachable => "unreachable",
             Failure::WrongApiRoot => "wrong_api_root",
+            Failure::Configuration => "configuration",
         }
     }
 }
@@ -75,19 +95,43 @@ fn policy() -> RetryPolicy {
     }
 }
 
-/// Obtains a token, then reads one page of agents and one of skills.
+/// Obtains a token and the API host, then reads one page of agents and one
+/// of skills, and the business unit.
 pub async fn check(connection: &Connection) -> Result<AuthCheck, AuthError> {
     let mut connection = connection.clone();
     connection.retry = policy();
-    let api_root = connection.api_root();
     let preissued_token = matches!(connection.credentials, Credentials::Token(_));
-    let diagnosed = |e: ClientError| diagnose(&e, &api_root, preissued_token);
-    let client = Client::new(&connection).map_err(diagnosed)?;
+    let configured_root = connection.api_root();
+    let client = Client::connect(&connection).await.map_err(|e| {
+        diagnose(
+            &e,
+            configured_root.as_deref().unwrap_or("(not yet discovered)"),
+            preissued_token,
+        )
+    })?;
+    let endpoint = client.endpoint().clone();
+    let diagnosed = |e: ClientError| diagnose(&e, &endpoint.api_root, preissued_token);
     let token_lifetime = client.authenticate().await.map_err(diagnosed)?;
     let agents = client.agents_page(PAGE, 0).await.map_err(diagnosed)?;
     let skills = client.skills_page(PAGE, 0).await.map_err(diagnosed)?;
+    let probe = skills
+        .skills
+        .as_ref()
+        .and_then(|s| s.first())
+        .map(|s| s.skill_id);
+    let business_unit = client.business_unit(probe).await.map_err(diagnosed)?;
+    let (discovered, area, cluster) = match endpoint.source {
+        EndpointSource::Configured => (false, None, None),
+        EndpointSource::Discovered { area, cluster } => (true, area, cluster),
+    };
     Ok(AuthCheck {
-        api_root: api_root.clone(),
+        api_root: endpoint.api_root,
+        api_host: endpoint.origin,
+        discovered,
+        area,
+        cluster,
+        tenant_id: client.tenant_id(),
+        business_unit,
         token_url: connection.token_url.clone(),
         preissued_token,
         agents: agents.total_records,
@@ -101,11 +145,16 @@ pub async fn check(connection: &Connection) -> Result<AuthCheck, AuthError> {
 pub fn diagnose(error: &ClientError, api_root: &str, preissued: bool) -> AuthError {
     let (failure, message) = match error {
         ClientError::Token { url, kind, reason } => match kind {
-            TokenFailure::Refused | TokenFailure::TokenRejected => {
+            TokenFailure::InvalidGrant | TokenFailure::Refused | TokenFailure::TokenRejected => {
                 (Failure::WrongSecret, error.to_string())
             }
+            TokenFailure::InvalidClient => (Failure::WrongClient, error.to_string()),
+            TokenFailure::UnauthorizedClient => (Failure::ClientNotAllowed, error.to_string()),
             TokenFailure::NotFound | TokenFailure::NotAToken => {
                 (Failure::WrongTokenUrl, error.to_string())
+            }
+            TokenFailure::UnknownTenant | TokenFailure::Discovery => {
+                (Failure::UnknownTenant, error.to_string())
             }
             TokenFailure::Unreachable => (
                 Failure::Unreachable,
@@ -137,7 +186,7 @@ pub fn diagnose(error: &ClientError, api_root: &str, preissued: bool) -> AuthErr
         } => (
             Failure::Unreachable,
             format!(
-                "cannot reach the API at {api_root} ({endpoint}): {reason}; check api_base and the network"
+                "cannot reach the API at {api_root} ({endpoint}): {reason}; check api_base (if set) and the network"
             ),
         ),
         ClientError::Status {
@@ -150,12 +199,15 @@ pub fn diagnose(error: &ClientError, api_root: &str, preissued: bool) -> AuthErr
                 "{api_root} answered {endpoint} with {status}: {body}; check api_base and api_version"
             ),
         ),
-        ClientError::Decode { endpoint, reason } => (
+        ClientError::Decode { endpoint, reason }
+        | ClientError::Paging { endpoint, reason } => (
             Failure::WrongApiRoot,
             format!(
                 "{api_root} answered {endpoint} with something that is not the Admin API ({reason}); check api_base and api_version"
             ),
         ),
+        ClientError::TooLarge { .. } => (Failure::WrongApiRoot, error.to_string()),
+        ClientError::Config(message) => (Failure::Configuration, message.clone()),
     };
     AuthError { failure, message }
 }
@@ -172,28 +224,50 @@ impl AuthCheck {
             None if self.preissued_token => "lifetime unknown (pre-issued)".to_owned(),
             None => "lifetime not stated by the token endpoint".to_owned(),
         };
+        let host = if self.discovered {
+            format!(
+                "{}  (discovered: area {}, cluster {})",
+                self.api_host,
+                self.area.as_deref().unwrap_or("?"),
+                self.cluster.as_deref().unwrap_or("?")
+            )
+        } else {
+            format!("{}  (configured api_base)", self.api_host)
+        };
+        let count = |n: Option<u64>| n.map_or_else(|| "?".to_owned(), |n| n.to_string());
         format!(
             "ok: authenticated with the {how} and read the tenant\n\
-             \x20 API root   {}\n\
-             \x20 token URL  {}\n\
-             \x20 agents     {}\n\
-             \x20 skills     {}\n\
-             \x20 token      {lifetime}\n",
+             \x20 API host       {host}\n\
+             \x20 API root       {}\n\
+             \x20 tenant         {}\n\
+             \x20 business unit  {}\n\
+             \x20 token URL      {}\n\
+             \x20 agents         {}\n\
+             \x20 skills         {}\n\
+             \x20 token          {lifetime}\n",
             self.api_root,
+            self.tenant_id.as_deref().unwrap_or("(not stated)"),
+            self.business_unit.as_deref().unwrap_or("(not stated)"),
             if self.preissued_token {
                 "(not used)"
             } else {
                 &self.token_url
             },
-            self.agents,
-            self.skills,
+            count(self.agents),
+            count(self.skills),
         )
     }
 
     pub fn json(&self) -> String {
         let document = json!({
             "ok": true,
+            "api_host": self.api_host,
             "api_root": self.api_root,
+            "api_host_source": if self.discovered { "discovered" } else { "configured" },
+            "area": self.area,
+            "cluster": self.cluster,
+            "tenant_id": self.tenant_id,
+            "business_unit": self.business_unit,
             "token_url": (!self.preissued_token).then_some(&self.token_url),
             "credentials": if self.preissued_token { "token" } else { "access_key" },
             "agents": self.agents,
@@ -229,9 +303,12 @@ mod tests {
             reason: "why".into(),
         };
         let cases = [
-            (token(TokenFailure::Refused), Failure::WrongSecret),
+            (token(TokenFailure::InvalidGrant), Failure::WrongSecret),
+            (token(TokenFailure::InvalidClient), Failure::WrongClient),
+            (token(TokenFailure::UnauthorizedClient), Failure::ClientNotAllowed),
             (token(TokenFailure::NotFound), Failure::WrongTokenUrl),
             (token(TokenFailure::NotAToken), Failure::WrongTokenUrl),
+            (token(TokenFailure::UnknownTenant), Failure::UnknownTenant),
             (token(TokenFailure::Unreachable), Failure::Unreachable),
             (
                 ClientError::Forbidden {
@@ -245,6 +322,7 @@ mod tests {
                     endpoint: "GET /agents".into(),
                     reason: "cannot connect".into(),
                     attempts: 2,
+                    maybe_sent: false,
                 },
                 Failure::Unreachable,
             ),
@@ -256,6 +334,7 @@ mod tests {
                 },
                 Failure::WrongApiRoot,
             ),
+            (ClientError::Config("no host".into()), Failure::Configuration),
         ];
         for (error, failure) in cases {
             assert_eq!(diagnose(&error, ROOT, false).failure, failure, "{error}");

@@ -161,8 +161,9 @@ pub struct ConnectionArgs {
 /// `*_file` or `*_command`); never from a flag.
 #[derive(Debug, Args)]
 pub struct TenantArgs {
-    /// Scheme and host of the API, e.g. https://api-na1.niceincontact.com
-    /// [env: CXSKILL_API_BASE].
+    /// Scheme and host of the API, e.g. https://api-na1.niceincontact.com;
+    /// overrides discovery, which finds it from the token
+    /// [env: CXSKILL_API_BASE] [default: discovered at run time].
     #[arg(long, value_name = "URL")]
     pub api_base: Option<String>,
 
@@ -183,6 +184,11 @@ pub struct TenantArgs {
     /// Requests in flight at once [env: CXSKILL_CONCURRENCY] [default: 5].
     #[arg(long, value_name = "N")]
     pub concurrency: Option<usize>,
+
+    /// The largest answer read, in bytes; a larger (or endless) one is an
+    /// error [env: CXSKILL_MAX_ANSWER_BYTES] [default: 67108864, 64 MiB].
+    #[arg(long, value_name = "BYTES")]
+    pub max_answer_bytes: Option<usize>,
 }
 
 /// Where to keep the run's records.
@@ -214,6 +220,18 @@ pub struct JobArgs {
     /// assignments the roster does not name.
     #[arg(long)]
     pub prune: bool,
+
+    /// Rows per write body (agent × skill pairs, for the bulk upsert); a
+    /// full-set PUT is never split.
+    #[arg(long, default_value_t = cxskill::requests::DEFAULT_BATCH_SIZE, value_name = "N",
+          value_parser = clap::value_parser!(u64).range(1..=1000))]
+    pub batch_size: u64,
+
+    /// Write per agent only: never the bulk upsert (POST /agents/skills)
+    /// or the per-skill DELETE. For tenants without them (cxskill also
+    /// falls back by itself when they answer 405, 501 or a bare 404).
+    #[arg(long)]
+    pub no_bulk: bool,
 }
 
 #[derive(Debug, Args)]
@@ -239,8 +257,9 @@ pub struct ApplyArgs {
     #[arg(long, requires = "dry_run")]
     pub detailed_exitcode: bool,
 
-    /// Apply without asking, even on a terminal.
-    #[arg(short, long)]
+    /// Apply without asking, even on a terminal. Off a terminal (cron,
+    /// pipes) apply refuses without it.
+    #[arg(short, long, visible_alias = "auto-approve")]
     pub yes: bool,
 
     /// Send the valid rows even when some are invalid (they are reported).

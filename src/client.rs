@@ -1,32 +1,45 @@
-//! The HTTP client for the CXone Admin API: one reqwest client, a token that
-//! renews itself, a token bucket for the rate, and retries with exponential
+//! The HTTP client for the CXone Admin API (contract revision 2): one
+//! reqwest client, a token that renews itself, the API host discovered from
+//! the token, a token bucket for the rate, and retries with exponential
 //! backoff and full jitter. Every attempt carries a fresh `X-Request-ID` and
-//! a W3C `traceparent`, and is counted for the report.
+//! a W3C `traceparent`, and is counted for the report, by endpoint.
 //!
-//! Whole-request answers that the caller must interpret (200, 400 with a
-//! per-row `resultSet`, 404) come back as [`Response`]; everything the
-//! caller cannot act on (exhausted retries, 401 after a renewal, 403) is a
-//! [`ClientError`].
+//! Whole-request answers that the caller must interpret (2xx, 400 with a
+//! per-row `resultSet`, 404, 405, 409, 413...) come back as [`Response`];
+//! what the caller cannot act on (exhausted retries, 401 after a renewal,
+//! 403) is a [`ClientError`]. Every answer is capped in size, and every
+//! piece of server text is scrubbed of secrets before it goes anywhere.
 
+use std::collections::{BTreeMap, HashSet};
+use std::hash::Hash;
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex as StdMutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
-use reqwest::{Method, StatusCode, header};
+use reqwest::{Method, StatusCode, Url, header};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::Mutex;
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 use uuid::Uuid;
 
-use crate::config::{Connection, Credentials, RetryPolicy};
-use crate::model::AgentRef;
-use crate::secret::Secret;
+use crate::config::{self, ApiClient, Connection, Credentials, RetryPolicy, TokenAuth};
+use crate::secret::{self, Secret};
 use crate::wire;
 
-/// Largest page CXone serves for listings.
-const PAGE_SIZE: u64 = 10_000;
+/// Largest page asked of the bulk listings.
+pub const PAGE_SIZE: u64 = 10_000;
+
+/// Pages one listing may take before the read is called endless.
+const PAGE_LIMIT: usize = 10_000;
+
+/// Rows one listing may hold: with the answer-size cap, what bounds the
+/// memory of a read whose pages never stop bringing new rows.
+const LISTING_ROW_LIMIT: usize = 5_000_000;
 
 /// A failure the caller cannot work around by reading the answer.
 #[derive(Debug, thiserror::Error)]
@@ -44,11 +57,16 @@ pub enum ClientError {
         "{endpoint}: 403 Forbidden: {body}; the access key's user lacks the permission for this call (writing skills needs the Admin \"Users: Edit\" and \"Skills: Edit\" permissions)"
     )]
     Forbidden { endpoint: String, body: String },
+    /// Retries ran out. `maybe_sent`: some attempt may have reached the
+    /// server (a 5xx, a timeout, a dropped connection), so a write may have
+    /// landed; `false` when every attempt was refused before it was read
+    /// (cannot connect, 429).
     #[error("{endpoint}: {reason} (gave up after {attempts} attempts)")]
     Network {
         endpoint: String,
         reason: String,
         attempts: u32,
+        maybe_sent: bool,
     },
     #[error("{endpoint}: {status}: {body}")]
     Status {
@@ -58,37 +76,59 @@ pub enum ClientError {
     },
     #[error("{endpoint}: unexpected answer: {reason}")]
     Decode { endpoint: String, reason: String },
+    /// An answer larger than the cap (or one that never ends).
+    #[error(
+        "{endpoint}: the answer is larger than {limit} bytes (the answer-size cap); it was not read"
+    )]
+    TooLarge { endpoint: String, limit: usize },
+    /// A listing that cannot be read to its end: pages that repeat, run
+    /// past `totalRecords`, or never stop.
+    #[error("{endpoint}: {reason}")]
+    Paging { endpoint: String, reason: String },
+    /// The settings cannot work (no API host can be found, say).
+    #[error("{0}")]
+    Config(String),
 }
 
 impl ClientError {
-    /// Authentication, permission and network failures end the run (exit
-    /// 3): every further request would fail the same way.
+    /// Authentication, permission and configuration failures end the run
+    /// (exit 3): every further request would fail the same way.
     pub fn is_fatal(&self) -> bool {
         matches!(
             self,
             ClientError::Token { .. }
                 | ClientError::Unauthorized { .. }
                 | ClientError::Forbidden { .. }
-                | ClientError::Network { .. }
+                | ClientError::Config(_)
         )
     }
 }
 
-/// Why a token could not be had.
+/// Why a token (or the API host) could not be had.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenFailure {
-    /// The token endpoint refused the access key or the client (401, or a
-    /// 400 OAuth error).
+    /// `invalid_grant`: the access key id or secret is wrong.
+    InvalidGrant,
+    /// `invalid_client`: the client id or secret is wrong.
+    InvalidClient,
+    /// `unauthorized_client`: the client may not use this grant.
+    UnauthorizedClient,
+    /// Another refusal (another OAuth error, or 401 without one).
     Refused,
     /// The token URL answered 404: it is not a token endpoint.
     NotFound,
     /// The token URL answered, but not with a token.
     NotAToken,
-    /// The token endpoint could not be reached (DNS, refused, timeout),
-    /// or kept failing with transient errors.
+    /// The token endpoint could not be reached (DNS, refused, timeout), or
+    /// kept failing with transient errors.
     Unreachable,
     /// The pre-issued token was rejected and cannot be renewed.
     TokenRejected,
+    /// Discovery does not know the tenant (404).
+    UnknownTenant,
+    /// Discovery answered with something unusable (no `api_endpoint`, an
+    /// `http://` host that is not loopback, not JSON).
+    Discovery,
 }
 
 /// An answer for the caller to read: its status and body.
@@ -96,35 +136,73 @@ pub enum TokenFailure {
 pub struct Response {
     pub status: StatusCode,
     pub body: bytes::Bytes,
+    /// Whether the answer says it is JSON (`Content-Type`): a 404 with a
+    /// JSON body names an unknown id, one without is a missing endpoint.
+    pub json: bool,
     /// Whether this answer came after an attempt that may have reached the
-    /// server without its answer reaching us (a timeout or a dropped
-    /// connection): a write may then have been applied twice.
+    /// server without its answer reaching us (a timeout, a dropped
+    /// connection, a 5xx): a write may then have been applied twice.
     pub after_lost_attempt: bool,
 }
 
 impl Response {
-    /// The body as text, for error messages, verbatim.
+    /// The body as text, for error messages: scrubbed of secrets.
     pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
+        body_text(&self.body)
+    }
+
+    /// The per-row `resultSet`, from any status; `None` when the body is
+    /// not one.
+    pub fn result_set(&self) -> Option<wire::ResultSet> {
+        serde_json::from_slice::<wire::ResultSetResponse>(&self.body)
+            .ok()
+            .map(|r| r.result_set)
     }
 }
 
-/// Requests sent, by kind, for the report.
-#[derive(Debug, Default)]
-pub struct Stats {
-    pub get: AtomicU64,
-    pub post: AtomicU64,
-    pub put: AtomicU64,
-    pub delete: AtomicU64,
-    /// Attempts after the first for the same request.
-    pub retries: AtomicU64,
-    /// 429 answers.
-    pub throttled: AtomicU64,
+/// The API endpoints the client counts, by template, so that a report can
+/// say `3 GET /skills/agents, 2 POST /agents/skills`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Route {
+    /// `/agents`
+    Agents,
+    /// `/skills`
+    Skills,
+    /// `/agents/{id}/skills`
+    AgentSkills,
+    /// `/agents/skills`
+    AgentsSkills,
+    /// `/skills/agents`
+    SkillsAgents,
+    /// `/skills/{id}/agents`
+    SkillAgents,
+    /// `/skills/{id}/agents/{agentId}`
+    SkillAgent,
 }
 
-/// A point-in-time copy of [`Stats`], serialised as the report's
-/// `summary.requests`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+impl Route {
+    pub fn template(self) -> &'static str {
+        match self {
+            Route::Agents => "/agents",
+            Route::Skills => "/skills",
+            Route::AgentSkills => "/agents/{id}/skills",
+            Route::AgentsSkills => "/agents/skills",
+            Route::SkillsAgents => "/skills/agents",
+            Route::SkillAgents => "/skills/{id}/agents",
+            Route::SkillAgent => "/skills/{id}/agents/{agentId}",
+        }
+    }
+
+    /// Whether a GET of this route reads assignments (as opposed to the
+    /// catalogue of agents and skills).
+    pub fn reads_assignments(self) -> bool {
+        !matches!(self, Route::Agents | Route::Skills)
+    }
+}
+
+/// Requests sent, for the report: by method and endpoint, plus retries and
+/// 429s. Attempts are counted, so a retried request counts twice.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct RequestCounts {
     #[serde(rename = "GET")]
     pub get: u64,
@@ -136,15 +214,54 @@ pub struct RequestCounts {
     pub delete: u64,
     pub retries: u64,
     pub throttled: u64,
+    /// `"GET /skills/agents"` → attempts.
+    pub by_endpoint: BTreeMap<String, u64>,
 }
 
 impl RequestCounts {
     pub fn writes(&self) -> u64 {
         self.post + self.put + self.delete
     }
+
+    pub fn total(&self) -> u64 {
+        self.get + self.writes()
+    }
+
+    /// Attempts of one method and route.
+    pub fn of(&self, method: &Method, route: Route) -> u64 {
+        self.by_endpoint
+            .get(&endpoint_key(method, route))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// GETs that read assignments (not the agent and skill catalogues).
+    pub fn assignment_reads(&self) -> u64 {
+        [
+            Route::AgentSkills,
+            Route::AgentsSkills,
+            Route::SkillsAgents,
+            Route::SkillAgents,
+        ]
+        .into_iter()
+        .map(|route| self.of(&Method::GET, route))
+        .sum()
+    }
 }
 
-/// The current token and how many times it has been renewed, so that many
+/// `"POST /agents/skills"`.
+pub fn endpoint_key(method: &Method, route: Route) -> String {
+    format!("{method} {}", route.template())
+}
+
+#[derive(Debug, Default)]
+struct Stats {
+    retries: AtomicU64,
+    throttled: AtomicU64,
+    by_endpoint: StdMutex<BTreeMap<(Method, Route), u64>>,
+}
+
+/// The current token, and how many times it has been renewed, so that many
 /// tasks hitting a 401 at once renew it once.
 struct TokenState {
     token: Option<Secret>,
@@ -154,21 +271,65 @@ struct TokenState {
     generation: u64,
 }
 
+/// Where the API is and how that was learnt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    /// `{api_base}/inContactAPI/services/{version}`.
+    pub api_root: String,
+    /// Scheme, host and port of the API: where `_links.next` may point.
+    pub origin: String,
+    pub source: EndpointSource,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EndpointSource {
+    /// `api_base` was configured (flag, environment or profile).
+    Configured,
+    /// Found through `/.well-known/cxone-configuration`.
+    Discovered {
+        area: Option<String>,
+        cluster: Option<String>,
+    },
+}
+
 pub struct Client {
     http: reqwest::Client,
-    api_root: String,
+    endpoint: OnceLock<Endpoint>,
     token_url: String,
+    api_version: String,
     credentials: Credentials,
     token: Mutex<TokenState>,
+    /// The tenant, when a token has said (the `id_token`, or a JWT bearer
+    /// token).
+    tenant_id: StdMutex<Option<String>>,
     limiter: DefaultDirectRateLimiter,
     retry: RetryPolicy,
+    max_answer: usize,
     stats: Stats,
     /// One trace per run, so every request of a run can be found together.
     trace_id: String,
 }
 
 impl Client {
-    pub fn new(connection: &Connection) -> Result<Client, ClientError> {
+    /// A client for the tenant: with `api_base` configured, ready at once
+    /// (the token is fetched with the first request); otherwise the token
+    /// is exchanged now and the API host discovered from it.
+    pub async fn connect(connection: &Connection) -> Result<Client, ClientError> {
+        let client = Client::new(connection)?;
+        let endpoint = match &connection.api_base {
+            Some(base) => Endpoint {
+                api_root: config::api_root(base, &connection.api_version),
+                origin: origin_of(base).unwrap_or_else(|| base.clone()),
+                source: EndpointSource::Configured,
+            },
+            None => client.discover().await?,
+        };
+        info!(api_root = %endpoint.api_root, "API endpoint");
+        let _ = client.endpoint.set(endpoint);
+        Ok(client)
+    }
+
+    fn new(connection: &Connection) -> Result<Client, ClientError> {
         let http = reqwest::Client::builder()
             .connect_timeout(connection.connect_timeout)
             .timeout(connection.request_timeout)
@@ -179,18 +340,23 @@ impl Client {
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("cxskill/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| ClientError::Decode {
-                endpoint: "client".to_owned(),
-                reason: e.to_string(),
-            })?;
-        let preissued = match &connection.credentials {
-            Credentials::Token(token) => Some(token.clone()),
-            Credentials::AccessKey { .. } => None,
+            .map_err(|e| ClientError::Config(format!("cannot build the HTTP client: {e}")))?;
+        let (preissued, tenant_id) = match &connection.credentials {
+            Credentials::Token(token) => (Some(token.clone()), jwt_tenant(token)),
+            Credentials::AccessKey { .. } => (None, None),
         };
+        if let Credentials::AccessKey {
+            client: Some(api_client),
+            ..
+        } = &connection.credentials
+        {
+            secret::remember_basic(&api_client.id, &api_client.secret);
+        }
         Ok(Client {
             http,
-            api_root: connection.api_root(),
+            endpoint: OnceLock::new(),
             token_url: connection.token_url.clone(),
+            api_version: connection.api_version.clone(),
             credentials: connection.credentials.clone(),
             token: Mutex::new(TokenState {
                 token: preissued,
@@ -198,23 +364,62 @@ impl Client {
                 lifetime: None,
                 generation: 0,
             }),
+            tenant_id: StdMutex::new(tenant_id),
             limiter: RateLimiter::direct(quota(connection.rate, connection.concurrency)),
             retry: connection.retry,
+            max_answer: connection.max_answer_bytes,
             stats: Stats::default(),
             trace_id: Uuid::new_v4().simple().to_string(),
         })
     }
 
+    /// Where the API is (set by [`Client::connect`]).
+    pub fn endpoint(&self) -> &Endpoint {
+        self.endpoint.get_or_init(|| Endpoint {
+            api_root: String::new(),
+            origin: String::new(),
+            source: EndpointSource::Configured,
+        })
+    }
+
+    /// The tenant's id, when a token has said.
+    pub fn tenant_id(&self) -> Option<String> {
+        self.tenant_id
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    pub fn token_url(&self) -> &str {
+        &self.token_url
+    }
+
     pub fn counts(&self) -> RequestCounts {
-        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        RequestCounts {
-            get: load(&self.stats.get),
-            post: load(&self.stats.post),
-            put: load(&self.stats.put),
-            delete: load(&self.stats.delete),
-            retries: load(&self.stats.retries),
-            throttled: load(&self.stats.throttled),
+        let by = self
+            .stats
+            .by_endpoint
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        let mut counts = RequestCounts {
+            retries: self.stats.retries.load(Ordering::Relaxed),
+            throttled: self.stats.throttled.load(Ordering::Relaxed),
+            ..RequestCounts::default()
+        };
+        for ((method, route), n) in by {
+            match method {
+                Method::GET => counts.get += n,
+                Method::POST => counts.post += n,
+                Method::PUT => counts.put += n,
+                Method::DELETE => counts.delete += n,
+                _ => {}
+            }
+            *counts
+                .by_endpoint
+                .entry(endpoint_key(&method, route))
+                .or_default() += n;
         }
+        counts
     }
 
     /// Obtains a token now (an access key is exchanged afresh) and returns
@@ -223,126 +428,460 @@ impl Client {
     /// without `expires_in`.
     pub async fn authenticate(&self) -> Result<Option<u64>, ClientError> {
         let mut state = self.token.lock().await;
-        if self.can_renew() {
+        if self.can_renew() && state.generation == 0 {
             self.exchange(&mut state).await?;
         }
         Ok(state.lifetime)
     }
 
-    /// `GET /agents?top=&skip=`: one page, with the tenant's `totalRecords`.
-    pub async fn agents_page(&self, top: u64, skip: u64) -> Result<wire::AgentsPage, ClientError> {
-        self.get_json(&format!("/agents?top={top}&skip={skip}"))
-            .await
-    }
+    // --- Discovery ---------------------------------------------------------
 
-    /// `GET /skills?top=&skip=`: one page, with the tenant's `totalRecords`.
-    pub async fn skills_page(&self, top: u64, skip: u64) -> Result<wire::SkillsPage, ClientError> {
-        self.get_json(&format!("/skills?top={top}&skip={skip}"))
-            .await
-    }
-
-    /// `GET /agents/{id}/skills`. `None` when the agent does not exist.
-    pub async fn agent_skills(
-        &self,
-        agent: &AgentRef,
-    ) -> Result<Option<Vec<wire::Assignment>>, ClientError> {
-        let path = format!("/agents/{}/skills", agent.path_segment());
-        let response = self.send(Method::GET, &path, None::<&()>).await?;
-        match response.status {
-            StatusCode::NOT_FOUND => Ok(None),
-            status if status.is_success() => {
-                let page: wire::AssignmentsPage = decode(&path, &response)?;
-                Ok(Some(page.agent_skill_assignments))
-            }
-            status => Err(status_error(&path, status, &response)),
+    /// The API host from `/.well-known/cxone-configuration` at the token
+    /// URL's origin, for the tenant the token names. The host must be
+    /// https (loopback aside) before any token is sent to it.
+    async fn discover(&self) -> Result<Endpoint, ClientError> {
+        let failure = |kind: TokenFailure, reason: String| ClientError::Token {
+            url: self.token_url.clone(),
+            kind,
+            reason,
+        };
+        if self.can_renew() {
+            let mut state = self.token.lock().await;
+            self.exchange(&mut state).await?;
         }
+        let Some(tenant) = self.tenant_id() else {
+            return Err(ClientError::Config(match self.credentials {
+                Credentials::Token(_) => "no API host: the pre-issued token (CXSKILL_TOKEN) does not name its tenant (it is not a JWT with tenantId), so the API host cannot be discovered; set api_base (CXSKILL_API_BASE or --api-base), or use an access key".to_owned(),
+                Credentials::AccessKey { .. } => "no API host: the token endpoint's answer has no id_token naming the tenant, so the API host cannot be discovered; set api_base (CXSKILL_API_BASE or --api-base)".to_owned(),
+            }));
+        };
+        let origin = origin_of(&self.token_url).ok_or_else(|| {
+            ClientError::Config(format!("the token URL `{}` has no host", self.token_url))
+        })?;
+        let mut url = Url::parse(&format!("{origin}/.well-known/cxone-configuration"))
+            .map_err(|e| ClientError::Config(format!("cannot build the discovery URL: {e}")))?;
+        url.query_pairs_mut().append_pair("tenantId", &tenant);
+        let mut attempt = 0;
+        let started = Instant::now();
+        let response = loop {
+            attempt += 1;
+            let sent = self
+                .http
+                .get(url.clone())
+                .header(header::ACCEPT, "application/json")
+                .header("X-Request-ID", Uuid::new_v4().to_string())
+                .send()
+                .await;
+            let (retry_after, reason) = match sent {
+                Ok(response) if is_transient(response.status()) => (
+                    retry_after(&response),
+                    format!("discovery answered {}", response.status()),
+                ),
+                Ok(response) => break response,
+                Err(e) => (None, transport_reason(&e)),
+            };
+            let delay = self
+                .next_delay(attempt, started, retry_after, "discovery", || reason)
+                .map_err(|e| failure(TokenFailure::Unreachable, e.to_string()))?;
+            tokio::time::sleep(delay).await;
+        };
+        let status = response.status();
+        let bytes = self
+            .read_body(response, "discovery")
+            .await
+            .map_err(|e| failure(TokenFailure::Discovery, e.to_string()))?;
+        if status == StatusCode::NOT_FOUND {
+            return Err(failure(
+                TokenFailure::UnknownTenant,
+                format!(
+                    "discovery at {origin} does not know tenant {tenant} (404); check that the token URL belongs to the tenant's region (FedRAMP tenants use cxone-gov.niceincontact.com), or set api_base"
+                ),
+            ));
+        }
+        if !status.is_success() {
+            return Err(failure(
+                TokenFailure::Discovery,
+                format!(
+                    "discovery at {origin} answered {status}: {}",
+                    body_text(&bytes)
+                ),
+            ));
+        }
+        let found: wire::Discovery = serde_json::from_slice(&bytes).map_err(|e| {
+            failure(
+                TokenFailure::Discovery,
+                format!("discovery at {origin} did not answer with a configuration ({e})"),
+            )
+        })?;
+        let api = found.api_endpoint.clone().ok_or_else(|| {
+            failure(
+                TokenFailure::Discovery,
+                format!("discovery at {origin} names no api_endpoint for tenant {tenant}"),
+            )
+        })?;
+        config::check_url("discovered API host", &api).map_err(|e| {
+            failure(
+                TokenFailure::Discovery,
+                format!("{e}; no token was sent to it"),
+            )
+        })?;
+        Ok(Endpoint {
+            api_root: config::api_root(&api, &self.api_version),
+            origin: origin_of(&api).unwrap_or(api),
+            source: EndpointSource::Discovered {
+                area: found.area.or(found.region),
+                cluster: found.cluster,
+            },
+        })
+    }
+
+    // --- Catalogue reads -------------------------------------------------
+
+    /// `GET /agents?top=&skip=`: one page.
+    pub async fn agents_page(&self, top: u64, skip: u64) -> Result<wire::AgentsPage, ClientError> {
+        let path = format!("/agents?top={top}&skip={skip}");
+        self.get_json(Route::Agents, &path).await
+    }
+
+    /// `GET /skills?top=&skip=`: one page.
+    pub async fn skills_page(&self, top: u64, skip: u64) -> Result<wire::SkillsPage, ClientError> {
+        let path = format!("/skills?top={top}&skip={skip}");
+        self.get_json(Route::Skills, &path).await
     }
 
     /// `GET /skills`, every page.
     pub async fn skills(&self) -> Result<Vec<wire::Skill>, ClientError> {
-        self.all_pages("/skills", |p: wire::SkillsPage| {
-            (p.skills, Some(p.total_records))
-        })
-        .await
+        let read = self
+            .paged(
+                Route::Skills,
+                "/skills",
+                PAGE_SIZE,
+                |p: wire::SkillsPage| Page {
+                    rows: p.skills.unwrap_or_default(),
+                    total: p.total_records,
+                    next: p.links.and_then(|l| l.next),
+                    business_unit: None,
+                    poll_time: None,
+                    missing_list: false,
+                },
+                |s| s.skill_id,
+            )
+            .await?;
+        read.complete(Route::Skills, |s| s.skill_id)
     }
 
     /// `GET /agents`, every page.
     pub async fn agents(&self) -> Result<Vec<wire::Agent>, ClientError> {
-        self.all_pages("/agents", |p: wire::AgentsPage| {
-            (p.agents, Some(p.total_records))
-        })
-        .await
+        let read = self
+            .paged(
+                Route::Agents,
+                "/agents",
+                PAGE_SIZE,
+                |p: wire::AgentsPage| Page {
+                    rows: p.agents.unwrap_or_default(),
+                    total: p.total_records,
+                    next: p.links.and_then(|l| l.next),
+                    business_unit: None,
+                    poll_time: None,
+                    missing_list: false,
+                },
+                |a| a.agent_id,
+            )
+            .await?;
+        read.complete(Route::Agents, |a| a.agent_id)
     }
 
-    /// `GET /agents/skills`: every assignment of the business unit, every
-    /// page.
-    pub async fn all_assignments(&self) -> Result<Vec<wire::Assignment>, ClientError> {
-        self.all_pages("/agents/skills", |p: wire::AssignmentsPage| {
-            (p.agent_skill_assignments, p.total_records)
-        })
-        .await
-    }
+    // --- Assignment reads ------------------------------------------------
 
-    /// Reads a listing page by page (`top`/`skip`) until it has
-    /// `totalRecords` items (or an empty page comes back).
-    async fn all_pages<P: DeserializeOwned, T>(
-        &self,
-        endpoint: &str,
-        split: impl Fn(P) -> (Vec<T>, Option<u64>),
-    ) -> Result<Vec<T>, ClientError> {
-        let mut items = Vec::new();
-        loop {
-            let path = format!("{endpoint}?top={PAGE_SIZE}&skip={}", items.len());
-            let (page, total) = split(self.get_json(&path).await?);
-            let got = page.len() as u64;
-            items.extend(page);
-            // Trust totalRecords when the tenant gives it (a tenant may cap
-            // pages below `top`); without it, a short page is the last.
-            let done = match total.filter(|&t| t > 0) {
-                Some(total) => got == 0 || items.len() as u64 >= total,
-                None => got < PAGE_SIZE,
-            };
-            if done {
-                return Ok(items);
+    /// `GET /agents/{agentId}/skills`, every page. The answer is checked
+    /// before it is believed: see [`AgentRead`].
+    pub async fn agent_skills(&self, agent_id: u64) -> Result<AgentRead, ClientError> {
+        let path = format!("/agents/{agent_id}/skills");
+        let read = self
+            .paged(
+                Route::AgentSkills,
+                &path,
+                PAGE_SIZE,
+                |p: wire::AssignmentsPage| Page {
+                    missing_list: p.agent_skill_assignments.is_none(),
+                    ..Page::of_assignments(p)
+                },
+                |a| a.skill_id,
+            )
+            .await;
+        let read = match read {
+            Ok(read) => read,
+            Err(ClientError::Status { status: 404, .. }) => return Ok(AgentRead::NotFound),
+            Err(ClientError::Decode { reason, .. }) => {
+                return Ok(AgentRead::Untrusted(format!(
+                    "the tenant's read of agent {agent_id} is not an assignment list ({reason}); nothing is written for this agent"
+                )));
             }
+            Err(ClientError::Paging { reason, .. }) => {
+                return Ok(AgentRead::Untrusted(format!(
+                    "the tenant's read of agent {agent_id} cannot be read to its end ({reason}); nothing is written for this agent"
+                )));
+            }
+            Err(e) => return Err(e),
+        };
+        if read.missing_list {
+            return Ok(AgentRead::Untrusted(format!(
+                "the tenant's read of agent {agent_id} has no agentSkillAssignments; nothing is written for this agent"
+            )));
+        }
+        if let Some(reason) = &read.short {
+            return Ok(AgentRead::Untrusted(format!(
+                "the tenant's read of agent {agent_id} {reason}; nothing is written for this agent"
+            )));
+        }
+        if let Some(other) = read
+            .rows
+            .iter()
+            .filter_map(wire::Assignment::agent)
+            .find(|&a| a != agent_id)
+        {
+            return Ok(AgentRead::Untrusted(format!(
+                "the tenant's read of agent {agent_id} lists agent {other}'s skills; nothing is written for this agent"
+            )));
+        }
+        Ok(AgentRead::Found(Listing {
+            rows: read.rows,
+            business_unit: read.business_unit,
+            poll_time: read.poll_time,
+        }))
+    }
+
+    /// `GET /agents/skills` with the three filters explicit (each defaults
+    /// to `true` at the tenant), every page.
+    pub async fn bulk_assignments(
+        &self,
+        filter: BulkFilter,
+        updated_since: Option<&str>,
+    ) -> Result<Listing, ClientError> {
+        let mut path = format!(
+            "/agents/skills?isAgentActive={}&isActive={}&isSkillActive={}",
+            filter.agent_active, filter.assignment_active, filter.skill_active
+        );
+        if let Some(since) = updated_since {
+            path.push_str("&UpdatedSince=");
+            path.extend(form_urlencoded::byte_serialize(since.as_bytes()));
+        }
+        let read = self
+            .paged(
+                Route::AgentsSkills,
+                &path,
+                PAGE_SIZE,
+                Page::of_assignments,
+                |a| (a.agent(), a.skill_id),
+            )
+            .await?;
+        let business_unit = read.business_unit.clone();
+        let poll_time = read.poll_time.clone();
+        let rows = read.complete(Route::AgentsSkills, |a| (a.agent(), a.skill_id))?;
+        Ok(Listing {
+            rows,
+            business_unit,
+            poll_time,
+        })
+    }
+
+    /// The business unit the key works in, from the first page of one
+    /// assignment listing (`GET /agents/skills`, else `GET /skills/agents`
+    /// for `probe_skill`); `None` when neither says.
+    pub async fn business_unit(&self, probe_skill: Option<u64>) -> Result<Option<String>, ClientError> {
+        let path = "/agents/skills?isAgentActive=true&isActive=true&isSkillActive=true&top=1&skip=0";
+        let response = self.send(Method::GET, Route::AgentsSkills, path, None::<&()>).await?;
+        if response.status.is_success() && response.status != StatusCode::NO_CONTENT {
+            let page: wire::AssignmentsPage = decode(path, &response)?;
+            if page.business_unit_id.is_some() {
+                return Ok(page.business_unit_id);
+            }
+        } else if !response.status.is_success() {
+            return Err(status_error(path, &response));
+        }
+        match probe_skill {
+            Some(skill) => Ok(self
+                .skill_assignments(&[skill], None)
+                .await?
+                .listing
+                .business_unit),
+            None => Ok(None),
         }
     }
 
-    /// `GET /skills/agents?skills=...`: the assignments of some skills, a
-    /// few dozen skills per request to keep the URL short.
+    /// `GET /skills/agents?skills=…`: every assignment of these skills, in
+    /// one unpaged answer (the caller keeps the list short). Rows with
+    /// `isAssigned: false` are dropped; unknown skills are in
+    /// `invalid_skills` (206).
     pub async fn skill_assignments(
         &self,
         skills: &[u64],
-    ) -> Result<Vec<wire::Assignment>, ClientError> {
-        let mut assignments = Vec::new();
-        for chunk in skills.chunks(50) {
-            let ids: Vec<String> = chunk.iter().map(u64::to_string).collect();
-            let path = format!("/skills/agents?skills={}", ids.join(","));
-            let page: wire::AssignmentsPage = self.get_json(&path).await?;
-            assignments.extend(page.agent_skill_assignments);
+        updated_since: Option<&str>,
+    ) -> Result<SkillListing, ClientError> {
+        let ids: Vec<String> = skills.iter().map(u64::to_string).collect();
+        let mut path = format!("/skills/agents?skills={}", ids.join(","));
+        if let Some(since) = updated_since {
+            path.push_str("&updatedSince=");
+            path.extend(form_urlencoded::byte_serialize(since.as_bytes()));
         }
-        Ok(assignments)
+        let response = self.send(Method::GET, Route::SkillsAgents, &path, None::<&()>).await?;
+        if response.status == StatusCode::NO_CONTENT {
+            return Ok(SkillListing::default());
+        }
+        if !response.status.is_success() {
+            return Err(status_error(&path, &response));
+        }
+        let page: wire::AssignmentsPage = decode(&path, &response)?;
+        let Some(rows) = page.agent_skill_assignments else {
+            return Err(ClientError::Decode {
+                endpoint: format!("GET {path}"),
+                reason: "no agentSkillAssignments in the answer".to_owned(),
+            });
+        };
+        Ok(SkillListing {
+            listing: Listing {
+                rows: rows.into_iter().filter(wire::Assignment::assigned).collect(),
+                business_unit: page.business_unit_id,
+                poll_time: page.last_poll_time,
+            },
+            invalid_skills: page
+                .invalid_skills
+                .unwrap_or_default()
+                .into_iter()
+                .map(|s| s.skill_id)
+                .collect(),
+        })
     }
 
-    async fn get_json<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
-        let response = self.send(Method::GET, path, None::<&()>).await?;
+    /// Reads a listing page by page: `_links.next` when it points at the
+    /// API's own host, else `top`/`skip`, until `totalRecords`. Stops with
+    /// an error when a page adds nothing new, when pages run past
+    /// `totalRecords`, or after [`PAGE_LIMIT`] pages; a read that ends
+    /// short of `totalRecords` is marked `short` for the caller to judge.
+    async fn paged<P: DeserializeOwned, T, K: Eq + Hash>(
+        &self,
+        route: Route,
+        path: &str,
+        top: u64,
+        split: impl Fn(P) -> Page<T>,
+        key: impl Fn(&T) -> K,
+    ) -> Result<Paged<T>, ClientError> {
+        let paging = |reason: String| ClientError::Paging {
+            endpoint: format!("GET {path}"),
+            reason,
+        };
+        let mut seen: HashSet<K> = HashSet::new();
+        let mut out = Paged {
+            rows: Vec::new(),
+            total: None,
+            business_unit: None,
+            poll_time: None,
+            short: None,
+            missing_list: false,
+        };
+        let separator = if path.contains('?') { '&' } else { '?' };
+        let mut next: Option<String> = None;
+        for page_number in 1..=PAGE_LIMIT {
+            let target = match next.take() {
+                Some(url) => Target::Url(url),
+                None => Target::Path(format!(
+                    "{path}{separator}top={top}&skip={}",
+                    out.rows.len()
+                )),
+            };
+            let response = self.send_to(Method::GET, route, &target, None::<&()>).await?;
+            let shown = target.shown();
+            if response.status == StatusCode::NO_CONTENT {
+                return Ok(out.ended(0));
+            }
+            if !response.status.is_success() {
+                return Err(status_error(&shown, &response));
+            }
+            let page = split(decode(&shown, &response)?);
+            if page.missing_list {
+                out.missing_list = true;
+            }
+            if out.business_unit.is_none() {
+                out.business_unit = page.business_unit;
+            }
+            if out.poll_time.is_none() {
+                out.poll_time = page.poll_time;
+            }
+            if page.total.is_some() {
+                out.total = page.total;
+            }
+            let got = page.rows.len();
+            if got == 0 {
+                return Ok(out.ended(page_number));
+            }
+            let fresh = page.rows.iter().filter(|row| seen.insert(key(row))).count();
+            if fresh == 0 {
+                return Err(paging(format!(
+                    "page {page_number} added no new rows (it repeats earlier pages)"
+                )));
+            }
+            out.rows.extend(page.rows);
+            if out.rows.len() > LISTING_ROW_LIMIT {
+                return Err(paging(format!(
+                    "the listing passed {LISTING_ROW_LIMIT} rows without ending"
+                )));
+            }
+            let received = out.rows.len() as u64;
+            match out.total {
+                Some(total) if received > total => {
+                    return Err(paging(format!(
+                        "the pages hold more rows ({received}) than the totalRecords they state ({total})"
+                    )));
+                }
+                Some(total) if received == total => return Ok(out),
+                None if (got as u64) < top && page.next.is_none() => return Ok(out),
+                _ => {}
+            }
+            next = page
+                .next
+                .filter(|url| origin_of(url).as_deref() == Some(self.endpoint().origin.as_str()));
+        }
+        Err(paging(format!(
+            "the listing did not end within {PAGE_LIMIT} pages"
+        )))
+    }
+
+    async fn get_json<T: DeserializeOwned>(&self, route: Route, path: &str) -> Result<T, ClientError> {
+        let response = self.send(Method::GET, route, path, None::<&()>).await?;
         if !response.status.is_success() {
-            return Err(status_error(path, response.status, &response));
+            return Err(status_error(path, &response));
         }
         decode(path, &response)
     }
 
+    // --- Sending -----------------------------------------------------------
+
     /// Sends one API request (path relative to the API root), retrying what
-    /// is worth retrying. Statuses the caller interprets (2xx, 400, 404,
-    /// 409, 422) come back as a [`Response`].
+    /// is worth retrying. Statuses the caller interprets come back as a
+    /// [`Response`].
     pub async fn send<B: Serialize + ?Sized>(
         &self,
         method: Method,
+        route: Route,
         path: &str,
         body: Option<&B>,
     ) -> Result<Response, ClientError> {
-        let endpoint = format!("{method} {path}");
-        let url = format!("{}{path}", self.api_root);
+        self.send_to(method, route, &Target::Path(path.to_owned()), body)
+            .await
+    }
+
+    async fn send_to<B: Serialize + ?Sized>(
+        &self,
+        method: Method,
+        route: Route,
+        target: &Target,
+        body: Option<&B>,
+    ) -> Result<Response, ClientError> {
+        let endpoint = format!("{method} {}", target.shown());
+        let url = match target {
+            Target::Path(path) => format!("{}{path}", self.endpoint().api_root),
+            Target::Url(url) => url.clone(),
+        };
         let body = match body.map(serde_json::to_vec).transpose() {
             Ok(body) => body,
             Err(e) => {
@@ -356,14 +895,15 @@ impl Client {
         let mut renewed = false;
         let mut lost_attempt = false;
         let mut attempt: u32 = 0;
+        let mut throttled: u32 = 0;
         loop {
-            attempt += 1;
-            if attempt > 1 {
+            if attempt + throttled > 0 {
                 self.stats.retries.fetch_add(1, Ordering::Relaxed);
             }
+            attempt += 1;
             self.limiter.until_ready().await;
             let (token, generation) = self.token().await?;
-            self.count(&method);
+            self.count(&method, route);
             let request_id = Uuid::new_v4();
             let mut request = self
                 .http
@@ -383,27 +923,39 @@ impl Client {
                 Ok(response) => {
                     let status = response.status();
                     debug!(
-                        %method, path, status = status.as_u16(), %request_id, attempt,
+                        %method, endpoint = route.template(), status = status.as_u16(), %request_id, attempt,
                         ms = sent.elapsed().as_millis() as u64, "request"
                     );
                     let retry_after = retry_after(&response);
-                    let bytes = match response.bytes().await {
+                    let json = is_json(&response);
+                    let bytes = match self.read_body(response, &endpoint).await {
                         Ok(bytes) => bytes,
-                        Err(e) => {
+                        Err(BodyError::TooLarge) => {
+                            return Err(ClientError::TooLarge {
+                                endpoint,
+                                limit: self.max_answer,
+                            });
+                        }
+                        Err(BodyError::Cut(e)) => {
                             lost_attempt = true;
-                            warn!(%method, path, %request_id, "answer cut off: {e}");
-                            let delay =
-                                self.next_delay(attempt, started, None, &endpoint, || {
-                                    e.to_string()
-                                })?;
-                            tokio::time::sleep(delay).await;
+                            warn!(%method, endpoint = route.template(), %request_id, "answer cut off: {e}");
+                            tokio::time::sleep(self.next_delay(
+                                attempt,
+                                started,
+                                None,
+                                &endpoint,
+                                || format!("answer cut off: {e}"),
+                            )
+                            .map_err(|e| e.maybe_sent(true))?)
+                            .await;
                             continue;
                         }
                     };
                     match status {
                         StatusCode::UNAUTHORIZED if !renewed && self.can_renew() => {
                             renewed = true;
-                            warn!(%method, path, %request_id, "401: renewing the token and retrying once");
+                            attempt -= 1;
+                            warn!(%method, endpoint = route.template(), %request_id, "401: renewing the token and retrying once");
                             self.renew(generation).await?;
                             continue;
                         }
@@ -420,40 +972,79 @@ impl Client {
                             });
                         }
                         StatusCode::TOO_MANY_REQUESTS => {
+                            // Throttling is waited out within the time
+                            // budget; it does not use up an attempt.
                             self.stats.throttled.fetch_add(1, Ordering::Relaxed);
-                            warn!(%method, path, %request_id, ?retry_after, "429: throttled by the tenant");
-                            self.next_delay(attempt, started, retry_after, &endpoint, || {
+                            attempt -= 1;
+                            throttled += 1;
+                            warn!(%method, endpoint = route.template(), %request_id, ?retry_after, "429: throttled by the tenant");
+                            self.throttle_delay(throttled, started, retry_after, &endpoint, || {
                                 format!("429 Too Many Requests: {}", body_text(&bytes))
-                            })?
+                            })
+                            .map_err(|e| e.maybe_sent(lost_attempt))?
                         }
-                        StatusCode::INTERNAL_SERVER_ERROR
-                        | StatusCode::BAD_GATEWAY
-                        | StatusCode::SERVICE_UNAVAILABLE
-                        | StatusCode::GATEWAY_TIMEOUT => {
-                            warn!(%method, path, %request_id, status = status.as_u16(), "transient server error");
+                        status if is_transient(status) => {
+                            // A write answered so may or may not have
+                            // landed (the contract): settle it by reading.
+                            lost_attempt = true;
+                            warn!(%method, endpoint = route.template(), %request_id, status = status.as_u16(), "transient server error");
                             self.next_delay(attempt, started, retry_after, &endpoint, || {
                                 format!("{status}: {}", body_text(&bytes))
-                            })?
+                            })
+                            .map_err(|e| e.maybe_sent(true))?
                         }
                         _ => {
                             return Ok(Response {
                                 status,
                                 body: bytes,
+                                json,
                                 after_lost_attempt: lost_attempt,
                             });
                         }
                     }
                 }
                 Err(e) => {
-                    // The request may have reached the server: a write may
-                    // have been applied without our hearing of it.
-                    lost_attempt = true;
+                    // Unless it never connected, the request may have
+                    // reached the server: a write may have been applied
+                    // without our hearing of it.
+                    let reached = !e.is_connect();
+                    lost_attempt |= reached;
                     let reason = transport_reason(&e);
-                    warn!(%method, path, %request_id, attempt, "{reason}");
-                    self.next_delay(attempt, started, None, &endpoint, || reason.clone())?
+                    warn!(%method, endpoint = route.template(), %request_id, attempt, "{reason}");
+                    self.next_delay(attempt, started, None, &endpoint, || reason.clone())
+                        .map_err(|e| e.maybe_sent(lost_attempt))?
                 }
             };
             tokio::time::sleep(retry_in).await;
+        }
+    }
+
+    /// Reads an answer's body, at most the answer-size cap.
+    async fn read_body(
+        &self,
+        mut response: reqwest::Response,
+        endpoint: &str,
+    ) -> Result<bytes::Bytes, BodyError> {
+        if response
+            .content_length()
+            .is_some_and(|n| n > self.max_answer as u64)
+        {
+            warn!(endpoint, limit = self.max_answer, "answer larger than the cap");
+            return Err(BodyError::TooLarge);
+        }
+        let mut body = bytes::BytesMut::new();
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    if body.len() + chunk.len() > self.max_answer {
+                        warn!(endpoint, limit = self.max_answer, "answer larger than the cap");
+                        return Err(BodyError::TooLarge);
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                Ok(None) => return Ok(body.freeze()),
+                Err(e) => return Err(BodyError::Cut(transport_reason(&e))),
+            }
         }
     }
 
@@ -468,10 +1059,8 @@ impl Client {
         endpoint: &str,
         reason: impl FnOnce() -> String,
     ) -> Result<Duration, ClientError> {
-        // A Retry-After longer than the whole budget cannot be honoured:
-        // give up now rather than sleep past it.
         let delay = retry_after
-            .map(|d| d.clamp(Duration::from_millis(1), self.retry.budget))
+            .map(|d| d.clamp(Duration::from_millis(1), self.retry.max_retry_after))
             .unwrap_or_else(|| backoff(&self.retry, attempt));
         let late = started.elapsed().saturating_add(delay) > self.retry.budget;
         if attempt >= self.retry.max_attempts || late {
@@ -479,20 +1068,44 @@ impl Client {
                 endpoint: endpoint.to_owned(),
                 reason: reason(),
                 attempts: attempt,
+                maybe_sent: false,
             });
         }
         Ok(delay)
     }
 
-    fn count(&self, method: &Method) {
-        let counter = match *method {
-            Method::GET => &self.stats.get,
-            Method::POST => &self.stats.post,
-            Method::PUT => &self.stats.put,
-            Method::DELETE => &self.stats.delete,
-            _ => return,
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
+    /// The wait after a 429: `Retry-After` (at most the ceiling), else the
+    /// backoff; only the time budget bounds how often.
+    fn throttle_delay(
+        &self,
+        throttled: u32,
+        started: Instant,
+        retry_after: Option<Duration>,
+        endpoint: &str,
+        reason: impl FnOnce() -> String,
+    ) -> Result<Duration, ClientError> {
+        let delay = retry_after
+            .map(|d| d.clamp(Duration::from_millis(1), self.retry.max_retry_after))
+            .unwrap_or_else(|| backoff(&self.retry, throttled));
+        if started.elapsed().saturating_add(delay) > self.retry.budget {
+            return Err(ClientError::Network {
+                endpoint: endpoint.to_owned(),
+                reason: reason(),
+                attempts: throttled,
+                maybe_sent: false,
+            });
+        }
+        Ok(delay)
+    }
+
+    fn count(&self, method: &Method, route: Route) {
+        *self
+            .stats
+            .by_endpoint
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry((method.clone(), route))
+            .or_default() += 1;
     }
 
     /// `00-{trace}-{span}-01`: the run's trace id, a fresh span per attempt.
@@ -504,6 +1117,8 @@ impl Client {
     fn can_renew(&self) -> bool {
         matches!(self.credentials, Credentials::AccessKey { .. })
     }
+
+    // --- Tokens ------------------------------------------------------------
 
     /// The current token, fetching one first if there is none or it is
     /// about to expire.
@@ -534,13 +1149,14 @@ impl Client {
         Ok(())
     }
 
-    /// The OAuth 2.0 password grant of the contract.
+    /// The OAuth 2.0 password grant of the contract: the access key as
+    /// username and password, and the client, when one is configured, in
+    /// the body or as HTTP Basic.
     async fn exchange(&self, state: &mut TokenState) -> Result<(), ClientError> {
         let Credentials::AccessKey {
             access_key_id,
             access_key_secret,
-            client_id,
-            client_secret,
+            client,
         } = &self.credentials
         else {
             return Err(ClientError::Token {
@@ -554,54 +1170,57 @@ impl Client {
             kind,
             reason,
         };
-        let form = [
+        let mut form = vec![
             ("grant_type", "password"),
             ("username", access_key_id.as_str()),
             ("password", access_key_secret.expose()),
-            ("client_id", client_id.as_str()),
-            ("client_secret", client_secret.expose()),
         ];
+        if let Some(ApiClient {
+            id,
+            secret,
+            auth: TokenAuth::Body,
+        }) = client
+        {
+            form.push(("client_id", id.as_str()));
+            form.push(("client_secret", secret.expose()));
+        }
         let mut attempt = 0;
         let started = Instant::now();
         let response = loop {
             attempt += 1;
             self.limiter.until_ready().await;
-            match self
+            let mut request = self
                 .http
                 .post(&self.token_url)
                 .header(header::ACCEPT, "application/json")
                 .header("X-Request-ID", Uuid::new_v4().to_string())
-                .form(&form)
-                .send()
-                .await
+                .form(&form);
+            if let Some(ApiClient {
+                id,
+                secret,
+                auth: TokenAuth::Basic,
+            }) = client
             {
-                Ok(response) if is_transient(response.status()) => {
-                    let status = response.status();
-                    let wait = retry_after(&response);
-                    let delay = self.next_delay(attempt, started, wait, "token", || {
-                        format!("token endpoint answered {status}")
-                    });
-                    tokio::time::sleep(
-                        delay.map_err(|e| token_error(TokenFailure::Unreachable, e.to_string()))?,
-                    )
-                    .await;
-                }
-                Ok(response) => break response,
-                Err(e) => {
-                    let reason = transport_reason(&e);
-                    let delay = self.next_delay(attempt, started, None, "token", || reason);
-                    tokio::time::sleep(
-                        delay.map_err(|e| token_error(TokenFailure::Unreachable, e.to_string()))?,
-                    )
-                    .await;
-                }
+                request = request.basic_auth(id, Some(secret.expose()));
             }
+            let (retry_after, reason) = match request.send().await {
+                Ok(response) if is_transient(response.status()) => (
+                    retry_after(&response),
+                    format!("the token endpoint answered {}", response.status()),
+                ),
+                Ok(response) => break response,
+                Err(e) => (None, transport_reason(&e)),
+            };
+            let delay = self
+                .next_delay(attempt, started, retry_after, "token", || reason)
+                .map_err(|e| token_error(TokenFailure::Unreachable, e.to_string()))?;
+            tokio::time::sleep(delay).await;
         };
         let status = response.status();
-        let bytes = response
-            .bytes()
+        let bytes = self
+            .read_body(response, "token")
             .await
-            .map_err(|e| token_error(TokenFailure::Unreachable, transport_reason(&e)))?;
+            .map_err(|e| token_error(TokenFailure::Unreachable, e.to_string()))?;
         if !status.is_success() {
             let (kind, reason) = token_refusal(status, &bytes);
             return Err(token_error(kind, reason));
@@ -614,7 +1233,18 @@ impl Client {
                 ),
             )
         })?;
-        state.token = Some(Secret::new(answer.access_token));
+        if let Some(tenant) = answer
+            .id_token
+            .as_ref()
+            .and_then(jwt_tenant)
+            .or_else(|| jwt_tenant(&answer.access_token))
+        {
+            *self
+                .tenant_id
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) = Some(tenant);
+        }
+        state.token = Some(answer.access_token);
         state.lifetime = answer.expires_in;
         // Renew a little before the end (a tenth of the lifetime, at most
         // 30 s), so a request does not leave with a token about to lapse.
@@ -630,30 +1260,246 @@ impl Client {
     }
 }
 
+/// Where a request goes: a path under the API root, or a `_links.next` URL
+/// already checked to be on the API's own host.
+enum Target {
+    Path(String),
+    Url(String),
+}
+
+impl Target {
+    /// For messages: the path, or the URL's path and query.
+    fn shown(&self) -> String {
+        match self {
+            Target::Path(path) => path.clone(),
+            Target::Url(url) => Url::parse(url).map_or_else(
+                |_| url.clone(),
+                |u| match u.query() {
+                    Some(q) => format!("{}?{q}", u.path()),
+                    None => u.path().to_owned(),
+                },
+            ),
+        }
+    }
+}
+
+enum BodyError {
+    TooLarge,
+    Cut(String),
+}
+
+impl std::fmt::Display for BodyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BodyError::TooLarge => f.write_str("the answer is larger than the answer-size cap"),
+            BodyError::Cut(reason) => write!(f, "the answer was cut off: {reason}"),
+        }
+    }
+}
+
+impl ClientError {
+    fn maybe_sent(self, sent: bool) -> ClientError {
+        match self {
+            ClientError::Network {
+                endpoint,
+                reason,
+                attempts,
+                ..
+            } => ClientError::Network {
+                endpoint,
+                reason,
+                attempts,
+                maybe_sent: sent,
+            },
+            other => other,
+        }
+    }
+}
+
+/// The filters of `GET /agents/skills`, each `true` by default at the
+/// tenant: inactive agents, inactive assignments and inactive skills each
+/// take a read with their filter `false`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct BulkFilter {
+    pub agent_active: bool,
+    pub assignment_active: bool,
+    pub skill_active: bool,
+}
+
+/// What an assignment read returned.
+#[derive(Debug, Clone, Default)]
+pub struct Listing {
+    pub rows: Vec<wire::Assignment>,
+    pub business_unit: Option<String>,
+    /// The server's time of the read (`lastPollTime`), for `updatedSince`.
+    pub poll_time: Option<String>,
+}
+
+/// `GET /skills/agents`: the rows, and the listed skills the tenant does
+/// not know.
+#[derive(Debug, Clone, Default)]
+pub struct SkillListing {
+    pub listing: Listing,
+    pub invalid_skills: Vec<u64>,
+}
+
+/// The one-agent read, judged.
+#[derive(Debug, Clone)]
+pub enum AgentRead {
+    Found(Listing),
+    /// 404: no such agent.
+    NotFound,
+    /// An answer not to build a full set from, and why: it ends short of
+    /// `totalRecords`, lacks the list, names another agent, or cannot be
+    /// paged to its end.
+    Untrusted(String),
+}
+
+/// One page of a listing, as [`Client::paged`] needs it.
+struct Page<T> {
+    rows: Vec<T>,
+    total: Option<u64>,
+    next: Option<String>,
+    business_unit: Option<String>,
+    poll_time: Option<String>,
+    missing_list: bool,
+}
+
+impl Page<wire::Assignment> {
+    fn of_assignments(p: wire::AssignmentsPage) -> Page<wire::Assignment> {
+        Page {
+            rows: p.agent_skill_assignments.unwrap_or_default(),
+            total: p.total_records,
+            next: p.links.and_then(|l| l.next),
+            business_unit: p.business_unit_id,
+            poll_time: p.last_poll_time,
+            missing_list: false,
+        }
+    }
+}
+
+/// A listing read to its end (or to where it stopped short).
+struct Paged<T> {
+    rows: Vec<T>,
+    total: Option<u64>,
+    business_unit: Option<String>,
+    poll_time: Option<String>,
+    /// Why the read ended before `totalRecords`, if it did.
+    short: Option<String>,
+    missing_list: bool,
+}
+
+impl<T> Paged<T> {
+    /// Ends the read at an empty page (or a 204): short when the tenant
+    /// promised more.
+    fn ended(mut self, pages: usize) -> Paged<T> {
+        let received = self.rows.len() as u64;
+        if let Some(total) = self.total.filter(|&t| received < t) {
+            self.short = Some(format!(
+                "ends after {received} of the {total} rows its totalRecords states (page {pages} was empty)"
+            ));
+        }
+        self
+    }
+
+    /// The rows of a listing that must be whole, without duplicates; a
+    /// short read or a page that only repeated earlier rows is an error.
+    fn complete<K: Eq + Hash>(
+        self,
+        route: Route,
+        key: impl Fn(&T) -> K,
+    ) -> Result<Vec<T>, ClientError> {
+        if let Some(reason) = self.short {
+            return Err(ClientError::Paging {
+                endpoint: format!("GET {}", route.template()),
+                reason: format!("the listing {reason}"),
+            });
+        }
+        let mut seen = HashSet::with_capacity(self.rows.len());
+        let mut rows = Vec::with_capacity(self.rows.len());
+        for row in self.rows {
+            if seen.insert(key(&row)) {
+                rows.push(row);
+            }
+        }
+        if let Some(total) = self.total
+            && (rows.len() as u64) < total
+        {
+            return Err(ClientError::Paging {
+                endpoint: format!("GET {}", route.template()),
+                reason: format!(
+                    "the pages repeat rows: {} distinct of the {total} rows totalRecords states",
+                    rows.len()
+                ),
+            });
+        }
+        Ok(rows)
+    }
+}
+
+/// The `tenantId` claim of a JWT's payload, read without checking the
+/// signature (the token came over TLS from the issuer cxskill asked).
+pub fn jwt_tenant(token: &Secret) -> Option<String> {
+    let payload = token.expose().split('.').nth(1)?;
+    let bytes = URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    claims
+        .get("tenantId")
+        .or_else(|| claims.get("tenant_id"))
+        .and_then(|v| v.as_str())
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned)
+}
+
+/// `https://host:port` of a URL.
+fn origin_of(url: &str) -> Option<String> {
+    let parsed = Url::parse(url).ok()?;
+    parsed.host_str()?;
+    Some(parsed.origin().ascii_serialization())
+}
+
 /// What a non-2xx answer of the token endpoint means, in words a user can
 /// act on. The body is OAuth's `{"error", "error_description"}` when the
-/// endpoint is one; anything else is quoted verbatim.
+/// endpoint is one; anything else is quoted (scrubbed).
 fn token_refusal(status: StatusCode, bytes: &[u8]) -> (TokenFailure, String) {
-    let oauth = serde_json::from_slice::<wire::ApiError>(bytes).ok();
+    let oauth = serde_json::from_slice::<wire::ApiError>(bytes)
+        .ok()
+        .filter(|e| !e.error.is_empty());
+    let where_from = "(`cxskill config show` says where each setting comes from)";
     match (status, oauth) {
         (StatusCode::UNAUTHORIZED | StatusCode::BAD_REQUEST, Some(error)) => {
             let description = error
                 .error_description
-                .map(|d| format!(": {d}"))
+                .map(|d| format!(": {}", secret::scrub(&d)))
                 .unwrap_or_default();
-            (
-                TokenFailure::Refused,
-                format!(
-                    "the token endpoint refused the access key or client ({} {}{description}): check the access key id and secret and the client id and secret (`cxskill config show` says where each comes from)",
-                    status.as_u16(),
-                    error.error
+            let code = secret::scrub(&error.error);
+            let said = format!("{} {code}{description}", status.as_u16());
+            let (kind, advice) = match error.error.as_str() {
+                "invalid_grant" => (
+                    TokenFailure::InvalidGrant,
+                    "the access key id or secret is wrong: check CXSKILL_ACCESS_KEY_ID and CXSKILL_ACCESS_KEY_SECRET",
                 ),
-            )
+                "invalid_client" => (
+                    TokenFailure::InvalidClient,
+                    "the client id or secret is wrong: check CXSKILL_CLIENT_ID and CXSKILL_CLIENT_SECRET (and token_auth, body or basic)",
+                ),
+                "unauthorized_client" => (
+                    TokenFailure::UnauthorizedClient,
+                    "the API client is not allowed to use the password grant with access keys: ask the CXone administrator to allow it, or use another client",
+                ),
+                _ => (
+                    TokenFailure::Refused,
+                    "the token endpoint refused the request: check the access key and the client",
+                ),
+            };
+            (kind, format!("{advice} ({said}) {where_from}"))
         }
         (StatusCode::UNAUTHORIZED, None) => (
             TokenFailure::Refused,
             format!(
-                "the token endpoint refused the access key or client (401: {}): check the access key id and secret and the client id and secret (`cxskill config show` says where each comes from)",
+                "the token endpoint refused the access key or client (401: {}): check the access key id and secret and the client id and secret {where_from}",
                 body_text(bytes)
             ),
         ),
@@ -707,8 +1553,17 @@ fn retry_after(response: &reqwest::Response) -> Option<Duration> {
         .map(Duration::from_secs)
 }
 
+fn is_json(response: &reqwest::Response) -> bool {
+    response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().contains("json"))
+}
+
+/// Overload and transient trouble, as the contract lists it.
 fn is_transient(status: StatusCode) -> bool {
-    matches!(status.as_u16(), 429 | 500 | 502 | 503 | 504)
+    matches!(status.as_u16(), 429 | 500 | 502 | 503 | 504 | 509 | 529)
 }
 
 fn transport_reason(error: &reqwest::Error) -> String {
@@ -728,24 +1583,34 @@ fn transport_reason(error: &reqwest::Error) -> String {
         reason.push_str(&cause.to_string());
         source = cause.source();
     }
-    reason
+    secret::scrub(&reason)
 }
 
-fn body_text(bytes: &[u8]) -> String {
+/// Server text as shown to people: trimmed, scrubbed of secrets, and cut
+/// to a readable length.
+pub fn body_text(bytes: &[u8]) -> String {
+    const SHOWN: usize = 2_000;
     let text = String::from_utf8_lossy(bytes);
     let text = text.trim();
     if text.is_empty() {
-        "(empty body)".to_owned()
-    } else {
-        text.to_owned()
+        return "(empty body)".to_owned();
     }
+    let scrubbed = secret::scrub(text);
+    if scrubbed.len() <= SHOWN {
+        return scrubbed;
+    }
+    let mut cut = SHOWN;
+    while !scrubbed.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}… ({} bytes)", &scrubbed[..cut], scrubbed.len())
 }
 
-fn status_error(path: &str, status: StatusCode, response: &Response) -> ClientError {
+fn status_error(path: &str, response: &Response) -> ClientError {
     ClientError::Status {
         endpoint: format!("GET {path}"),
-        status: status.as_u16(),
-        body: body_text(&response.body),
+        status: response.status.as_u16(),
+        body: response.text(),
     }
 }
 
@@ -788,5 +1653,55 @@ mod tests {
         };
         assert!(forbidden.is_fatal());
         assert!(forbidden.to_string().contains("permission"));
+        let exhausted = ClientError::Network {
+            endpoint: "POST /agents/skills".into(),
+            reason: "503".into(),
+            attempts: 8,
+            maybe_sent: true,
+        };
+        assert!(!exhausted.is_fatal(), "one bad request does not stop a run");
+    }
+
+    #[test]
+    fn the_tenant_is_read_from_a_jwt_payload_without_its_signature() {
+        let payload = URL_SAFE_NO_PAD.encode(br#"{"tenantId":"11111111-2222-3333-4444-555555555555","sub":"x"}"#);
+        let token = Secret::new(format!("eyJhbGciOiJub25lIn0.{payload}.sig"));
+        assert_eq!(
+            jwt_tenant(&token).as_deref(),
+            Some("11111111-2222-3333-4444-555555555555")
+        );
+        assert_eq!(jwt_tenant(&Secret::new("opaque-token")), None);
+        assert_eq!(jwt_tenant(&Secret::new("a.!!!.c")), None);
+    }
+
+    #[test]
+    fn token_refusals_name_the_wrong_credential() {
+        let refusal = |body: &str| token_refusal(StatusCode::BAD_REQUEST, body.as_bytes());
+        let (kind, text) = refusal(r#"{"error":"invalid_grant","error_description":"bad key"}"#);
+        assert_eq!(kind, TokenFailure::InvalidGrant);
+        assert!(text.contains("access key id or secret is wrong"), "{text}");
+        assert_eq!(
+            refusal(r#"{"error":"invalid_client"}"#).0,
+            TokenFailure::InvalidClient
+        );
+        assert_eq!(
+            refusal(r#"{"error":"unauthorized_client"}"#).0,
+            TokenFailure::UnauthorizedClient
+        );
+        assert_eq!(
+            token_refusal(StatusCode::NOT_FOUND, b"nope").0,
+            TokenFailure::NotFound
+        );
+    }
+
+    #[test]
+    fn body_text_is_scrubbed_and_bounded() {
+        let long = "x".repeat(10_000);
+        let shown = body_text(long.as_bytes());
+        assert!(shown.len() < 2_100, "{}", shown.len());
+        assert_eq!(
+            body_text(b"echo: Authorization: Bearer abc.def.ghi"),
+            "echo: Authorization: Bearer (redacted)"
+        );
     }
 }

@@ -10,18 +10,20 @@ use indicatif::{ProgressBar, ProgressStyle};
 use tracing::info;
 
 use crate::cli::{
-    ApplyArgs, Cli, ConnectionArgs, ExportArgs, Global, JobArgs, PlanArgs, RosterArgs, SandboxArgs,
-    TenantArgs,
+    ApplyArgs, Cli, ConnectionArgs, ExportArgs, Global, JobArgs, PlanArgs, ReportArgs, RosterArgs,
+    SandboxArgs, TenantArgs,
 };
+use cxskill::apply::Progress;
 use cxskill::client::{Client, ClientError, RequestCounts};
-use cxskill::config::{Connection, Credentials, RetryPolicy};
+use cxskill::config::{ApiClient, Connection, Credentials, RetryPolicy, TokenAuth};
 use cxskill::exit_codes;
 use cxskill::export::ExportError;
+use cxskill::interrupt::{Interrupt, Signal};
+use cxskill::job::{Confirmation, Job, Mode, Planned, Review, Stop};
 use cxskill::model::{AgentSpec, Levels, SkillSpec};
 use cxskill::outcome::{self, RunReport};
-use cxskill::plan::{self, Plan};
 use cxskill::report::{self, Output};
-use cxskill::resolve;
+use cxskill::requests::{DEFAULT_BATCH_SIZE, Strategy};
 use cxskill::roster::{self, Input};
 use cxskill::sandbox::{self, SandboxHandle, SandboxOptions, Tenant};
 use cxskill::secret::Secret;
@@ -48,86 +50,97 @@ pub fn validate(args: &RosterArgs, global: &Global) -> i32 {
     }
 }
 
-/// `cxskill plan`: the diff, nothing written.
+/// `cxskill plan`: the diff and the requests, nothing written.
 pub fn plan(args: &PlanArgs, global: &Global) -> i32 {
-    let mode = Mode::Plan {
+    let job = Job {
+        mode: Mode::Plan,
         detailed_exitcode: args.detailed_exitcode,
+        ..job_of(&args.job)
     };
-    run(&args.job, global, mode)
+    run(&args.job, global, &job, None)
 }
 
-/// `cxskill apply`: the diff, confirmed on a terminal, then written.
+/// `cxskill apply`: the diff, confirmed, then written.
 pub fn apply(args: &ApplyArgs, global: &Global) -> i32 {
-    let mode = if args.dry_run {
-        Mode::Plan {
-            detailed_exitcode: args.detailed_exitcode,
-        }
+    let confirmation = if args.yes {
+        Confirmation::Given
+    } else if args.job.connection.sandbox {
+        // A throwaway in-process sandbox needs no confirmation.
+        Confirmation::Throwaway
+    } else if std::io::stdin().is_terminal() {
+        Confirmation::Ask
     } else {
-        Mode::Apply {
-            yes: args.yes,
-            skip_invalid: args.skip_invalid,
-            snapshot: args.snapshot.as_deref(),
-            max_removals: args.max_removals,
-        }
+        Confirmation::NoTerminal
     };
-    run(&args.job, global, mode)
+    let job = Job {
+        mode: if args.dry_run {
+            Mode::DryRun
+        } else {
+            Mode::Apply
+        },
+        detailed_exitcode: args.detailed_exitcode,
+        skip_invalid: args.skip_invalid,
+        max_removals: args.max_removals,
+        confirmation,
+        ..job_of(&args.job)
+    };
+    run(&args.job, global, &job, args.snapshot.as_deref())
 }
 
-enum Mode<'a> {
-    Plan {
-        detailed_exitcode: bool,
-    },
-    Apply {
-        yes: bool,
-        skip_invalid: bool,
-        snapshot: Option<&'a Path>,
-        max_removals: u64,
-    },
+/// The policy both commands share, from their flags.
+fn job_of(args: &JobArgs) -> Job {
+    Job {
+        prune: args.prune,
+        strategy: Strategy {
+            bulk: !args.no_bulk,
+            batch_size: usize::try_from(args.batch_size).unwrap_or(DEFAULT_BATCH_SIZE),
+        },
+        ..Job::default()
+    }
 }
 
-fn run(job: &JobArgs, global: &Global, mode: Mode<'_>) -> i32 {
-    let (input, validated) = match read_roster(&job.roster, global) {
+/// roster → rows → plan (reads, diff, requests) → [confirm] → apply →
+/// report.
+fn run(args: &JobArgs, global: &Global, job: &Job, snapshot: Option<&Path>) -> i32 {
+    if let Some(stop) = job.needs_terminal() {
+        eprintln!("error: {}", stop.message());
+        return stop.exit_code();
+    }
+    let (input, validated) = match read_roster(&args.roster, global) {
         Ok(read) => read,
         Err(code) => return code,
     };
-    let skip_invalid = matches!(
-        mode,
-        Mode::Apply {
-            skip_invalid: true,
-            ..
-        }
-    );
-    let invalid = outcome::invalid_rows(&validated.roster.errors);
     for warning in &validated.warnings {
         tracing::warn!("{}: {warning}", validated.roster.source);
     }
-    if !invalid.is_empty() && !skip_invalid {
+    let invalid = outcome::invalid_rows(&validated.roster.errors);
+    if let Some(stop) = job.roster_gate(invalid.len()) {
         // Nothing is read or sent for a roster with bad rows.
-        let summary = validated.summary();
         if global.output == Output::Human {
-            print(&report::validate_human(&summary));
+            print(&report::validate_human(&validated.summary()));
         }
-        finish(
-            job,
-            global,
-            &input,
-            &RunReport::new(invalid, RequestCounts::default(), None),
-        );
-        return exit_codes::INVALID_INPUT;
+        finish(&args.records, global, &input, &RunReport::new(invalid, RequestCounts::default(), None), false);
+        if !matches!(stop, Stop::InvalidRows { .. }) || job.mode != Mode::Plan {
+            eprintln!("error: {}", stop.message());
+        }
+        return stop.exit_code();
     }
-
     let Some(runtime) = runtime() else {
         return exit_codes::FAILURE;
     };
     runtime.block_on(async {
-        let (connection, sandbox) = match connect(&job.connection, global).await {
+        let (connection, sandbox) = match connect(&args.connection, global).await {
             Ok(pair) => pair,
             Err(message) => {
                 eprintln!("error: {message}");
                 return exit_codes::FAILURE;
             }
         };
-        let code = run_against(job, global, &mode, &input, &validated, invalid, &connection).await;
+        let job = Job {
+            concurrency: connection.concurrency,
+            ..job.clone()
+        };
+        let code = run_against(&job, args, global, &input, &validated, invalid, &connection, snapshot).await;
         if let Some(handle) = sandbox {
             handle.shutdown().await;
         }
@@ -135,109 +148,69 @@ fn run(job: &JobArgs, global: &Global, mode: Mode<'_>) -> i32 {
     })
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn run_against(
-    job: &JobArgs,
+    job: &Job,
+    args: &JobArgs,
     global: &Global,
-    mode: &Mode<'_>,
     input: &Input,
     validated: &Validated,
     invalid: Vec<outcome::RowOutcome>,
     connection: &Connection,
+    snapshot: Option<&Path>,
 ) -> i32 {
-    let client = match Client::new(connection) {
+    let records = &args.records;
+    let client = match Client::connect(connection).await {
         Ok(client) => client,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return exit_codes::FAILURE;
-        }
+        Err(e) => return fatal(records, global, input, invalid, None, &e),
     };
-    info!(api_root = %connection.api_root(), "reading the tenant");
-    let directory = match resolve::read_directory(&client, &validated.roster.rows).await {
-        Ok(directory) => directory,
-        Err(e) => return fatal(job, global, input, invalid, &client, &e),
-    };
-    let resolved = resolve::resolve(&validated.roster.rows, &directory);
-    let mut invalid = invalid;
-    invalid.extend(resolved.invalid);
-    let rows = &resolved.rows;
-    // Agents as resolved: one agent named two ways is read once.
-    let agents: std::collections::HashSet<_> = rows.iter().map(|r| r.agent).collect();
-    let bar = progress(global, agents.len() as u64, "reading");
-    let read = plan::read_tenant(
-        &client,
-        rows,
-        directory.skills,
-        connection.concurrency,
-        &|| bar.inc(1),
-    )
-    .await;
+    info!(api_root = %client.endpoint().api_root, "reading the tenant");
+    let bar = progress(global, 0, "reading");
+    let planned = job.plan(&client, &validated.roster.rows).await;
     bar.finish_and_clear();
-    let tenant = match read {
-        Ok(tenant) => tenant,
-        Err(e) => return fatal(job, global, input, invalid, &client, &e),
+    let mut planned = match planned {
+        Ok(planned) => planned,
+        Err(e) => return fatal(records, global, input, invalid, Some(&client), &e),
     };
-    let plan = plan::build(rows, &tenant, job.prune);
-    if global.output == Output::Human && !global.quiet {
-        print(&report::plan_human(&plan));
+    planned.invalid.extend(invalid);
+    let shown = global.output == Output::Human && !global.quiet;
+    if shown {
+        print(&report::plan_human(&planned.plan, &planned.expected, list_limit()));
     }
-
-    let planned = |mut rows: Vec<outcome::RowOutcome>| {
-        rows.extend(invalid.iter().cloned());
-        RunReport::new(rows, client.counts(), None)
+    let planned_report = |planned: &Planned, client: &Client| {
+        let mut rows = outcome::planned_rows(&planned.plan);
+        rows.extend(planned.invalid.iter().cloned());
+        let mut report = RunReport::new(rows, client.counts(), None);
+        report.expected_requests = planned.expected.clone();
+        report
     };
-    let (yes, skip_invalid, snapshot, max_removals) = match *mode {
-        Mode::Plan { detailed_exitcode } => {
-            let report = planned(outcome::planned_rows(&plan));
-            finish(job, global, input, &report);
-            return plan_exit_code(&plan, &report, detailed_exitcode);
+    match job.review(&planned) {
+        Review::Done => {
+            let report = planned_report(&planned, &client);
+            finish(records, global, input, &report, true);
+            return job.exit_code(&report, Some(&planned.plan), None);
         }
-        Mode::Apply {
-            yes,
-            skip_invalid,
-            snapshot,
-            max_removals,
-        } => (yes, skip_invalid, snapshot, max_removals),
-    };
-    let any_invalid = plan.has_invalid() || !invalid.is_empty();
-    if any_invalid && (!skip_invalid || job.prune) {
-        let report = planned(outcome::planned_rows(&plan));
-        if job.prune {
-            // An invalid row's skill is not "named" by the roster, so
-            // pruning would remove exactly what that row meant to keep.
-            eprintln!(
-                "error: some rows are invalid; --prune needs every row valid (even with --skip-invalid); nothing was sent"
-            );
-        } else {
-            eprintln!(
-                "error: some rows are invalid for this tenant; nothing was sent (fix them, or --skip-invalid)"
-            );
+        Review::Stop(stop) => {
+            let report = planned_report(&planned, &client);
+            finish(records, global, input, &report, true);
+            eprintln!("error: {}", stop.message());
+            return job.exit_code(&report, Some(&planned.plan), Some(&stop));
         }
-        finish(job, global, input, &report);
-        return exit_codes::INVALID_INPUT;
-    }
-    let removals = plan.counts().remove;
-    if removals > max_removals {
-        let report = planned(outcome::planned_rows(&plan));
-        eprintln!(
-            "error: the plan removes {removals} assignments, more than --max-removals {max_removals}; nothing was sent (raise --max-removals to go ahead)"
-        );
-        finish(job, global, input, &report);
-        return exit_codes::INVALID_INPUT;
-    }
-    // A throwaway in-process sandbox needs no confirmation.
-    let ask = !yes && !job.connection.sandbox && std::io::stdin().is_terminal();
-    if plan.counts().changes() > 0 && ask {
-        if global.output == Output::Json || global.quiet {
-            // Never ask about a plan the user has not been shown.
-            eprint!("{}", report::plan_human(&plan));
+        Review::Ask => {
+            if !shown {
+                // Never ask about a plan the user has not been shown.
+                eprint!("{}", report::plan_human(&planned.plan, &planned.expected, list_limit()));
+            }
+            if !confirm() {
+                let stop = Stop::Declined;
+                eprintln!("{}", stop.message());
+                return stop.exit_code();
+            }
         }
-        if !confirm() {
-            eprintln!("cancelled; nothing was sent");
-            return exit_codes::INVALID_INPUT;
-        }
+        Review::Proceed => {}
     }
     if let Some(path) = snapshot {
-        let written = report::snapshot_csv(&plan)
+        let written = report::snapshot_csv(&planned.plan)
             .map_err(|e| e.to_string())
             .and_then(|bytes| std::fs::write(path, bytes).map_err(|e| e.to_string()));
         if let Err(e) = written {
@@ -249,71 +222,112 @@ async fn run_against(
         }
     }
 
-    let changed = plan.agents.iter().filter(|a| a.has_changes()).count() as u64;
-    let bar = progress(global, changed, "applying");
-    let applied = cxskill::apply::apply(
-        &client,
-        &plan,
-        &tenant.skills,
-        connection.concurrency,
-        &|| bar.inc(1),
-    )
-    .await;
+    let interrupt = Interrupt::new();
+    watch_signals(&interrupt);
+    let bar = progress(global, planned.writes.len() as u64, "applying");
+    let plan = planned.plan.clone();
+    let mut invalid = std::mem::take(&mut planned.invalid);
+    let applied = job
+        .apply(&client, planned, interrupt, &|p: Progress| {
+            bar.set_length(p.total);
+            bar.set_position(p.done);
+        })
+        .await;
     bar.finish_and_clear();
     let mut rows = applied.rows;
-    rows.extend(invalid);
-    let fatal = applied.fatal.map(|e| e.to_string());
-    let report = RunReport::new(rows, client.counts(), fatal);
-    finish(job, global, input, &report);
-    if report.fatal.is_some() {
-        exit_codes::FAILURE
-    } else if report.summary.failed > 0 || report.summary.invalid > 0 {
-        exit_codes::ROWS_FAILED
-    } else {
-        exit_codes::OK
+    rows.append(&mut invalid);
+    let mut report = RunReport::new(rows, client.counts(), applied.fatal);
+    report.interrupted = applied.interrupted.map(|s| s.name().to_owned());
+    report.concurrent_changes = applied.concurrent;
+    report.warnings = applied.warnings;
+    finish(records, global, input, &report, false);
+    if report.interrupted.is_some() {
+        eprintln!(
+            "interrupted: nothing more was sent; the report was written; re-run the same command to finish"
+        );
+    }
+    job.exit_code(&report, Some(&plan), None)
+}
+
+/// The first SIGINT or SIGTERM raises `interrupt` (the engine then winds
+/// down); a second one exits at once.
+fn watch_signals(interrupt: &Interrupt) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let interrupt = interrupt.clone();
+        let (Ok(mut sigint), Ok(mut sigterm)) = (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) else {
+            return;
+        };
+        tokio::spawn(async move {
+            loop {
+                let got = tokio::select! {
+                    _ = sigint.recv() => Signal::Interrupt,
+                    _ = sigterm.recv() => Signal::Terminate,
+                };
+                if interrupt.trigger(got) {
+                    eprintln!("second signal: exiting now");
+                    std::process::exit(got.exit_code());
+                }
+                eprintln!(
+                    "{}: sending nothing more; waiting for the requests in flight (a second signal exits at once)",
+                    got.name()
+                );
+            }
+        });
+    }
+    #[cfg(not(unix))]
+    {
+        let interrupt = interrupt.clone();
+        tokio::spawn(async move {
+            while tokio::signal::ctrl_c().await.is_ok() {
+                if interrupt.trigger(Signal::Interrupt) {
+                    std::process::exit(Signal::Interrupt.exit_code());
+                }
+            }
+        });
     }
 }
 
-fn plan_exit_code(plan: &Plan, report: &RunReport, detailed: bool) -> i32 {
-    if report.summary.invalid > 0 {
-        exit_codes::INVALID_INPUT
-    } else if report.summary.failed > 0 {
-        exit_codes::ROWS_FAILED
-    } else if detailed && plan.counts().changes() > 0 {
-        exit_codes::CHANGES_PRESENT
-    } else {
-        exit_codes::OK
-    }
+/// How many change lines a plan lists: all of them into a pipe or a file,
+/// the first thousand on a terminal.
+fn list_limit() -> Option<usize> {
+    std::io::stdout().is_terminal().then_some(1_000)
 }
 
 /// The run could not go on (authentication, permission, network).
 fn fatal(
-    job: &JobArgs,
+    records: &ReportArgs,
     global: &Global,
     input: &Input,
     invalid: Vec<outcome::RowOutcome>,
-    client: &Client,
+    client: Option<&Client>,
     error: &ClientError,
 ) -> i32 {
     eprintln!("error: {error}");
-    let report = RunReport::new(invalid, client.counts(), Some(error.to_string()));
-    finish(job, global, input, &report);
+    let counts = client.map(Client::counts).unwrap_or_default();
+    let report = RunReport::new(invalid, counts, Some(error.to_string()));
+    finish(records, global, input, &report, false);
     exit_codes::FAILURE
 }
 
 /// Renders the report on stdout and writes `--report` and `--failed-rows`.
-fn finish(job: &JobArgs, global: &Global, input: &Input, report: &RunReport) {
+/// `planned`: a plan or dry run, whose human rendering is the plan itself.
+fn finish(records: &ReportArgs, global: &Global, input: &Input, report: &RunReport, planned: bool) {
     match global.output {
         Output::Json => print(&report::run_json(report)),
-        Output::Human if global.quiet => {}
+        Output::Human if global.quiet || planned => {}
         Output::Human => print(&report::run_human(report)),
     }
-    if let Some(path) = &job.records.report
+    if let Some(path) = &records.report
         && let Err(e) = std::fs::write(path, report::run_json(report))
     {
         eprintln!("error: cannot write the report {}: {e}", path.display());
     }
-    if let Some(path) = &job.records.failed_rows {
+    if let Some(path) = &records.failed_rows {
         let written = report::failed_rows_csv(input, report)
             .map_err(|e| e.to_string())
             .and_then(|bytes| std::fs::write(path, bytes).map_err(|e| e.to_string()));
@@ -364,6 +378,7 @@ fn effective(global: &Global, tenant: &TenantArgs) -> Result<Effective, String> 
         token_url: tenant.token_url.clone(),
         rate: tenant.rate,
         concurrency: tenant.concurrency,
+        max_answer_bytes: tenant.max_answer_bytes,
     };
     let effective = Effective::resolve(&flags, &settings::process_env, config(global)?)
         .map_err(|e| e.to_string())?;
@@ -382,6 +397,7 @@ fn levels(global: &Global) -> Result<Levels, String> {
         token_url: None,
         rate: None,
         concurrency: None,
+        max_answer_bytes: None,
     };
     effective(global, &no_flags).map(|e| e.levels())
 }
@@ -409,23 +425,29 @@ async fn connect(
         .await
         .map_err(|e| format!("cannot start the sandbox: {e}"))?;
     let credentials = sandbox.credentials();
+    // Through discovery, as against a real tenant: only the token URL and
+    // the credentials.
     let connection = Connection {
-        api_base: sandbox.api_base(),
+        api_base: None,
         api_version: settings.api_version.value.clone(),
         token_url: sandbox.token_url(),
         credentials: Credentials::AccessKey {
             access_key_id: credentials.access_key_id,
             access_key_secret: Secret::new(credentials.access_key_secret),
-            client_id: credentials.client_id,
-            client_secret: Secret::new(credentials.client_secret),
+            client: Some(ApiClient {
+                id: credentials.client_id,
+                secret: Secret::new(credentials.client_secret),
+                auth: TokenAuth::Body,
+            }),
         },
         connect_timeout: args.connect_timeout,
         request_timeout: args.timeout,
         rate: settings.rate.value,
         concurrency: settings.concurrency.value,
         retry: RetryPolicy::default(),
+        max_answer_bytes: settings.max_answer_bytes.value,
     };
-    info!(api_base = %connection.api_base, "running against the in-process sandbox tenant");
+    info!(token_url = %connection.token_url, "running against the in-process sandbox tenant");
     connection.check().map_err(|e| e.to_string())?;
     Ok((connection, Some(sandbox)))
 }
@@ -565,7 +587,7 @@ pub fn export(args: &ExportArgs, global: &Global) -> i32 {
                 return exit_codes::FAILURE;
             }
         };
-        let result = match Client::new(&connection) {
+        let result = match Client::connect(&connection).await {
             Ok(client) => cxskill::export::export(&client, &agents, &skills).await,
             Err(e) => Err(e.into()),
         };

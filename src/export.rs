@@ -1,10 +1,12 @@
 //! `cxskill export`: the tenant's current assignments as a roster.
 //!
-//! Uses the bulk reads (`GET /agents/skills`, paged, or
-//! `GET /skills/agents?skills=` when skills are named) rather than one call
-//! per agent. The roster names agents by userId and skills by skillId, with
-//! informational `agent_name` and `skill_name` columns the parser ignores,
-//! so that `export` then `apply` of the file writes nothing.
+//! Uses the bulk reads rather than one call per agent: `GET /agents/skills`
+//! with every filter combination needed (its filters default to active
+//! only, and an export must hold inactive assignments, agents and skills
+//! too), or `GET /skills/agents?skills=` when skills are named. The roster
+//! names agents by userId and skills by skillId, with informational
+//! `agent_name` and `skill_name` columns the parser ignores, so that
+//! `export` then `apply` of the file writes nothing.
 
 use std::collections::{HashMap, HashSet};
 
@@ -12,7 +14,9 @@ use serde::Serialize;
 
 use crate::client::{Client, ClientError};
 use crate::model::{AgentSpec, SkillSpec};
+use crate::read::{self, Activity};
 use crate::resolve::{self, Directory};
+use crate::wire;
 
 /// One exported assignment, a row of the roster CSV.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -54,10 +58,26 @@ pub async fn export(
     };
     let (agent_ids, skill_ids) =
         resolve::resolve_filters(agents, skills, &directory).map_err(ExportError::Filter)?;
-    let assignments = if skill_ids.is_empty() {
-        client.all_assignments().await?
+    let assignments: Vec<wire::Assignment> = if skill_ids.is_empty() {
+        let activity = Activity {
+            inactive_agents: directory
+                .agents
+                .iter()
+                .flatten()
+                .any(|a| a.is_active != Some(true)),
+            inactive_skills: directory.skills.values().any(|s| !s.is_active),
+        };
+        let mut rows = Vec::new();
+        for filter in read::combinations(activity) {
+            rows.extend(client.bulk_assignments(filter, None).await?.rows);
+        }
+        rows
     } else {
-        client.skill_assignments(&skill_ids).await?
+        let mut rows = Vec::new();
+        for chunk in skill_ids.chunks(read::SKILLS_PER_READ) {
+            rows.extend(client.skill_assignments(chunk, None).await?.listing.rows);
+        }
+        rows
     };
     let wanted: HashSet<u64> = agent_ids.into_iter().collect();
     let listing: HashMap<u64, &crate::wire::Agent> = directory
@@ -68,9 +88,10 @@ pub async fn export(
         .collect();
     let mut rows: Vec<ExportRow> = assignments
         .iter()
-        .filter(|a| wanted.is_empty() || wanted.contains(&a.agent_id))
-        .map(|a| {
-            let agent = listing.get(&a.agent_id);
+        .filter_map(|a| a.agent().map(|id| (id, a)))
+        .filter(|(id, _)| wanted.is_empty() || wanted.contains(id))
+        .map(|(agent_id, a)| {
+            let agent = listing.get(&agent_id);
             let user_id = agent
                 .and_then(|l| l.user_id.clone())
                 .or_else(|| a.user_id.clone());
@@ -84,16 +105,15 @@ pub async fn export(
                 })
                 .unwrap_or_default();
             ExportRow {
-                agent: user_id.map_or_else(|| a.agent_id.to_string(), |u| u.to_lowercase()),
+                agent: user_id.map_or_else(|| agent_id.to_string(), |u| u.to_lowercase()),
                 skill: a.skill_id,
-                proficiency: a.agent_proficiency_value,
+                proficiency: a.agent_proficiency_value.unwrap_or_default(),
                 active: a.is_active,
                 agent_name: name,
                 skill_name: directory
                     .skills
                     .get(&a.skill_id)
                     .map(|s| s.skill_name.clone())
-                    .or_else(|| a.skill_name.clone())
                     .unwrap_or_default(),
             }
         })

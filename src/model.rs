@@ -333,14 +333,42 @@ pub struct RosterRow {
 }
 
 /// One roster row with its agent and skill resolved to CXone ids: what
-/// the plan works on.
+/// the plan works on. Agents are always by `agentId` here (a `userId` or
+/// a name is resolved against `GET /agents`), because the bulk reads and
+/// writes know agents only by `agentId`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Row {
     /// Physical line (CSV: header = 1) or 1-based item number (JSON).
     pub line: u64,
-    pub agent: AgentRef,
+    pub agent: u64,
     pub skill: SkillId,
     pub target: Target,
+}
+
+/// An assignment's state: what a row changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct State {
+    pub proficiency: u8,
+    pub active: bool,
+}
+
+impl State {
+    /// Whether the bulk writes (`POST /agents/skills`, published with
+    /// proficiency 1..=5) can set this state.
+    pub fn bulk_writable(self) -> bool {
+        (1..=5).contains(&self.proficiency)
+    }
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "proficiency {} {}",
+            self.proficiency,
+            if self.active { "active" } else { "inactive" }
+        )
+    }
 }
 
 #[cfg(test)]

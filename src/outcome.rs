@@ -7,19 +7,24 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::client::RequestCounts;
-use crate::model::Target;
-use crate::plan::{Action, Plan, PlannedRow, RejectedRow};
+use crate::model::{State, Target};
+use crate::plan::{Action, Pair, Plan, RejectedRow};
 use crate::roster::Issue;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
-    /// Written, and the tenant now holds what the row asks for.
+    /// Written, and the tenant holds what the row asks for: its answer
+    /// said so, or a read-back showed it.
     Applied,
     /// Already as the row asks; nothing sent for it.
     Unchanged,
-    /// Not in place: the server refused it, or it could not be sent.
+    /// Not in place: the tenant refused it, a read-back showed it is not
+    /// there, or it was not sent (with the reason).
     Failed,
+    /// Sent, but neither the answer nor a read-back could say whether it
+    /// took (with the reason); a re-run settles it.
+    Unknown,
     /// The row itself is wrong (bad cell, duplicate, unknown skill).
     Invalid,
     /// Plan or dry run: would be written.
@@ -45,16 +50,16 @@ pub struct RowOutcome {
 }
 
 impl RowOutcome {
-    /// A planned row with the status it ends up with.
-    pub fn of_planned(planned: &PlannedRow, status: Status, error: Option<String>) -> RowOutcome {
+    /// A planned pair with the status it ends up with.
+    pub fn of_pair(pair: &Pair, status: Status, error: Option<String>) -> RowOutcome {
         RowOutcome {
-            line: planned.row.line,
-            agent: Some(planned.row.agent.to_string()),
-            skill: Some(planned.row.skill.get()),
-            proficiency: Some(target_text(&planned.row.target)),
-            action: Some(planned.action),
+            line: pair.line,
+            agent: Some(pair.agent.to_string()),
+            skill: Some(pair.skill),
+            proficiency: Some(target_text(&pair.target)),
+            action: Some(pair.action),
             status,
-            from: planned.from.map(|s| s.proficiency),
+            from: pair.before.map(|s| s.proficiency),
             error,
         }
     }
@@ -122,27 +127,38 @@ pub fn invalid_rows(errors: &[Issue]) -> Vec<RowOutcome> {
 /// The outcome of a plan (or dry run) before anything is written.
 pub fn planned_rows(plan: &Plan) -> Vec<RowOutcome> {
     let mut rows: Vec<RowOutcome> = plan
-        .agents
+        .pairs
         .iter()
-        .flat_map(|a| &a.rows)
-        .map(|r| {
-            let status = match r.action {
+        .map(|p| {
+            let status = match p.action {
                 Action::Unchanged => Status::Unchanged,
                 _ => Status::Planned,
             };
-            RowOutcome::of_planned(r, status, None)
+            RowOutcome::of_pair(p, status, None)
         })
         .collect();
     rows.extend(plan.rejected.iter().map(RowOutcome::of_rejected));
     rows
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+/// An assignment outside the roster that a read during the run found
+/// changed by someone else. It was kept (never reverted); the report says
+/// so.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ConcurrentChange {
+    pub agent: u64,
+    pub skill: u64,
+    pub before: Option<State>,
+    pub after: Option<State>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Summary {
     pub rows: u64,
     pub applied: u64,
     pub unchanged: u64,
     pub failed: u64,
+    pub unknown: u64,
     pub invalid: u64,
     /// Planned (plan and dry run only).
     #[serde(skip_serializing_if = "is_zero")]
@@ -159,10 +175,25 @@ fn is_zero(n: &u64) -> bool {
 pub struct RunReport {
     pub summary: Summary,
     pub rows: Vec<RowOutcome>,
-    /// Why the run stopped early (authentication, permission, network);
-    /// `None` when it ran to the end.
+    /// Why the run stopped early (authentication, permission, a tenant
+    /// that stopped answering, an upsert that replaces); `None` when it ran
+    /// to the end.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fatal: Option<String>,
+    /// The signal that interrupted the run (`SIGINT`, `SIGTERM`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interrupted: Option<String>,
+    /// Assignments outside the roster that someone else changed during the
+    /// run; each was kept.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub concurrent_changes: Vec<ConcurrentChange>,
+    /// What the run had to say beyond the rows (a fallback to per-agent
+    /// writes, an assignment refused in a full set).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+    /// Plan and dry run: the requests `apply` would send, by endpoint.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub expected_requests: BTreeMap<String, u64>,
 }
 
 impl RunReport {
@@ -183,6 +214,7 @@ impl RunReport {
                 Status::Applied => summary.applied += 1,
                 Status::Unchanged => summary.unchanged += 1,
                 Status::Failed => summary.failed += 1,
+                Status::Unknown => summary.unknown += 1,
                 Status::Invalid => summary.invalid += 1,
                 Status::Planned => summary.planned += 1,
             }
@@ -191,6 +223,12 @@ impl RunReport {
             summary,
             rows,
             fatal,
+            ..RunReport::default()
         }
+    }
+
+    /// Rows a re-run must look at again: failed, unknown or invalid.
+    pub fn is_unsettled(row: &RowOutcome) -> bool {
+        matches!(row.status, Status::Failed | Status::Unknown | Status::Invalid)
     }
 }

@@ -1,100 +1,21 @@
-//! Stage 3: validated rows → plan, a diff against the tenant.
+//! Stage 3b: validated rows → the plan, a pure diff of (agent, skill)
+//! pairs against what the reads hold.
 //!
-//! [`read_tenant`] reads what the plan needs (each roster agent's current
-//! assignments, the skill catalogue); [`build`] is a pure function from
-//! rows and that view to a [`Plan`]: per agent, what each row will do, and
-//! the write requests that do it. Apply executes exactly these requests;
-//! another write strategy (say, per-skill bulk writes) would only change
-//! [`AgentPlan::requests`].
+//! [`build`] is a pure function: the same rows and holdings give the same
+//! plan. Each pair has its state before, its state after, and the roster
+//! line it came from (or [`PRUNED`] for an assignment `--prune` removes).
+//! Which requests carry the diff out is another stage's business
+//! (`requests`).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
-use futures_util::{StreamExt, stream};
 use serde::Serialize;
 
-use crate::client::{Client, ClientError};
-use crate::model::{AgentRef, Row, SkillId, Target};
-use crate::wire::{self, SkillWrite, SkillsBody};
+use crate::model::{Row, State, Target};
+use crate::read::{Holdings, Known};
+use crate::wire;
 
-/// An assignment's state: what a row changes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct State {
-    pub proficiency: u8,
-    pub active: bool,
-}
-
-impl State {
-    /// The state an answer reports, or why it cannot be trusted enough to
-    /// write back: the full-set PUT would re-send a guessed flag or a
-    /// rewritten proficiency for a skill the roster never touched.
-    pub fn of(assignment: &wire::Assignment) -> Result<State, String> {
-        let skill = assignment.skill_id;
-        let proficiency = u8::try_from(assignment.agent_proficiency_value)
-            .ok()
-            .filter(|p| (1..=20).contains(p))
-            .ok_or_else(|| {
-                format!(
-                    "the tenant reports proficiency {} for skill {skill}, outside 1..=20; not rewriting this agent's skills",
-                    assignment.agent_proficiency_value
-                )
-            })?;
-        let active = assignment.is_active.ok_or_else(|| {
-            format!("the tenant's answer for skill {skill} has no isActive; not rewriting this agent's skills")
-        })?;
-        Ok(State {
-            proficiency,
-            active,
-        })
-    }
-}
-
-/// An agent's assignments as the plan needs them: skill id and state,
-/// sorted by skill id. Only this much of each read is kept, so that a
-/// plan over a large tenant stays small.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Current(Vec<(u64, State)>);
-
-impl Current {
-    /// The assignments of one agent's read, or why they cannot be used
-    /// (see [`State::of`]).
-    pub fn from_wire(assignments: &[wire::Assignment]) -> Result<Current, String> {
-        let mut pairs = assignments
-            .iter()
-            .map(|a| State::of(a).map(|state| (a.skill_id, state)))
-            .collect::<Result<Vec<_>, _>>()?;
-        pairs.sort_unstable_by_key(|&(skill, _)| skill);
-        pairs.dedup_by_key(|&mut (skill, _)| skill);
-        Ok(Current(pairs))
-    }
-
-    /// An agent's read as the plan uses it: its assignments, or the error
-    /// that fails the agent's rows. Only an error that ends the run
-    /// (authentication, permission, network) is returned as such.
-    pub fn of_read(
-        agent: AgentRef,
-        read: Result<Option<Vec<wire::Assignment>>, ClientError>,
-    ) -> Result<Result<Current, String>, ClientError> {
-        match read {
-            Ok(Some(assignments)) => Ok(Current::from_wire(&assignments)),
-            Ok(None) => Ok(Err(format!("agent {agent} not found in the tenant (404)"))),
-            Err(error) if error.is_fatal() => Err(error),
-            Err(error) => Ok(Err(error.to_string())),
-        }
-    }
-
-    pub fn get(&self, skill: u64) -> Option<State> {
-        self.0
-            .binary_search_by_key(&skill, |&(s, _)| s)
-            .ok()
-            .map(|i| self.0[i].1)
-    }
-
-    pub fn iter(&self) -> impl Iterator<Item = (u64, State)> + '_ {
-        self.0.iter().copied()
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Action {
     Add,
@@ -107,15 +28,26 @@ pub enum Action {
 /// assignment `--prune` removes because the roster does not name it.
 pub const PRUNED: u64 = 0;
 
-/// One roster row and what it will do.
-#[derive(Debug, Clone)]
-pub struct PlannedRow {
-    pub row: Row,
+/// One (agent, skill) pair of the diff.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pair {
+    /// The roster line, or [`PRUNED`].
+    pub line: u64,
+    pub agent: u64,
+    pub skill: u64,
+    /// What the roster line asked for (`remove` for a pruned pair).
+    pub target: Target,
     pub action: Action,
-    /// The tenant's state before (for change, unchanged and remove).
-    pub from: Option<State>,
-    /// The state the row asks for (for add, change and unchanged).
-    pub to: Option<State>,
+    /// The tenant's state before; `None`: not assigned.
+    pub before: Option<State>,
+    /// The state after; `None`: not assigned.
+    pub after: Option<State>,
+}
+
+impl Pair {
+    pub fn changes(&self) -> bool {
+        self.action != Action::Unchanged
+    }
 }
 
 /// A roster row that will not be sent, and why.
@@ -124,135 +56,23 @@ pub struct RejectedRow {
     pub row: Row,
     /// `true`: the row is invalid for this tenant (unknown skill), which
     /// blocks the whole apply unless `--skip-invalid`. `false`: the row
-    /// fails on its own (agent not found, inactive skill).
+    /// fails on its own (agent not found, inactive skill, untrusted read).
     pub invalid: bool,
     pub error: String,
-}
-
-/// Everything to do for one agent.
-#[derive(Debug, Clone)]
-pub struct AgentPlan {
-    /// The agent as it goes in the path.
-    pub agent: AgentRef,
-    /// The agent's current assignments, as read.
-    pub current: Current,
-    pub rows: Vec<PlannedRow>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WriteKind {
-    Post,
-    Put,
-    Delete,
-}
-
-impl WriteKind {
-    pub fn method(self) -> reqwest::Method {
-        match self {
-            WriteKind::Post => reqwest::Method::POST,
-            WriteKind::Put => reqwest::Method::PUT,
-            WriteKind::Delete => reqwest::Method::DELETE,
-        }
-    }
-}
-
-/// One write to `/agents/{agent}/skills`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WriteRequest {
-    pub kind: WriteKind,
-    pub agent: AgentRef,
-    pub body: SkillsBody,
-}
-
-impl WriteRequest {
-    pub fn path(&self) -> String {
-        format!("/agents/{}/skills", self.agent.path_segment())
-    }
-}
-
-impl AgentPlan {
-    pub fn has_changes(&self) -> bool {
-        self.rows.iter().any(|r| r.action != Action::Unchanged)
-    }
-
-    /// The writes that take this agent from its current state to the
-    /// roster's, in order: DELETE removals, POST additions, then — when any
-    /// assignment changes — PUT the agent's **full merged set**: every
-    /// current assignment (unchanged ones at their current values), the
-    /// changed ones at their new values and the ones just added. Whether
-    /// the tenant's PUT modifies only the listed skills or replaces the
-    /// whole set, the result is the same and nothing is wiped; a retried
-    /// PUT carries the same full set.
-    pub fn requests(&self) -> Vec<WriteRequest> {
-        let mut requests = Vec::new();
-        let write = |kind, skills: Vec<SkillWrite>| WriteRequest {
-            kind,
-            agent: self.agent,
-            body: SkillsBody { skills },
-        };
-        let by_action = |action: Action| self.rows.iter().filter(move |r| r.action == action);
-
-        let removals: Vec<SkillWrite> = by_action(Action::Remove)
-            .map(|r| SkillWrite {
-                skill_id: r.row.skill.get(),
-                proficiency: None,
-                is_active: None,
-            })
-            .collect();
-        if !removals.is_empty() {
-            requests.push(write(WriteKind::Delete, removals));
-        }
-
-        let additions: Vec<SkillWrite> = by_action(Action::Add)
-            .filter_map(|r| r.to.map(|to| full_row(r.row.skill.get(), to)))
-            .collect();
-        if !additions.is_empty() {
-            requests.push(write(WriteKind::Post, additions));
-        }
-
-        if by_action(Action::Change).next().is_some() {
-            let mut target: BTreeMap<u64, State> = self.current.iter().collect();
-            for r in &self.rows {
-                let skill = r.row.skill.get();
-                match (r.action, r.to) {
-                    (Action::Remove, _) => {
-                        target.remove(&skill);
-                    }
-                    (_, Some(to)) => {
-                        target.insert(skill, to);
-                    }
-                    (_, None) => {}
-                }
-            }
-            let set = target
-                .into_iter()
-                .map(|(skill, state)| full_row(skill, state))
-                .collect();
-            requests.push(write(WriteKind::Put, set));
-        }
-        requests
-    }
-}
-
-fn full_row(skill_id: u64, state: State) -> SkillWrite {
-    SkillWrite {
-        skill_id,
-        proficiency: Some(state.proficiency),
-        is_active: Some(state.active),
-    }
 }
 
 /// The whole plan: what happens to every roster row.
 #[derive(Debug, Clone, Default)]
 pub struct Plan {
-    pub agents: Vec<AgentPlan>,
+    /// Roster rows in line order, then the pruned removals by agent.
+    pub pairs: Vec<Pair>,
     pub rejected: Vec<RejectedRow>,
     /// Skill names by id, for rendering.
     pub skill_names: HashMap<u64, String>,
 }
 
 /// How many rows will do what.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Counts {
     pub add: u64,
     pub change: u64,
@@ -269,8 +89,8 @@ impl Counts {
 impl Plan {
     pub fn counts(&self) -> Counts {
         let mut counts = Counts::default();
-        for row in self.agents.iter().flat_map(|a| &a.rows) {
-            match row.action {
+        for pair in &self.pairs {
+            match pair.action {
                 Action::Add => counts.add += 1,
                 Action::Change => counts.change += 1,
                 Action::Remove => counts.remove += 1,
@@ -283,276 +103,243 @@ impl Plan {
     pub fn has_invalid(&self) -> bool {
         self.rejected.iter().any(|r| r.invalid)
     }
+
+    /// The agents with something to change, in the order they first
+    /// appear.
+    pub fn changed_agents(&self) -> Vec<u64> {
+        let mut seen = HashSet::new();
+        self.pairs
+            .iter()
+            .filter(|p| p.changes())
+            .map(|p| p.agent)
+            .filter(|a| seen.insert(*a))
+            .collect()
+    }
+
+    /// The roster's pairs, for telling them from assignments outside it.
+    pub fn named(&self) -> HashSet<(u64, u64)> {
+        self.pairs
+            .iter()
+            .map(|p| (p.agent, p.skill))
+            .chain(
+                self.rejected
+                    .iter()
+                    .map(|r| (r.row.agent, r.row.skill.get())),
+            )
+            .collect()
+    }
 }
 
-/// What the plan needs to know of the tenant.
-#[derive(Debug, Clone, Default)]
-pub struct TenantView {
-    pub skills: HashMap<u64, wire::Skill>,
-    /// Current assignments per roster agent, or why they could not be
-    /// read (no such agent, an answer not to be trusted).
-    pub agents: HashMap<AgentRef, Result<Current, String>>,
-}
-
-/// Reads every roster agent's assignments, at most `concurrency` requests
-/// at a time. `on_agent` is called once per agent read (for a progress
-/// bar).
-pub async fn read_tenant(
-    client: &Client,
+/// The diff of the rows against the holdings. With `prune`, every
+/// assignment of a roster agent that the roster does not name is removed
+/// (authoritative mode); the holdings must then hold those agents' full
+/// sets.
+pub fn build(
     rows: &[Row],
-    skills: HashMap<u64, wire::Skill>,
-    concurrency: usize,
-    on_agent: &(dyn Fn() + Sync),
-) -> Result<TenantView, ClientError> {
-    let mut view = TenantView {
-        skills,
-        agents: HashMap::new(),
-    };
-    let mut agents: Vec<AgentRef> = Vec::new();
-    let mut seen = HashSet::new();
-    for row in rows {
-        if seen.insert(row.agent) {
-            agents.push(row.agent);
-        }
-    }
-    let mut reads = stream::iter(agents)
-        .map(|agent| async move { (agent, client.agent_skills(&agent).await) })
-        .buffer_unordered(concurrency.max(1));
-    while let Some((agent, result)) = reads.next().await {
-        view.agents.insert(agent, Current::of_read(agent, result)?);
-        on_agent();
-    }
-    Ok(view)
-}
-
-/// The diff of the rows against the tenant. Pure: the same rows and view
-/// give the same plan. Agents keep the order they first appear in. With
-/// `prune`, every assignment of a roster agent that the roster does not
-/// name is removed (authoritative mode).
-pub fn build(rows: &[Row], tenant: &TenantView, prune: bool) -> Plan {
-    let mut order: Vec<AgentRef> = Vec::new();
-    let mut grouped: HashMap<AgentRef, Vec<Row>> = HashMap::new();
-    for row in rows {
-        let agent = row.agent;
-        grouped
-            .entry(agent)
-            .or_insert_with(|| {
-                order.push(agent);
-                Vec::new()
-            })
-            .push(*row);
-    }
-
+    holdings: &Holdings,
+    skills: &HashMap<u64, wire::Skill>,
+    prune: bool,
+) -> Plan {
     let mut plan = Plan {
-        skill_names: tenant
-            .skills
+        skill_names: skills
             .values()
             .map(|s| (s.skill_id, s.skill_name.clone()))
             .collect(),
         ..Plan::default()
     };
-    for agent in order {
-        let rows = grouped.remove(&agent).unwrap_or_default();
-        match tenant.agents.get(&agent) {
-            Some(Ok(current)) => {
-                let (agent_plan, rejected) =
-                    plan_agent(agent, &rows, current.clone(), &tenant.skills, prune);
-                plan.rejected.extend(rejected);
-                if !agent_plan.rows.is_empty() {
-                    plan.agents.push(agent_plan);
-                }
+    let mut order: Vec<u64> = Vec::new();
+    let mut named: HashMap<u64, HashSet<u64>> = HashMap::new();
+    for row in rows {
+        let (agent, skill) = (row.agent, row.skill.get());
+        named
+            .entry(agent)
+            .or_insert_with(|| {
+                order.push(agent);
+                HashSet::new()
+            })
+            .insert(skill);
+        match diff_row(row, holdings, skills) {
+            Ok(pair) => plan.pairs.push(pair),
+            Err(rejected) => plan.rejected.push(rejected),
+        }
+    }
+    if prune {
+        for agent in order {
+            let Some(set) = holdings.full_set(agent) else {
+                continue;
+            };
+            let named = &named[&agent];
+            for (skill, state) in set.into_iter().filter(|(s, _)| !named.contains(s)) {
+                plan.pairs.push(Pair {
+                    line: PRUNED,
+                    agent,
+                    skill,
+                    target: Target::Remove,
+                    action: Action::Remove,
+                    before: Some(state),
+                    after: None,
+                });
             }
-            Some(Err(error)) => plan
-                .rejected
-                .extend(rows.into_iter().map(|row| RejectedRow {
-                    row,
-                    invalid: false,
-                    error: error.clone(),
-                })),
-            None => plan
-                .rejected
-                .extend(rows.into_iter().map(|row| RejectedRow {
-                    row,
-                    invalid: false,
-                    error: format!("agent {agent} was not read"),
-                })),
         }
     }
     plan
 }
 
-/// One agent's share of the plan, against its current assignments. Apply
-/// calls this again with a fresh read just before writing.
-pub fn plan_agent(
-    agent: AgentRef,
-    rows: &[Row],
-    current: Current,
+/// One row against the holdings: its pair, or why it will not be sent.
+fn diff_row(
+    row: &Row,
+    holdings: &Holdings,
     skills: &HashMap<u64, wire::Skill>,
-    prune: bool,
-) -> (AgentPlan, Vec<RejectedRow>) {
-    let mut planned = Vec::new();
-    let mut rejected = Vec::new();
-    for row in rows {
-        let skill: SkillId = row.skill;
-        let Some(info) = skills.get(&skill.get()) else {
-            rejected.push(RejectedRow {
-                row: *row,
-                invalid: true,
-                error: format!("skill {skill} does not exist in this tenant"),
-            });
-            continue;
-        };
-        let from = current.get(skill.get());
-        let (action, to) = match (row.target, from) {
-            (Target::Remove, Some(_)) => (Action::Remove, None),
-            (Target::Remove, None) => (Action::Unchanged, None),
-            (
-                Target::Set {
-                    proficiency,
-                    active,
-                },
-                None,
-            ) => (
-                Action::Add,
-                Some(State {
-                    proficiency: proficiency.get(),
-                    active: active.unwrap_or(true),
-                }),
-            ),
-            (
-                Target::Set {
-                    proficiency,
-                    active,
-                },
-                Some(from),
-            ) => {
-                let to = State {
-                    proficiency: proficiency.get(),
-                    active: active.unwrap_or(from.active),
-                };
-                let action = if to == from {
-                    Action::Unchanged
-                } else {
-                    Action::Change
-                };
-                (action, Some(to))
-            }
-        };
-        // Restating an assignment of an inactive skill, or removing one,
-        // is fine; assigning or changing it is not.
-        if !info.is_active && matches!(action, Action::Add | Action::Change) {
-            rejected.push(RejectedRow {
-                row: *row,
-                invalid: false,
-                error: format!(
-                    "skill {skill} ({}) is inactive in this tenant; activate it in CXone or drop the row",
-                    info.skill_name
-                ),
-            });
-            continue;
-        }
-        planned.push(PlannedRow {
-            row: *row,
-            action,
-            from,
-            to,
-        });
+) -> Result<Pair, RejectedRow> {
+    let reject = |invalid: bool, error: String| RejectedRow {
+        row: *row,
+        invalid,
+        error,
+    };
+    let (agent, skill) = (row.agent, row.skill.get());
+    let Some(info) = skills.get(&skill) else {
+        return Err(reject(
+            true,
+            format!("skill {skill} does not exist in this tenant"),
+        ));
+    };
+    if holdings.is_missing(agent) {
+        return Err(reject(
+            false,
+            format!("agent {agent} not found in the tenant (404)"),
+        ));
     }
-    if prune {
-        let named: HashSet<u64> = rows.iter().map(|r| r.skill.get()).collect();
-        for (skill, state) in current.iter().filter(|(skill, _)| !named.contains(skill)) {
-            let Some(skill_id) = SkillId::new(skill) else {
-                continue;
+    if let Some(reason) = holdings.untrusted(agent) {
+        return Err(reject(false, reason.to_owned()));
+    }
+    let before = match holdings.get(agent, skill) {
+        Known::Held(state) => Some(state),
+        Known::Absent => None,
+        Known::Unknown => {
+            return Err(reject(
+                false,
+                format!("agent {agent} skill {skill} was not read"),
+            ));
+        }
+    };
+    let (action, after) = match (row.target, before) {
+        (Target::Remove, Some(_)) => (Action::Remove, None),
+        (Target::Remove, None) => (Action::Unchanged, None),
+        (
+            Target::Set {
+                proficiency,
+                active,
+            },
+            None,
+        ) => (
+            Action::Add,
+            Some(State {
+                proficiency: proficiency.get(),
+                active: active.unwrap_or(true),
+            }),
+        ),
+        (
+            Target::Set {
+                proficiency,
+                active,
+            },
+            Some(from),
+        ) => {
+            let to = State {
+                proficiency: proficiency.get(),
+                active: active.unwrap_or(from.active),
             };
-            planned.push(PlannedRow {
-                row: Row {
-                    line: PRUNED,
-                    agent,
-                    skill: skill_id,
-                    target: Target::Remove,
-                },
-                action: Action::Remove,
-                from: Some(state),
-                to: None,
-            });
+            let action = if to == from {
+                Action::Unchanged
+            } else {
+                Action::Change
+            };
+            (action, Some(to))
         }
+    };
+    // Restating an assignment of an inactive skill, or removing one, is
+    // fine; assigning or changing it is not.
+    if !info.is_active && matches!(action, Action::Add | Action::Change) {
+        return Err(reject(
+            false,
+            format!(
+                "skill {skill} ({}) is inactive in this tenant; activate it in CXone or drop the row",
+                info.skill_name
+            ),
+        ));
     }
-    (
-        AgentPlan {
-            agent,
-            current,
-            rows: planned,
-        },
-        rejected,
-    )
+    Ok(Pair {
+        line: row.line,
+        agent,
+        skill,
+        target: row.target,
+        action,
+        before,
+        after,
+    })
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
-    use crate::model::Proficiency;
+    use crate::model::{Proficiency, SkillId};
 
-    fn row(line: u64, agent: u64, skill: u64, target: Target) -> Row {
+    pub fn row(line: u64, agent: u64, skill: u64, target: Target) -> Row {
         Row {
             line,
-            agent: AgentRef::AgentId(agent),
+            agent,
             skill: SkillId::new(skill).unwrap(),
             target,
         }
     }
 
-    fn set(p: i64, active: Option<bool>) -> Target {
+    pub fn set(p: i64, active: Option<bool>) -> Target {
         Target::Set {
             proficiency: Proficiency::new(p).unwrap(),
             active,
         }
     }
 
-    fn assignment(agent: u64, skill: u64, p: i64, active: bool) -> wire::Assignment {
+    pub fn assignment(agent: u64, skill: u64, p: i64, active: bool) -> wire::Assignment {
         wire::Assignment {
-            agent_id: agent,
+            agent_id: Some(agent),
             skill_id: skill,
-            agent_proficiency_value: p,
+            agent_proficiency_value: Some(p),
             is_active: Some(active),
             ..wire::Assignment::default()
         }
     }
 
-    fn tenant() -> TenantView {
+    pub fn catalogue() -> HashMap<u64, wire::Skill> {
         let skill = |id, active| wire::Skill {
             skill_id: id,
             skill_name: format!("S{id}"),
             media_type_id: None,
             is_active: active,
         };
-        let mut view = TenantView {
-            skills: [
-                skill(1, true),
-                skill(2, true),
-                skill(3, true),
-                skill(4, true),
-                skill(9, false),
-            ]
-            .into_iter()
-            .map(|s| (s.skill_id, s))
-            .collect(),
-            ..TenantView::default()
-        };
-        view.agents.insert(
-            AgentRef::AgentId(10),
-            Current::from_wire(&[
-                assignment(10, 1, 3, true),
-                assignment(10, 2, 7, true),
-                assignment(10, 3, 4, false),
-            ]),
-        );
-        view.agents
-            .insert(AgentRef::AgentId(11), Ok(Current::default()));
-        view.agents.insert(
-            AgentRef::AgentId(12),
-            Err("agent 12 not found in the tenant (404)".to_owned()),
-        );
-        view
+        [
+            skill(1, true),
+            skill(2, true),
+            skill(3, true),
+            skill(4, true),
+            skill(9, false),
+        ]
+        .into_iter()
+        .map(|s| (s.skill_id, s))
+        .collect()
+    }
+
+    /// Agent 10 holds 1@3, 2@7, 3@4 (inactive); agent 11 holds nothing;
+    /// agent 12 does not exist; every read complete.
+    pub fn holdings() -> Holdings {
+        Holdings::from_full_sets(
+            &[
+                (10, vec![assignment(10, 1, 3, true), assignment(10, 2, 7, true), assignment(10, 3, 4, false)]),
+                (11, vec![]),
+                (13, vec![assignment(13, 9, 4, true)]),
+            ],
+            &[12],
+        )
     }
 
     #[test]
@@ -567,13 +354,8 @@ mod tests {
             row(8, 10, 77, set(1, None)),      // unknown skill
             row(9, 12, 1, set(1, None)),       // unknown agent
         ];
-        let plan = build(&rows, &tenant(), false);
-        let actions: Vec<(u64, Action)> = plan
-            .agents
-            .iter()
-            .flat_map(|a| &a.rows)
-            .map(|r| (r.row.line, r.action))
-            .collect();
+        let plan = build(&rows, &holdings(), &catalogue(), false);
+        let actions: Vec<(u64, Action)> = plan.pairs.iter().map(|p| (p.line, p.action)).collect();
         assert_eq!(
             actions,
             [
@@ -604,48 +386,13 @@ mod tests {
     }
 
     #[test]
-    fn put_carries_the_full_merged_set_after_delete_and_post() {
-        let rows = [
-            row(2, 10, 2, set(2, None)),
-            row(3, 10, 3, Target::Remove),
-            row(4, 10, 4, set(5, Some(false))),
-        ];
-        let plan = build(&rows, &tenant(), false);
-        let requests = plan.agents[0].requests();
-        let kinds: Vec<WriteKind> = requests.iter().map(|r| r.kind).collect();
-        assert_eq!(kinds, [WriteKind::Delete, WriteKind::Post, WriteKind::Put]);
-        let json = |r: &WriteRequest| serde_json::to_string(&r.body).unwrap();
-        assert_eq!(json(&requests[0]), r#"{"skills":[{"skillId":3}]}"#);
-        assert_eq!(
-            json(&requests[1]),
-            r#"{"skills":[{"skillId":4,"proficiency":5,"isActive":false}]}"#
-        );
-        // Skill 1 is not in the roster and is carried at its current value;
-        // skill 3 is being removed; skill 4 was just added.
-        assert_eq!(
-            json(&requests[2]),
-            r#"{"skills":[{"skillId":1,"proficiency":3,"isActive":true},{"skillId":2,"proficiency":2,"isActive":true},{"skillId":4,"proficiency":5,"isActive":false}]}"#
-        );
-    }
-
-    #[test]
-    fn unchanged_agents_need_no_write_and_adds_alone_need_no_put() {
-        let plan = build(&[row(2, 10, 1, set(3, None))], &tenant(), false);
-        assert!(!plan.agents[0].has_changes());
-        assert!(plan.agents[0].requests().is_empty());
-        let plan = build(&[row(2, 11, 1, set(3, None))], &tenant(), false);
-        let kinds: Vec<WriteKind> = plan.agents[0].requests().iter().map(|r| r.kind).collect();
-        assert_eq!(kinds, [WriteKind::Post]);
-    }
-
-    #[test]
     fn prune_removes_what_the_roster_does_not_name() {
         let rows = [row(2, 10, 2, set(2, None))];
-        let plan = build(&rows, &tenant(), true);
-        let planned: Vec<(u64, u64, Action)> = plan.agents[0]
-            .rows
+        let plan = build(&rows, &holdings(), &catalogue(), true);
+        let planned: Vec<(u64, u64, Action)> = plan
+            .pairs
             .iter()
-            .map(|r| (r.row.line, r.row.skill.get(), r.action))
+            .map(|p| (p.line, p.skill, p.action))
             .collect();
         assert_eq!(
             planned,
@@ -655,42 +402,29 @@ mod tests {
                 (PRUNED, 3, Action::Remove)
             ]
         );
-        let kinds: Vec<WriteKind> = plan.agents[0].requests().iter().map(|r| r.kind).collect();
-        assert_eq!(kinds, [WriteKind::Delete, WriteKind::Put]);
         // Without --prune the same roster removes nothing.
-        assert_eq!(build(&rows, &tenant(), false).counts().remove, 0);
-    }
-
-    #[test]
-    fn an_untrustworthy_read_is_not_written_back() {
-        let mut missing_flag = assignment(14, 1, 3, true);
-        missing_flag.is_active = None;
-        assert!(
-            Current::from_wire(&[missing_flag])
-                .unwrap_err()
-                .contains("no isActive")
-        );
-        assert!(
-            Current::from_wire(&[assignment(14, 1, 0, true)])
-                .unwrap_err()
-                .contains("outside 1..=20")
-        );
+        assert_eq!(build(&rows, &holdings(), &catalogue(), false).counts().remove, 0);
     }
 
     #[test]
     fn an_inactive_skill_fails_only_rows_that_would_write() {
-        let mut view = tenant();
-        view.agents.insert(
-            AgentRef::AgentId(13),
-            Current::from_wire(&[assignment(13, 9, 4, true)]),
-        );
-        let unchanged = build(&[row(2, 13, 9, set(4, None))], &view, false);
+        let (h, skills) = (holdings(), catalogue());
+        let unchanged = build(&[row(2, 13, 9, set(4, None))], &h, &skills, false);
         assert!(unchanged.rejected.is_empty());
         assert_eq!(unchanged.counts().unchanged, 1);
-        let removed = build(&[row(2, 13, 9, Target::Remove)], &view, false);
+        let removed = build(&[row(2, 13, 9, Target::Remove)], &h, &skills, false);
         assert_eq!(removed.counts().remove, 1);
-        let changed = build(&[row(2, 13, 9, set(3, None))], &view, false);
+        let changed = build(&[row(2, 13, 9, set(3, None))], &h, &skills, false);
         assert_eq!(changed.rejected.len(), 1);
         assert!(changed.rejected[0].error.contains("inactive"));
+    }
+
+    #[test]
+    fn an_agent_whose_read_is_untrusted_fails_every_row() {
+        let mut h = holdings();
+        h.mark_untrusted(10, "the read lists another agent".into());
+        let plan = build(&[row(2, 10, 1, set(1, None))], &h, &catalogue(), true);
+        assert!(plan.pairs.is_empty(), "nothing is planned, pruned or not");
+        assert!(plan.rejected[0].error.contains("another agent"));
     }
 }

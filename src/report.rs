@@ -1,12 +1,12 @@
 //! Stage 5: rendering. Library code returns values; this module alone turns
 //! them into text for people or JSON for machines.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
 
+use crate::model::State;
 use crate::outcome::{RowOutcome, RunReport, Status};
-use crate::plan::PRUNED;
-use crate::plan::{Action, Plan, PlannedRow, State};
+use crate::plan::{Action, PRUNED, Pair, Plan};
 use crate::roster::{self, Column, Input};
 use crate::validate::Summary;
 
@@ -83,47 +83,115 @@ pub fn validate_json(summary: &Summary) -> String {
 
 /// The plan as Terraform shows one: per agent with changes, `+` add, `~`
 /// change (old → new), `-` remove; then the rows that will not be sent;
-/// then the one-line summary.
-pub fn plan_human(plan: &Plan) -> String {
+/// then the requests apply would send, by endpoint, and the one-line
+/// summary. At most `limit` change lines are listed (the rest are counted;
+/// `--output json` has them all).
+pub fn plan_human(
+    plan: &Plan,
+    expected: &BTreeMap<String, u64>,
+    limit: Option<usize>,
+) -> String {
     let mut out = String::new();
-    for agent in plan.agents.iter().filter(|a| a.has_changes()) {
-        let _ = writeln!(out, "agent {}", agent.agent);
-        for row in agent.rows.iter().filter(|r| r.action != Action::Unchanged) {
-            let _ = writeln!(out, "  {}", plan_line(plan, row));
+    let mut order: Vec<u64> = Vec::new();
+    let mut by_agent: HashMap<u64, Vec<&Pair>> = HashMap::new();
+    for pair in plan.pairs.iter().filter(|p| p.changes()) {
+        by_agent
+            .entry(pair.agent)
+            .or_insert_with(|| {
+                order.push(pair.agent);
+                Vec::new()
+            })
+            .push(pair);
+    }
+    let limit = limit.unwrap_or(usize::MAX);
+    let mut shown = 0usize;
+    let mut hidden = 0usize;
+    for agent in order {
+        let pairs = &by_agent[&agent];
+        if shown >= limit {
+            hidden += pairs.len();
+            continue;
         }
+        let _ = writeln!(out, "agent {agent}");
+        for pair in pairs {
+            if shown >= limit {
+                hidden += 1;
+                continue;
+            }
+            shown += 1;
+            let _ = writeln!(out, "  {}", plan_line(plan, pair));
+        }
+    }
+    if hidden > 0 {
+        let _ = writeln!(
+            out,
+            "  ... and {} more changes (all of them are in --output json and --report FILE)",
+            thousands(hidden as u64)
+        );
     }
     if !plan.rejected.is_empty() {
         let _ = writeln!(out, "will not be sent:");
         let mut rejected: Vec<_> = plan.rejected.iter().collect();
         rejected.sort_by_key(|r| r.row.line);
-        for r in rejected {
+        for r in rejected.iter().take(limit) {
             let kind = if r.invalid { "invalid" } else { "failed" };
             let _ = writeln!(out, "  line {}: {kind}: {}", r.row.line, r.error);
         }
+        if rejected.len() > limit {
+            let _ = writeln!(
+                out,
+                "  ... and {} more",
+                thousands((rejected.len() - limit) as u64)
+            );
+        }
+    }
+    let total: u64 = expected.values().sum();
+    if !expected.is_empty() {
+        let _ = writeln!(out, "requests: {}", endpoint_list(expected));
     }
     let counts = plan.counts();
     let _ = writeln!(
         out,
-        "{} to add, {} to change, {} to remove, {} unchanged",
+        "{} to add, {} to change, {} to remove, {} unchanged; {}",
         thousands(counts.add),
         thousands(counts.change),
         thousands(counts.remove),
-        thousands(counts.unchanged)
+        thousands(counts.unchanged),
+        plural(total, "request", "requests"),
     );
     out
 }
 
+/// `1 GET /skills/agents, 2 POST /agents/skills`.
+pub fn endpoint_list(counts: &BTreeMap<String, u64>) -> String {
+    // Reads first, then writes in the order they go.
+    let rank = |endpoint: &str| match endpoint.split(' ').next() {
+        Some("GET") => 0,
+        Some("POST") => 1,
+        Some("DELETE") => 2,
+        Some("PUT") => 3,
+        _ => 4,
+    };
+    let mut entries: Vec<(&String, &u64)> = counts.iter().filter(|(_, n)| **n > 0).collect();
+    entries.sort_by_key(|(endpoint, _)| rank(endpoint));
+    entries
+        .iter()
+        .map(|(endpoint, n)| format!("{} {endpoint}", thousands(**n)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// `+ 112233 Billing EN  5`, `~ 445566 Sales  7 → 3`,
 /// `- 778899 Chat FR  (was 4)`.
-fn plan_line(plan: &Plan, row: &PlannedRow) -> String {
-    let skill = row.row.skill.get();
+fn plan_line(plan: &Plan, pair: &Pair) -> String {
+    let skill = pair.skill;
     let name = plan
         .skill_names
         .get(&skill)
         .map(|n| format!(" {n}"))
         .unwrap_or_default();
     let flag = |s: &State| if s.active { "active" } else { "inactive" };
-    match (row.action, row.from, row.to) {
+    match (pair.action, pair.before, pair.after) {
         (Action::Add, _, Some(to)) => {
             let inactive = if to.active { "" } else { " (inactive)" };
             format!("+ {skill}{name}  {}{inactive}", to.proficiency)
@@ -140,13 +208,21 @@ fn plan_line(plan: &Plan, row: &PlannedRow) -> String {
             }
             text
         }
-        (Action::Remove, Some(from), _) => format!("- {skill}{name}  (was {})", from.proficiency),
+        (Action::Remove, Some(from), _) => {
+            let why = if pair.line == PRUNED {
+                "  (not in the roster: --prune)"
+            } else {
+                ""
+            };
+            format!("- {skill}{name}  (was {}){why}", from.proficiency)
+        }
         _ => format!("  {skill}{name}"),
     }
 }
 
-/// The human report of an apply: applied, failed and invalid rows (each
-/// failure with its line and the server's words), then a summary line.
+/// The human report of an apply: applied, failed, unknown and invalid
+/// rows (each with its line and the reason), concurrent changes and
+/// warnings, then what happened in one line and the requests it took.
 pub fn run_human(report: &RunReport) -> String {
     let mut out = String::new();
     let group = |out: &mut String, status: Status, title: &str| {
@@ -167,29 +243,65 @@ pub fn run_human(report: &RunReport) -> String {
         }
     };
     group(&mut out, Status::Applied, "applied");
-    group(&mut out, Status::Planned, "planned");
     group(&mut out, Status::Failed, "failed");
+    group(&mut out, Status::Unknown, "unknown (sent, not settled: re-run to settle)");
     group(&mut out, Status::Invalid, "invalid");
+    if !report.concurrent_changes.is_empty() {
+        let _ = writeln!(
+            out,
+            "concurrent changes by someone else, kept ({}):",
+            thousands(report.concurrent_changes.len() as u64)
+        );
+        for change in report.concurrent_changes.iter().take(HUMAN_LIST_LIMIT) {
+            let _ = writeln!(
+                out,
+                "  agent {} skill {}: {} → {}",
+                change.agent,
+                change.skill,
+                state_text(change.before),
+                state_text(change.after)
+            );
+        }
+    }
+    for warning in report.warnings.iter().take(HUMAN_LIST_LIMIT) {
+        let _ = writeln!(out, "warning: {warning}");
+    }
     let s = &report.summary;
     let r = &s.requests;
+    if let Some(signal) = &report.interrupted {
+        let _ = writeln!(
+            out,
+            "interrupted by {signal}: no write was sent after it; re-run the same command to finish"
+        );
+    }
     if let Some(fatal) = &report.fatal {
         let _ = writeln!(out, "stopped: {fatal}");
     }
     let _ = writeln!(
         out,
-        "{} applied, {} unchanged, {} failed, {} invalid; requests: {} GET, {} POST, {} PUT, {} DELETE, {} retried, {} throttled",
+        "{} applied, {} unchanged, {} failed, {} unknown, {} invalid",
         thousands(s.applied),
         thousands(s.unchanged),
         thousands(s.failed),
+        thousands(s.unknown),
         thousands(s.invalid),
-        thousands(r.get),
-        thousands(r.post),
-        thousands(r.put),
-        thousands(r.delete),
+    );
+    let _ = writeln!(
+        out,
+        "requests: {} ({}); {} retried, {} throttled",
+        thousands(r.total()),
+        endpoint_list(&r.by_endpoint),
         thousands(r.retries),
         thousands(r.throttled),
     );
     out
+}
+
+fn state_text(state: Option<State>) -> String {
+    match state {
+        Some(state) => state.to_string(),
+        None => "not assigned".to_owned(),
+    }
 }
 
 fn outcome_line(row: &RowOutcome) -> String {
@@ -231,7 +343,7 @@ pub fn failed_rows_csv(input: &Input, report: &RunReport) -> Result<Vec<u8>, csv
     let failed: Vec<&RowOutcome> = report
         .rows
         .iter()
-        .filter(|r| matches!(r.status, Status::Failed | Status::Invalid))
+        .filter(|r| RunReport::is_unsettled(r))
         .collect();
     let wanted: HashSet<u64> = failed.iter().map(|r| r.line).collect();
     let original = roster::original_rows(input, &wanted);
@@ -281,26 +393,23 @@ pub fn failed_rows_csv(input: &Input, report: &RunReport) -> Result<Vec<u8>, csv
 pub fn snapshot_csv(plan: &Plan) -> Result<Vec<u8>, csv::Error> {
     let mut writer = csv::Writer::from_writer(Vec::new());
     writer.write_record(["agent", "skill", "proficiency", "active", "skill_name"])?;
-    for agent in &plan.agents {
-        for row in agent.rows.iter().filter(|r| r.action != Action::Unchanged) {
-            let skill = row.row.skill.get();
-            let name = plan
-                .skill_names
-                .get(&skill)
-                .map(String::as_str)
-                .unwrap_or("");
-            let (proficiency, active) = match (row.action, row.from) {
-                (Action::Add, _) | (_, None) => ("remove".to_owned(), String::new()),
-                (_, Some(from)) => (from.proficiency.to_string(), from.active.to_string()),
-            };
-            writer.write_record([
-                agent.agent.to_string(),
-                skill.to_string(),
-                proficiency,
-                active,
-                name.to_owned(),
-            ])?;
-        }
+    for pair in plan.pairs.iter().filter(|p| p.changes()) {
+        let name = plan
+            .skill_names
+            .get(&pair.skill)
+            .map(String::as_str)
+            .unwrap_or("");
+        let (proficiency, active) = match pair.before {
+            None => ("remove".to_owned(), String::new()),
+            Some(from) => (from.proficiency.to_string(), from.active.to_string()),
+        };
+        writer.write_record([
+            pair.agent.to_string(),
+            pair.skill.to_string(),
+            proficiency,
+            active,
+            name.to_owned(),
+        ])?;
     }
     writer.into_inner().map_err(|e| e.into_error().into())
 }

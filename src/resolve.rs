@@ -2,10 +2,10 @@
 //!
 //! Rosters from HR carry e-mail addresses and skill names. [`read_directory`]
 //! reads what is needed to resolve them, once per run: the skill catalogue
-//! always, the agent listing only when the roster names agents by e-mail or
-//! user name, or by both userId and agentId (so one agent is one agent).
-//! [`resolve`] then maps every row to ids, or makes it invalid with the
-//! candidates or the closest matches.
+//! always, the agent listing only when the roster names agents by e-mail,
+//! user name or userId (the bulk reads and writes know agents only by
+//! agentId). [`resolve`] then maps every row to ids, or makes it invalid
+//! with the candidates or the closest matches.
 
 use std::collections::HashMap;
 
@@ -26,18 +26,11 @@ pub struct Directory {
     pub agents: Option<Vec<wire::Agent>>,
 }
 
-/// Whether resolving these rows needs the agent listing.
+/// Whether resolving these rows needs the agent listing: any agent named
+/// other than by agentId.
 pub fn needs_agents(rows: &[RosterRow]) -> bool {
-    let mut by_user_id = false;
-    let mut by_agent_id = false;
-    for row in rows {
-        match row.agent {
-            AgentSpec::Name(_) => return true,
-            AgentSpec::Id(AgentRef::UserId(_)) => by_user_id = true,
-            AgentSpec::Id(AgentRef::AgentId(_)) => by_agent_id = true,
-        }
-    }
-    by_user_id && by_agent_id
+    rows.iter()
+        .any(|row| !matches!(row.agent, AgentSpec::Id(AgentRef::AgentId(_))))
 }
 
 /// Reads the skill catalogue and, when needed, the agent listing (both
@@ -70,8 +63,8 @@ pub fn resolve(rows: &[RosterRow], directory: &Directory) -> Resolved {
     let skills = SkillIndex::new(&directory.skills);
     let mut resolved = Resolved::default();
     // Every resolved row, grouped by what it names, in file order.
-    let mut groups: HashMap<(AgentRef, SkillId), Vec<(&RosterRow, Row)>> = HashMap::new();
-    let mut order: Vec<(AgentRef, SkillId)> = Vec::new();
+    let mut groups: HashMap<(u64, SkillId), Vec<(&RosterRow, Row)>> = HashMap::new();
+    let mut order: Vec<(u64, SkillId)> = Vec::new();
     for row in rows {
         match (
             resolve_agent(&row.agent, agents.as_ref()),
@@ -150,10 +143,7 @@ pub fn resolve_filters(
     let skill_index = SkillIndex::new(&directory.skills);
     let mut agent_ids = Vec::new();
     for spec in agents {
-        match resolve_agent(spec, agent_index.as_ref())? {
-            AgentRef::AgentId(id) => agent_ids.push(id),
-            AgentRef::UserId(uuid) => return Err(format!("no agent with userId {uuid}")),
-        }
+        agent_ids.push(resolve_agent(spec, agent_index.as_ref())?);
     }
     let mut skill_ids = Vec::new();
     for spec in skills {
@@ -235,17 +225,19 @@ impl<'a> AgentIndex<'a> {
     }
 }
 
-/// Ids stay ids (a userId becomes the agentId when the listing was read,
-/// so that one agent is planned once); names are looked up.
-fn resolve_agent(spec: &AgentSpec, index: Option<&AgentIndex<'_>>) -> Result<AgentRef, String> {
+/// AgentIds stay as they are; a userId becomes its agentId, and a name is
+/// looked up.
+fn resolve_agent(spec: &AgentSpec, index: Option<&AgentIndex<'_>>) -> Result<u64, String> {
     match (spec, index) {
-        (AgentSpec::Id(AgentRef::UserId(uuid)), Some(index)) => Ok(index
+        (AgentSpec::Id(AgentRef::AgentId(id)), _) => Ok(*id),
+        (AgentSpec::Id(AgentRef::UserId(uuid)), Some(index)) => index
             .by_user_id
             .get(uuid)
-            .map_or(AgentRef::UserId(*uuid), |&i| {
-                AgentRef::AgentId(index.agents[i].agent_id)
-            })),
-        (AgentSpec::Id(agent), _) => Ok(*agent),
+            .map(|&i| index.agents[i].agent_id)
+            .ok_or_else(|| format!("no agent with userId {uuid} in the tenant")),
+        (AgentSpec::Id(AgentRef::UserId(uuid)), None) => Err(format!(
+            "agent {uuid} cannot be resolved without the agent listing"
+        )),
         (AgentSpec::Name(name), None) => Err(format!(
             "agent `{name}` cannot be resolved without the agent listing"
         )),
@@ -261,7 +253,7 @@ fn resolve_agent(spec: &AgentSpec, index: Option<&AgentIndex<'_>>) -> Result<Age
             matches.sort_unstable();
             matches.dedup();
             match matches.as_slice() {
-                [i] => Ok(AgentRef::AgentId(index.agents[*i].agent_id)),
+                [i] => Ok(index.agents[*i].agent_id),
                 [] => {
                     let known = index
                         .by_email
@@ -383,7 +375,7 @@ mod tests {
             email_address: Some(email.to_owned()),
             first_name: Some("A".to_owned()),
             last_name: Some(id.to_string()),
-            is_active: true,
+            is_active: Some(true),
         };
         Directory {
             skills: [
@@ -428,16 +420,8 @@ mod tests {
             &directory(),
         );
         assert!(r.invalid.is_empty(), "{:?}", r.invalid);
-        let got: Vec<(AgentRef, u64)> = r.rows.iter().map(|r| (r.agent, r.skill.get())).collect();
-        assert_eq!(
-            got,
-            [
-                (AgentRef::AgentId(10), 1),
-                (AgentRef::AgentId(10), 2),
-                (AgentRef::AgentId(11), 2),
-                (AgentRef::AgentId(11), 1)
-            ]
-        );
+        let got: Vec<(u64, u64)> = r.rows.iter().map(|r| (r.agent, r.skill.get())).collect();
+        assert_eq!(got, [(10, 1), (10, 2), (11, 2), (11, 1)]);
     }
 
     #[test]

@@ -25,7 +25,8 @@ use serde::de::IgnoredAny;
 use serde_json::{Map, Value, json};
 
 use crate::config::{
-    ConfigError, Connection, Credentials, DEFAULT_API_VERSION, DEFAULT_TOKEN_URL, RetryPolicy,
+    ApiClient, ConfigError, Connection, Credentials, DEFAULT_API_VERSION,
+    DEFAULT_MAX_ANSWER_BYTES, DEFAULT_TOKEN_URL, RetryPolicy, TokenAuth,
 };
 use crate::model::{Levels, Proficiency};
 use crate::secret::Secret;
@@ -57,6 +58,7 @@ pub struct Flags {
     pub token_url: Option<String>,
     pub rate: Option<f64>,
     pub concurrency: Option<usize>,
+    pub max_answer_bytes: Option<usize>,
 }
 
 /// Where a value came from.
@@ -151,7 +153,7 @@ pub enum SettingsError {
         message: String,
     },
     #[error(
-        "no tenant configured: set CXSKILL_API_BASE (or --api-base) and credentials, or rehearse with --sandbox (a profile of the config file can hold them too: see `cxskill config show`)"
+        "no tenant configured: set CXSKILL_ACCESS_KEY_ID and CXSKILL_ACCESS_KEY_SECRET (the API host is discovered from the token), or rehearse with --sandbox (a profile of the config file can hold them too: see `cxskill config show`)"
     )]
     NoTenant,
     #[error(
@@ -159,6 +161,13 @@ pub enum SettingsError {
         missing.join(", ")
     )]
     NoCredentials { missing: Vec<&'static str> },
+    #[error(
+        "the API client is half configured: {have} is set but {missing} is not; set both (or neither: an access key alone is enough)"
+    )]
+    HalfClient {
+        have: &'static str,
+        missing: &'static str,
+    },
     /// Never carries the command's or the file's output.
     #[error("{key} ({origin}): {reason}")]
     Secret {
@@ -212,6 +221,8 @@ struct ProfileDoc {
     access_key_id: Option<String>,
     rate: Option<f64>,
     concurrency: Option<usize>,
+    token_auth: Option<String>,
+    max_answer_bytes: Option<usize>,
     access_key_secret_file: Option<String>,
     access_key_secret_command: Option<String>,
     client_secret_file: Option<String>,
@@ -245,6 +256,8 @@ struct Profile {
     access_key_id: Option<String>,
     rate: Option<f64>,
     concurrency: Option<usize>,
+    token_auth: Option<String>,
+    max_answer_bytes: Option<usize>,
     access_key_secret: Option<SecretSpec>,
     client_secret: Option<SecretSpec>,
     token: Option<SecretSpec>,
@@ -404,6 +417,8 @@ impl Config {
                 access_key_id: p.access_key_id,
                 rate: p.rate,
                 concurrency: p.concurrency,
+                token_auth: p.token_auth,
+                max_answer_bytes: p.max_answer_bytes,
             };
             profiles.insert(name, profile);
         }
@@ -577,6 +592,10 @@ pub struct Effective {
     pub token_url: Sourced<String>,
     pub rate: Sourced<f64>,
     pub concurrency: Sourced<usize>,
+    /// How the client id and secret go to the token endpoint.
+    pub token_auth: Sourced<TokenAuth>,
+    /// The cap on one answer's size.
+    pub max_answer_bytes: Sourced<usize>,
     pub access_key_id: Option<Sourced<String>>,
     pub client_id: Option<Sourced<String>>,
     pub access_key_secret: Option<SecretSetting>,
@@ -696,6 +715,41 @@ impl Effective {
             });
         }
 
+        let token_auth = string(None, "CXSKILL_TOKEN_AUTH", |p| p.token_auth.clone())
+            .map(|auth| {
+                auth.value
+                    .parse::<TokenAuth>()
+                    .map(|value| Sourced {
+                        value,
+                        source: auth.source.clone(),
+                    })
+                    .map_err(|message| SettingsError::Invalid {
+                        what: "token_auth",
+                        from: auth.source,
+                        message,
+                    })
+            })
+            .transpose()?
+            .unwrap_or(Sourced {
+                value: TokenAuth::Body,
+                source: Source::Default,
+            });
+        let max_answer_bytes = number(
+            flags.max_answer_bytes,
+            "--max-answer-bytes",
+            env,
+            "CXSKILL_MAX_ANSWER_BYTES",
+            chosen.and_then(|(n, p)| p.max_answer_bytes.map(|m| (n, m))),
+            DEFAULT_MAX_ANSWER_BYTES,
+        )?;
+        if max_answer_bytes.value < 1024 {
+            return Err(SettingsError::Invalid {
+                what: "max_answer_bytes",
+                from: max_answer_bytes.source,
+                message: format!("must be at least 1024, got {}", max_answer_bytes.value),
+            });
+        }
+
         let home = var(env, "HOME");
         let base_dir = config
             .path
@@ -770,6 +824,8 @@ impl Effective {
             token_url,
             rate,
             concurrency,
+            token_auth,
+            max_answer_bytes,
             access_key_id,
             client_id,
             access_key_secret,
@@ -790,8 +846,9 @@ impl Effective {
     }
 
     /// Which credentials a connection would use, or what is missing. A
-    /// token from the environment wins; otherwise a complete access key
-    /// (renewable) wins over a token from the profile.
+    /// token from the environment wins; otherwise an access key id and
+    /// secret (renewable; the API client is optional) win over a token from
+    /// the profile.
     pub fn credential_kind(&self) -> Result<CredentialKind, SettingsError> {
         let env_token = matches!(
             self.token,
@@ -809,8 +866,6 @@ impl Effective {
                 "CXSKILL_ACCESS_KEY_SECRET",
                 self.access_key_secret.is_some(),
             ),
-            ("CXSKILL_CLIENT_ID", self.client_id.is_some()),
-            ("CXSKILL_CLIENT_SECRET", self.client_secret.is_some()),
         ];
         let missing: Vec<&'static str> = parts
             .iter()
@@ -818,45 +873,62 @@ impl Effective {
             .map(|(name, _)| *name)
             .collect();
         if missing.is_empty() {
+            self.check_client()?;
             Ok(CredentialKind::AccessKey)
         } else if self.token.is_some() {
             Ok(CredentialKind::Token)
+        } else if missing.len() == parts.len()
+            && self.client_id.is_none()
+            && self.client_secret.is_none()
+            && self.api_base.is_none()
+        {
+            Err(SettingsError::NoTenant)
         } else {
             Err(SettingsError::NoCredentials { missing })
         }
     }
 
+    /// The client id and secret go together or not at all.
+    fn check_client(&self) -> Result<(), SettingsError> {
+        match (self.client_id.is_some(), self.client_secret.is_some()) {
+            (true, false) => Err(SettingsError::HalfClient {
+                have: "CXSKILL_CLIENT_ID",
+                missing: "CXSKILL_CLIENT_SECRET",
+            }),
+            (false, true) => Err(SettingsError::HalfClient {
+                have: "CXSKILL_CLIENT_SECRET",
+                missing: "CXSKILL_CLIENT_ID",
+            }),
+            _ => Ok(()),
+        }
+    }
+
     /// The connection to the configured tenant: reads secret files and
     /// runs secret commands (only those it needs), then checks the result.
+    /// Without `api_base`, the API host is discovered from the token.
     pub fn connection(
         &self,
         connect_timeout: Duration,
         request_timeout: Duration,
     ) -> Result<Connection, SettingsError> {
-        let api_base = self.api_base.as_ref().ok_or(SettingsError::NoTenant)?;
         let kind = self.credential_kind()?;
-        let credentials = match (
-            kind,
-            &self.token,
-            &self.access_key_id,
-            &self.access_key_secret,
-            &self.client_id,
-            &self.client_secret,
-        ) {
+        let credentials = match (kind, &self.token, &self.access_key_id, &self.access_key_secret) {
             (CredentialKind::Token, Some(token), ..) => Credentials::Token(token.resolve()?),
-            (
-                CredentialKind::AccessKey,
-                _,
-                Some(key_id),
-                Some(key_secret),
-                Some(client_id),
-                Some(client_secret),
-            ) => Credentials::AccessKey {
-                access_key_id: key_id.value.clone(),
-                access_key_secret: key_secret.resolve()?,
-                client_id: client_id.value.clone(),
-                client_secret: client_secret.resolve()?,
-            },
+            (CredentialKind::AccessKey, _, Some(key_id), Some(key_secret)) => {
+                let client = match (&self.client_id, &self.client_secret) {
+                    (Some(id), Some(secret)) => Some(ApiClient {
+                        id: id.value.clone(),
+                        secret: secret.resolve()?,
+                        auth: self.token_auth.value,
+                    }),
+                    _ => None,
+                };
+                Credentials::AccessKey {
+                    access_key_id: key_id.value.clone(),
+                    access_key_secret: key_secret.resolve()?,
+                    client,
+                }
+            }
             _ => {
                 return Err(SettingsError::NoCredentials {
                     missing: vec!["CXSKILL_TOKEN"],
@@ -864,7 +936,7 @@ impl Effective {
             }
         };
         let connection = Connection {
-            api_base: api_base.value.clone(),
+            api_base: self.api_base.as_ref().map(|b| b.value.clone()),
             api_version: self.api_version.value.clone(),
             token_url: self.token_url.value.clone(),
             credentials,
@@ -873,6 +945,7 @@ impl Effective {
             rate: self.rate.value,
             concurrency: self.concurrency.value,
             retry: RetryPolicy::default(),
+            max_answer_bytes: self.max_answer_bytes.value,
         };
         connection.check()?;
         Ok(connection)
@@ -1001,8 +1074,16 @@ impl Effective {
         fn secret(s: &Option<SecretSetting>) -> Shown<'_> {
             Shown::Secret(s.as_ref().map(|s| &s.origin))
         }
+        let api_base = match &self.api_base {
+            Some(base) => always(base),
+            None => Shown::Value(
+                "discovered at run time".to_owned(),
+                Value::Null,
+                &Source::Default,
+            ),
+        };
         vec![
-            ("api_base", text(&self.api_base)),
+            ("api_base", api_base),
             ("api_version", always(&self.api_version)),
             ("token_url", always(&self.token_url)),
             (
@@ -1019,6 +1100,29 @@ impl Effective {
                     self.concurrency.value.to_string(),
                     json!(self.concurrency.value),
                     &self.concurrency.source,
+                ),
+            ),
+            (
+                "token_auth",
+                Shown::Value(
+                    match self.token_auth.value {
+                        TokenAuth::Body => "body",
+                        TokenAuth::Basic => "basic",
+                    }
+                    .to_owned(),
+                    json!(match self.token_auth.value {
+                        TokenAuth::Body => "body",
+                        TokenAuth::Basic => "basic",
+                    }),
+                    &self.token_auth.source,
+                ),
+            ),
+            (
+                "max_answer_bytes",
+                Shown::Value(
+                    self.max_answer_bytes.value.to_string(),
+                    json!(self.max_answer_bytes.value),
+                    &self.max_answer_bytes.source,
                 ),
             ),
             ("access_key_id", text(&self.access_key_id)),
