@@ -310,8 +310,9 @@ pub struct SandboxArgs {
     #[arg(long, default_value = DEFAULT_API_VERSION)]
     pub api_version: String,
 
-    /// What PUT /agents/{id}/skills does: modify the listed skills, or
-    /// replace the agent's whole set with the body.
+    /// What both PUTs do: modify the listed assignments, or replace the
+    /// whole set with the body (PUT /agents/{id}/skills: the agent's
+    /// skills; PUT /skills/{id}/agents: the skill's agents).
     #[arg(long, default_value = "modify", value_parser = put_semantics)]
     pub put_semantics: PutSemantics,
 
@@ -349,6 +350,36 @@ pub struct SandboxArgs {
     /// Also accept this pre-issued bearer token.
     #[arg(long, value_name = "TOKEN")]
     pub token: Option<String>,
+
+    /// Refuse integer ids in write bodies (400): only JSON strings, the
+    /// published type, as in {"skillId": "112233"}.
+    #[arg(long)]
+    pub string_ids: bool,
+
+    /// Status of a write answer in which some rows failed: 207, 206, 400
+    /// or 200 (the body is the same resultSet as a 200's).
+    #[arg(long, default_value_t = 207, value_name = "STATUS", value_parser = partial_status)]
+    pub partial_status: u16,
+
+    /// Default page size of GET /agents/{id}/skills; a larger top is
+    /// capped to it.
+    #[arg(long, default_value_t = 100, value_name = "N",
+          value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub agent_skills_page: u64,
+
+    /// Injected 503s (--fault-rate, --fail-agent) carry Retry-After: N.
+    #[arg(long = "retry-after-503", value_name = "N")]
+    pub retry_after_503: Option<u64>,
+
+    /// Answer 405 to POST /agents/skills and to every write on
+    /// /skills/{id}/agents, like a tenant without them; reads still work.
+    #[arg(long)]
+    pub no_bulk_endpoints: bool,
+
+    /// Every write naming this agent (in the path or anywhere in the body)
+    /// answers 503 and changes nothing (repeatable).
+    #[arg(long = "fail-agent", value_name = "AGENT_ID")]
+    pub fail_agents: Vec<u64>,
 }
 
 fn seconds(text: &str) -> Result<Duration, String> {
@@ -360,6 +391,13 @@ fn seconds(text: &str) -> Result<Duration, String> {
         _ => Err(format!(
             "`{text}`: expected a positive number of seconds, at most a day"
         )),
+    }
+}
+
+fn partial_status(text: &str) -> Result<u16, String> {
+    match text.trim().parse::<u16>() {
+        Ok(status @ (200 | 206 | 207 | 400)) => Ok(status),
+        _ => Err(format!("`{text}`: expected 207, 206, 400 or 200")),
     }
 }
 

@@ -649,6 +649,13 @@ pub fn sandbox(args: &SandboxArgs) -> i32 {
         token_ttl: std::time::Duration::from_secs(args.token_ttl),
         preissued_token: args.token.clone(),
         refuse_skills: args.refuse_skills.clone(),
+        string_ids: args.string_ids,
+        partial_status: args.partial_status,
+        agent_skills_page: usize::try_from(args.agent_skills_page).unwrap_or(usize::MAX),
+        retry_after_503: args.retry_after_503,
+        no_bulk_endpoints: args.no_bulk_endpoints,
+        fail_agents: args.fail_agents.clone(),
+        ..SandboxOptions::default()
     };
     let Some(runtime) = runtime() else {
         return exit_codes::FAILURE;

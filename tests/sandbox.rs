@@ -131,7 +131,7 @@ fn held(sb: &SandboxHandle, agent: u64, skill: u64) -> Option<(i64, bool)> {
     sb.assignments()
         .iter()
         .find(|a| a.agent_id == agent && a.skill_id == skill)
-        .map(|a| (a.agent_proficiency_value, a.is_active.unwrap_or(false)))
+        .map(|a| (i64::from(a.proficiency), a.is_active))
 }
 
 fn skills_of(sb: &SandboxHandle, agent: u64) -> Vec<u64> {
@@ -203,27 +203,54 @@ async fn token_exchange_with_sandbox_credentials_returns_a_working_bearer_token(
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn token_exchange_with_wrong_secret_or_client_is_401_invalid_client() {
+async fn token_refusals_are_400_invalid_grant_for_the_key_and_invalid_client_for_the_client() {
     let sb = start(SandboxOptions::default()).await;
     let c = sb.credentials();
-    for form in [
-        password_grant(&c.access_key_id, "wrong", &c.client_id, &c.client_secret),
-        password_grant(
-            &c.access_key_id,
-            &c.access_key_secret,
-            &c.client_id,
-            "wrong",
+    for (form, error) in [
+        (
+            password_grant(&c.access_key_id, "wrong", &c.client_id, &c.client_secret),
+            "invalid_grant",
         ),
-        password_grant(
-            "nobody",
-            &c.access_key_secret,
-            &c.client_id,
-            &c.client_secret,
+        (
+            password_grant(
+                "nobody",
+                &c.access_key_secret,
+                &c.client_id,
+                &c.client_secret,
+            ),
+            "invalid_grant",
+        ),
+        (
+            password_grant(
+                &c.access_key_id,
+                &c.access_key_secret,
+                &c.client_id,
+                "wrong",
+            ),
+            "invalid_client",
+        ),
+        (
+            password_grant(
+                &c.access_key_id,
+                &c.access_key_secret,
+                "nobody",
+                &c.client_secret,
+            ),
+            "invalid_client",
+        ),
+        (
+            password_grant(
+                &c.access_key_id,
+                &c.access_key_secret,
+                "sandbox-code-flow-only",
+                "sandbox-code-flow-secret",
+            ),
+            "unauthorized_client",
         ),
     ] {
         let (status, body) = exchange(&sb, &form).await;
-        assert_eq!(status, StatusCode::UNAUTHORIZED);
-        assert_eq!(body["error"], "invalid_client");
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{error}");
+        assert_eq!(body["error"], error);
         assert!(
             body["error_description"]
                 .as_str()
@@ -445,7 +472,8 @@ async fn list_skills_pages_and_searches_by_name() {
     assert_eq!(body["totalRecords"], 6);
     assert_eq!(
         body["skills"][0],
-        json!({"skillId": BILLING_EN, "skillName": "Billing EN", "mediaTypeId": 4, "isActive": true})
+        json!({"skillId": BILLING_EN, "skillName": "Billing EN", "mediaTypeId": 4,
+               "mediaTypeName": "Phone Call", "isActive": true})
     );
 
     let (_, body) = get(&sb, "/skills?searchString=billing&top=1&skip=1").await;
@@ -478,12 +506,17 @@ async fn one_agent_skills_read_the_same_by_agent_id_and_by_user_id_in_any_case()
     assert_eq!(status, StatusCode::OK);
     let (_, by_uuid) = get(&sb, &skills_path(JANE_UUID)).await;
     let (_, by_upper) = get(&sb, &skills_path(JANE_UUID.to_uppercase())).await;
-    assert_eq!(by_id, by_uuid);
-    assert_eq!(by_id, by_upper);
+    let rows = |answer: &Value| answer["agentSkillAssignments"].clone();
+    assert_eq!(rows(&by_id), rows(&by_uuid));
+    assert_eq!(rows(&by_id), rows(&by_upper));
 
     assert_eq!(by_id["totalRecords"], 4);
     let first = &by_id["agentSkillAssignments"][0];
-    assert_eq!(first["agentId"], JANE);
+    assert_eq!(first["agentID_alt"], JANE);
+    assert!(
+        first.get("agentId").is_none(),
+        "the one-agent read never spells agentId"
+    );
     assert_eq!(first["userId"], JANE_UUID);
     assert_eq!(first["skillId"], BILLING_EN);
     assert_eq!(first["skillName"], "Billing EN");
@@ -493,15 +526,18 @@ async fn one_agent_skills_read_the_same_by_agent_id_and_by_user_id_in_any_case()
     assert_eq!(first["isSkillActive"], true);
     let updated = first["lastUpdateTime"].as_str().unwrap();
     assert!(
-        updated.len() == 20 && updated.ends_with('Z') && updated.as_bytes()[10] == b'T',
-        "{updated}"
+        updated.len() == 24
+            && updated.ends_with('Z')
+            && updated.as_bytes()[10] == b'T'
+            && updated.as_bytes()[19] == b'.',
+        "RFC 3339 UTC with milliseconds: {updated}"
     );
 
-    let (_, empty) = get(&sb, &skills_path(LUKAS_UUID_UPPER)).await;
-    assert_eq!(
-        empty,
-        json!({"totalRecords": 0, "agentSkillAssignments": []})
-    );
+    let (status, empty) = get(&sb, &skills_path(LUKAS_UUID_UPPER)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(empty["totalRecords"], 0);
+    assert_eq!(empty["agentSkillAssignments"], json!([]));
+    assert!(empty["_links"].get("next").is_none());
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -590,7 +626,11 @@ async fn skills_agents_lists_assignments_of_known_skills_and_reports_invalid_one
         &format!("/skills/agents?skills={BILLING_EN},999,{RETENTION}"),
     )
     .await;
-    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        status,
+        StatusCode::PARTIAL_CONTENT,
+        "some skills are invalid"
+    );
     let pairs = agent_skill_pairs(&body);
     assert_eq!(
         pairs,
@@ -604,7 +644,13 @@ async fn skills_agents_lists_assignments_of_known_skills_and_reports_invalid_one
     );
     assert_eq!(body["agentSkillAssignments"][1]["isActive"], false);
     assert_eq!(body["agentSkillAssignments"][1]["agentProficiencyValue"], 5);
+    assert_eq!(body["agentSkillAssignments"][1]["isAssigned"], true);
     assert_eq!(body["invalidSkills"], json!([{"skillId": 999}]));
+    assert!(body.get("totalRecords").is_none(), "not paged");
+
+    let (status, body) = get(&sb, &format!("/skills/agents?skills={RETENTION}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["invalidSkills"], json!([]));
 
     for bad in [
         "/skills/agents",
@@ -622,13 +668,16 @@ async fn all_assignments_are_paged_in_agent_then_skill_order() {
     let sb = start(options()).await;
     let (status, body) = get(&sb, "/agents/skills?top=3&skip=2").await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(body["totalRecords"], 10);
-    let pairs = agent_skill_pairs(&body);
     assert_eq!(
-        pairs,
-        vec![(JANE, TECH), (JANE, CHAT_FR), (OMAR, BILLING_EN)]
+        body["totalRecords"], 9,
+        "Omar's inactive assignment is filtered out by the isActive=true default"
     );
-    assert_eq!(body["agentSkillAssignments"][0]["userId"], JANE_UUID);
+    let pairs = agent_skill_pairs(&body);
+    assert_eq!(pairs, vec![(JANE, TECH), (JANE, CHAT_FR), (1003, TECH)]);
+    let row = &body["agentSkillAssignments"][0];
+    assert_eq!(row["agentName"], "Jane Doe");
+    assert!(row.get("userId").is_none(), "rows carry agentId only");
+    assert_eq!(body["businessUnitId"], sb.business_unit_id().to_string());
 }
 
 // --- writes: per-row results -------------------------------------------------
@@ -651,8 +700,8 @@ async fn post_assigns_new_skills_and_defaults_them_to_active() {
     assert_eq!(
         answer,
         json!({"resultSet": {"errorCount": 0, "skillResults": [
-            {"skillId": TECH, "success": true, "error": null},
-            {"skillId": BILLING_EN, "success": true, "error": null}
+            {"skillId": TECH, "success": true},
+            {"skillId": BILLING_EN, "success": true}
         ]}})
     );
     assert_eq!(held(&sb, LUKAS, TECH), Some((12, true)));
@@ -667,7 +716,7 @@ async fn post_of_an_assigned_skill_fails_that_row_and_the_other_rows_still_apply
         {"skillId": RETENTION, "proficiency": 6, "isActive": true}
     ]});
     let (status, answer) = call(&sb, Method::POST, &skills_path(JANE), Some(body)).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(status, StatusCode::MULTI_STATUS);
     assert_eq!(answer["resultSet"]["errorCount"], 1);
     let rows = &answer["resultSet"]["skillResults"];
     assert_eq!(rows[0]["success"], false);
@@ -677,10 +726,7 @@ async fn post_of_an_assigned_skill_fails_that_row_and_the_other_rows_still_apply
             .unwrap()
             .contains("already assigned")
     );
-    assert_eq!(
-        rows[1],
-        json!({"skillId": RETENTION, "success": true, "error": null})
-    );
+    assert_eq!(rows[1], json!({"skillId": RETENTION, "success": true}));
     assert_eq!(
         held(&sb, JANE, BILLING_EN),
         Some((3, true)),
@@ -698,13 +744,13 @@ async fn put_modifies_assigned_skills_and_fails_rows_for_unassigned_ones() {
         {"skillId": TECH, "proficiency": 5, "isActive": false}
     ]});
     let (status, answer) = call(&sb, Method::PUT, &skills_path(JANE), Some(body)).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(status, StatusCode::MULTI_STATUS);
     assert_eq!(
         answer,
         json!({"resultSet": {"errorCount": 1, "skillResults": [
-            {"skillId": SALES, "success": true, "error": null},
+            {"skillId": SALES, "success": true},
             {"skillId": BILLING_ES, "success": false, "error": "Skill is not assigned to agent"},
-            {"skillId": TECH, "success": true, "error": null}
+            {"skillId": TECH, "success": true}
         ]}})
     );
     assert_eq!(held(&sb, JANE, SALES), Some((3, true)));
@@ -717,11 +763,11 @@ async fn delete_removes_assignments_and_fails_rows_for_unassigned_skills() {
     let sb = start(options()).await;
     let body = json!({"skills": [{"skillId": CHAT_FR}, {"skillId": RETENTION}]});
     let (status, answer) = call(&sb, Method::DELETE, &skills_path(JANE), Some(body)).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(status, StatusCode::MULTI_STATUS);
     assert_eq!(
         answer,
         json!({"resultSet": {"errorCount": 1, "skillResults": [
-            {"skillId": CHAT_FR, "success": true, "error": null},
+            {"skillId": CHAT_FR, "success": true},
             {"skillId": RETENTION, "success": false, "error": "Skill is not assigned to agent"}
         ]}})
     );
@@ -745,7 +791,7 @@ async fn unknown_skill_fails_its_row_on_every_write() {
     for method in [Method::POST, Method::PUT, Method::DELETE] {
         let body = json!({"skills": [{"skillId": 999_999, "proficiency": 2, "isActive": true}]});
         let (status, answer) = call(&sb, method.clone(), &skills_path(JANE), Some(body)).await;
-        assert_eq!(status, StatusCode::BAD_REQUEST, "{method}");
+        assert_eq!(status, StatusCode::MULTI_STATUS, "{method}");
         assert_eq!(
             answer["resultSet"]["skillResults"][0],
             json!({"skillId": 999_999, "success": false, "error": "Skill does not exist"}),
@@ -767,7 +813,7 @@ async fn inactive_skill_fails_assign_and_change_but_not_an_unchanged_put_row() {
         Some(json!({"skills": [{"skillId": 90, "proficiency": 3}]})),
     )
     .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(status, StatusCode::MULTI_STATUS);
     assert_eq!(
         answer["resultSet"]["skillResults"][0]["error"],
         "Skill is inactive"
@@ -775,7 +821,7 @@ async fn inactive_skill_fails_assign_and_change_but_not_an_unchanged_put_row() {
 
     let change = json!({"skills": [{"skillId": 90, "proficiency": 4, "isActive": true}]});
     let (status, answer) = call(&sb, Method::PUT, &skills_path(1), Some(change)).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(status, StatusCode::MULTI_STATUS);
     assert_eq!(
         answer["resultSet"]["skillResults"][0]["error"],
         "Skill is inactive"
@@ -836,12 +882,12 @@ async fn bare_array_body_is_rejected_with_wrapper_hint() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn string_or_float_ids_and_proficiencies_are_400_naming_row_and_field() {
+async fn float_ids_and_string_proficiencies_are_400_naming_row_and_field() {
     let sb = start(options()).await;
     let cases = [
         (
-            json!({"skills": [{"skillId": "445566", "proficiency": 5}]}),
-            r#"skills[0].skillId: expected integer, got string "445566""#,
+            json!({"skills": [{"skillId": "44-5566", "proficiency": 5}]}),
+            r#"skills[0].skillId: expected a string holding a positive integer, got string "44-5566""#,
         ),
         (
             json!({"skills": [{"skillId": SALES, "proficiency": "5"}]}),
@@ -853,7 +899,7 @@ async fn string_or_float_ids_and_proficiencies_are_400_naming_row_and_field() {
         ),
         (
             json!({"skills": [{"skillId": 445566.0, "proficiency": 5}]}),
-            "skills[0].skillId: expected integer, got float 445566.0",
+            "skills[0].skillId: expected a string holding a positive integer or an integer, got float 445566.0",
         ),
         (
             json!({"skills": [{"skillId": SALES, "proficiency": 5, "isActive": "yes"}]}),
@@ -938,7 +984,7 @@ async fn missing_fields_are_400_naming_the_field() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn put_rows_without_is_active_are_rejected() {
+async fn per_agent_put_rows_without_is_active_are_rejected_per_skill_ones_keep_the_flag() {
     let sb = start(options()).await;
     let body = json!({"skills": [
         {"skillId": BILLING_EN, "proficiency": 2, "isActive": true},
@@ -952,19 +998,18 @@ async fn put_rows_without_is_active_are_rejected() {
     );
     assert_eq!(held(&sb, JANE, BILLING_EN), Some((3, true)));
 
-    let body = json!({"agents": [{"agentId": JANE, "proficiency": 2}]});
-    let (status, answer) = call(
+    // The per-skill PUT publishes only agentId as required: without
+    // isActive the current flag is kept.
+    let body = json!({"agents": [{"agentId": "1002", "proficiency": 2}]});
+    let (status, _) = call(
         &sb,
         Method::PUT,
-        &format!("/skills/{SALES}/agents"),
+        &format!("/skills/{BILLING_EN}/agents"),
         Some(body),
     )
     .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_eq!(
-        answer["error_description"],
-        "agents[0]: missing 'isActive' (required by PUT)"
-    );
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(held(&sb, OMAR, BILLING_EN), Some((2, false)));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -1064,7 +1109,7 @@ async fn put_under_replace_drops_every_skill_the_body_does_not_list() {
     let (status, answer) = call(&sb, Method::PUT, &skills_path(JANE), Some(body)).await;
     assert_eq!(
         status,
-        StatusCode::BAD_REQUEST,
+        StatusCode::MULTI_STATUS,
         "the unassigned row still fails"
     );
     assert_eq!(answer["resultSet"]["errorCount"], 1);
@@ -1124,13 +1169,10 @@ async fn bulk_post_and_put_on_a_skill_answer_per_agent_results() {
         Some(body),
     )
     .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(status, StatusCode::MULTI_STATUS);
     assert_eq!(answer["resultSet"]["errorCount"], 2);
     let rows = &answer["resultSet"]["agentResults"];
-    assert_eq!(
-        rows[0],
-        json!({"agentId": LUKAS, "success": true, "error": null})
-    );
+    assert_eq!(rows[0], json!({"agentId": LUKAS, "success": true}));
     assert!(
         rows[1]["error"]
             .as_str()
@@ -1152,7 +1194,7 @@ async fn bulk_post_and_put_on_a_skill_answer_per_agent_results() {
         Some(body),
     )
     .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(status, StatusCode::MULTI_STATUS);
     assert_eq!(
         answer["resultSet"]["agentResults"][1]["error"],
         "Skill is not assigned to agent"
@@ -1494,8 +1536,13 @@ async fn state_endpoint_shows_every_assignment_like_the_in_process_view() {
     let state: Value = response.json().await.unwrap();
     assert_eq!(state["totalRecords"], 11);
     assert_eq!(
-        state["agentSkillAssignments"],
+        state["assignments"],
         serde_json::to_value(sb.assignments()).unwrap()
+    );
+    assert_eq!(
+        state["assignments"][0],
+        json!({"agentId": JANE, "skillId": BILLING_EN, "proficiency": 3, "isActive": true,
+               "lastUpdateTime": sb.assignments()[0].last_update_time})
     );
     let pairs: Vec<(u64, u64)> = sb
         .assignments()
@@ -1509,12 +1556,25 @@ async fn state_endpoint_shows_every_assignment_like_the_in_process_view() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn banner_names_the_address_and_exports_the_credentials() {
+async fn banner_exports_what_connects_through_discovery_and_no_api_base() {
     let sb = start(options()).await;
     let banner = sb.banner();
-    assert!(banner.contains(&sb.api_root()));
-    assert!(banner.contains(&format!("export CXSKILL_API_BASE={}", sb.api_base())));
+    assert!(
+        banner.contains(&sb.api_root()),
+        "the API root, as information"
+    );
+    assert!(banner.contains(&sb.discovery_url()));
+    assert!(banner.contains(&sb.tenant_id().to_string()));
+    assert!(
+        !banner.contains("CXSKILL_API_BASE"),
+        "discovered, not exported"
+    );
+    assert!(
+        !banner.contains("CXSKILL_API_VERSION"),
+        "only exported when not the default"
+    );
     assert!(banner.contains(&format!("export CXSKILL_TOKEN_URL={}", sb.token_url())));
+    assert!(banner.contains("export CXSKILL_CLIENT_ID=cxskill-sandbox"));
     assert!(banner.contains("export CXSKILL_ACCESS_KEY_ID=sandbox-access-key"));
     assert!(banner.contains("export CXSKILL_ACCESS_KEY_SECRET=sandbox-access-secret"));
     assert!(banner.contains("export CXSKILL_CLIENT_SECRET=sandbox-client-secret"));
@@ -1631,7 +1691,7 @@ async fn refused_skill_fails_its_rows_on_every_write_but_a_restatement_succeeds(
         ]})),
     )
     .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(status, StatusCode::MULTI_STATUS);
     assert_eq!(body["resultSet"]["errorCount"], 1);
     assert_eq!(body["resultSet"]["skillResults"][0]["error"], refused);
     assert_eq!(held(&sb, OMAR, SALES), None);
@@ -1642,7 +1702,7 @@ async fn refused_skill_fails_its_rows_on_every_write_but_a_restatement_succeeds(
     let (status, _) = call(&sb, Method::PUT, &skills_path(JANE), Some(put(7))).await;
     assert_eq!(status, StatusCode::OK);
     let (status, body) = call(&sb, Method::PUT, &skills_path(JANE), Some(put(2))).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(status, StatusCode::MULTI_STATUS);
     assert_eq!(body["resultSet"]["skillResults"][0]["error"], refused);
     assert_eq!(held(&sb, JANE, SALES), Some((7, true)));
 
@@ -1654,7 +1714,7 @@ async fn refused_skill_fails_its_rows_on_every_write_but_a_restatement_succeeds(
         Some(json!({"skills": [{"skillId": SALES}]})),
     )
     .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(status, StatusCode::MULTI_STATUS);
     assert_eq!(held(&sb, JANE, SALES), Some((7, true)));
     let (status, body) = call(
         &sb,
@@ -1663,6 +1723,6 @@ async fn refused_skill_fails_its_rows_on_every_write_but_a_restatement_succeeds(
         Some(json!({"agents": [{"agentId": OMAR, "proficiency": 3, "isActive": true}]})),
     )
     .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(status, StatusCode::MULTI_STATUS);
     assert_eq!(body["resultSet"]["agentResults"][0]["error"], refused);
 }

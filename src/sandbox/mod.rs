@@ -1,28 +1,69 @@
 //! The sandbox: a local CXone tenant that speaks the Admin API of
-//! `shared/cxone-api.md` as strictly as the real one, so that a roster can
-//! be rehearsed before it meets production and cxskill's own tests can run
-//! end to end over real HTTP.
+//! `shared/cxone-api.md` (revision 2) as strictly as the real one, so that
+//! a roster can be rehearsed before it meets production and cxskill's own
+//! tests can run end to end over real HTTP.
 //!
 //! It exists to reproduce the mistakes that produce the real errors: a bare
-//! array body, `"5"` or `5.0` where an integer belongs, proficiency 25, a
-//! PUT row without `isActive`, a missing `Content-Type`, an expired token,
-//! a read-only access key, an unknown agent. Each gets the status and body
-//! the contract describes, with an `error_description` that says what to
-//! fix.
+//! array body, `5.0` where an integer belongs, proficiency 25 (or 6 on a
+//! bulk write), a per-agent PUT row without `isActive`, a missing
+//! `Content-Type`, an expired token, a read-only access key, an unknown
+//! agent, a misspelled `updatedSince`. Each gets the status and body the
+//! contract describes, with an `error_description` that names the row and
+//! field to fix.
+//!
+//! Its answers are its own serde structs (`shapes.rs`), written field for
+//! field from the published reference, never the client's `crate::wire`
+//! types: a misreading shared by both sides would otherwise pass.
 //!
 //! Where the contract leaves room, the sandbox takes the strict reading:
 //!
-//! - Write bodies must carry at least one row; `null` is a wrong type, not
-//!   an absent field. POST and PUT rows need `proficiency`; PUT rows need
-//!   `isActive`; POST rows default it to true.
-//! - A row that changes an assignment of an inactive skill fails; a PUT row
-//!   that restates the current assignment exactly succeeds, because the
-//!   contract makes clients send the agent's full merged set.
+//! - Write bodies must carry at least one row (and an upsert item at least
+//!   one agent and one skill); `null` is a wrong type, not an absent
+//!   field. Every row that sets a value needs `proficiency` (the reference
+//!   marks only the ids required, but publishes no default level). The
+//!   per-agent PUT needs `isActive`, as published; elsewhere an absent
+//!   `isActive` is true on a new assignment and keeps the current flag on
+//!   an existing one (the upsert included).
+//! - Ids in bodies may be JSON strings (as published) or integers; with
+//!   [`SandboxOptions::string_ids`] only strings. Either way a string must
+//!   hold a positive integer and nothing else.
+//! - The bulk writes (`POST /agents/skills`, `POST`/`PUT
+//!   /skills/{id}/agents`) refuse proficiency 6..=20 row by row, as their
+//!   published enum of 1..=5 implies; outside 1..=20 the whole body is 400.
+//! - More than 1,000 rows (agentIds × skillIds pairs for the upsert) in
+//!   one body is 413.
+//! - A row that changes an assignment of an inactive skill fails; a PUT or
+//!   upsert row that restates the current assignment exactly succeeds,
+//!   because the contract makes clients send the agent's full merged set.
 //! - [`PutSemantics::Replace`] drops what a PUT does not list, on both
 //!   `/agents/{id}/skills` and `/skills/{id}/agents`; listed rows follow
-//!   the same per-row rules as under `Modify` (a skill the agent does not
-//!   hold still fails its row, as the contract says of PUT).
-//! - Listings page with `top` (1..=10000, default 100) and `skip`.
+//!   the same per-row rules as under `Modify` (an assignment that does not
+//!   exist still fails its row, as the contract says of PUT). POSTs and
+//!   DELETEs never remove what they do not name.
+//! - A write with failed rows answers [`SandboxOptions::partial_status`]
+//!   (207 unless told otherwise) with the same body as a 200.
+//! - `DELETE /skills/{id}/agents/{agentId}` has no rows to fail: a refused
+//!   skill (`refuse_skills`) makes it 409.
+//! - Listings page with `top` and `skip` (`top` 1..=10000, default 100;
+//!   the one-agent read defaults to and caps at
+//!   [`SandboxOptions::agent_skills_page`]). `_links` are absolute URLs on
+//!   the host the client addressed (its `Host` header), else on the bound
+//!   address.
+//! - Each "updated since" filter is accepted under its published spelling
+//!   only (`updatedSince`, `UpdatedSince` on `GET /agents/skills`,
+//!   `updateSince` on `GET /agents`); another spelling is 400, because a
+//!   client that misspells it would believe it had filtered. The filters
+//!   are inclusive and take RFC 3339 with or without fractional seconds.
+//! - Timestamps never repeat across a read and a later write: a change
+//!   made after a read has a `lastUpdateTime` after that read's
+//!   `lastPollTime`.
+//! - The token endpoint refuses with 400 and the OAuth code, checking the
+//!   client (`invalid_client`, `unauthorized_client`) before the grant
+//!   (`unsupported_grant_type`, `invalid_grant`); client credentials may
+//!   come in the form or as HTTP Basic, not both.
+//! - Discovery answers only for the tenant's own `tenantId` (404 for any
+//!   other, or a malformed one), and every endpoint it names is the
+//!   sandbox itself.
 //! - The rate limit and injected faults apply to `/inContactAPI/...` calls
 //!   only: in production the token endpoint is another host, and
 //!   observability must not disturb what it observes.
@@ -32,9 +73,11 @@
 
 mod auth;
 mod body;
+mod clock;
 mod reply;
 mod routes;
 mod server;
+mod shapes;
 mod store;
 mod tenant;
 
@@ -50,13 +93,15 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+pub use shapes::HeldAssignment;
 pub use tenant::Tenant;
 
-use crate::wire;
+use crate::model::Proficiency;
 use server::App;
 
-/// What `PUT /agents/{id}/skills` does with the skills the body does not
-/// list. The contract leaves it open, so cxskill must be safe under both.
+/// What a PUT does with what its body does not list: the skills of
+/// `PUT /agents/{id}/skills`, the agents of `PUT /skills/{id}/agents`.
+/// The contract leaves it open, so cxskill must be safe under both.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PutSemantics {
@@ -64,8 +109,8 @@ pub enum PutSemantics {
     /// assignments").
     #[default]
     Modify,
-    /// The agent's set becomes exactly the listed skills; the others are
-    /// dropped.
+    /// The agent's set (or the skill's agents) becomes exactly the listed
+    /// ones; the others are dropped.
     Replace,
 }
 
@@ -118,11 +163,34 @@ pub struct SandboxOptions {
     /// A bearer token accepted without an exchange, acting for the
     /// tenant's first read-write access key.
     pub preissued_token: Option<String>,
-    /// Skills whose writes the tenant refuses row by row (assigning,
+    /// Skills whose writes the tenant refuses row by row on every write
+    /// path, the upsert and the per-skill DELETE included (assigning,
     /// changing or removing them fails that row; restating an assignment
     /// unchanged still succeeds), to rehearse how per-row errors are
     /// reported.
     pub refuse_skills: Vec<u64>,
+    /// Refuse integer ids in write bodies (400): ids are published as
+    /// strings, and this proves the client sends what is published.
+    pub string_ids: bool,
+    /// The status of a write answer with failed rows: 207 (default), 206,
+    /// 400 or 200, with the same `resultSet` body; the contract publishes
+    /// 206/207 for the upsert and leaves the others open.
+    pub partial_status: u16,
+    /// Default page size of `GET /agents/{id}/skills`, and its largest:
+    /// a larger `top` is capped to it.
+    pub agent_skills_page: usize,
+    /// `Retry-After` seconds on injected 503s (fault rate, fail-agent).
+    pub retry_after_503: Option<u64>,
+    /// Answer 405 to the upsert and to every `/skills/{id}/agents...`
+    /// write, like a tenant without them; reads still work.
+    pub no_bulk_endpoints: bool,
+    /// Every write naming one of these agents (in its path, or anywhere in
+    /// its body) answers 503 and changes nothing.
+    pub fail_agents: Vec<u64>,
+    /// A misbehaving tenant, for the client's tests: the upsert replaces
+    /// each named agent's whole set with the body's skills, so a test can
+    /// prove the client notices skills it never meant to remove vanish.
+    pub upsert_replaces: bool,
 }
 
 impl Default for SandboxOptions {
@@ -138,6 +206,13 @@ impl Default for SandboxOptions {
             token_ttl: Duration::from_secs(3600),
             preissued_token: None,
             refuse_skills: Vec::new(),
+            string_ids: false,
+            partial_status: 207,
+            agent_skills_page: 100,
+            retry_after_503: None,
+            no_bulk_endpoints: false,
+            fail_agents: Vec::new(),
+            upsert_replaces: false,
         }
     }
 }
@@ -150,6 +225,13 @@ impl fmt::Debug for SandboxOptions {
             .field("rate_limit", &self.rate_limit)
             .field("fault_rate", &self.fault_rate)
             .field("refuse_skills", &self.refuse_skills)
+            .field("string_ids", &self.string_ids)
+            .field("partial_status", &self.partial_status)
+            .field("agent_skills_page", &self.agent_skills_page)
+            .field("retry_after_503", &self.retry_after_503)
+            .field("no_bulk_endpoints", &self.no_bulk_endpoints)
+            .field("fail_agents", &self.fail_agents)
+            .field("upsert_replaces", &self.upsert_replaces)
             .field("drop_rate", &self.drop_rate)
             .field("latency", &self.latency)
             .field("seed", &self.seed)
@@ -183,6 +265,18 @@ impl SandboxOptions {
                     "{name} is a probability from 0 to 1, got {p}"
                 )));
             }
+        }
+        if !matches!(self.partial_status, 200 | 206 | 207 | 400) {
+            return Err(SandboxError::InvalidOptions(format!(
+                "partial status must be 207, 206, 400 or 200, got {}",
+                self.partial_status
+            )));
+        }
+        if !(1..=10_000).contains(&self.agent_skills_page) {
+            return Err(SandboxError::InvalidOptions(format!(
+                "the one-agent read's page size must be from 1 to 10000, got {}",
+                self.agent_skills_page
+            )));
         }
         if self.token_ttl.is_zero() {
             return Err(SandboxError::InvalidOptions(
@@ -257,6 +351,8 @@ pub enum SandboxError {
     InvalidTenant(String),
     #[error("invalid sandbox option: {0}")]
     InvalidOptions(String),
+    #[error("invalid tenant edit: {0}")]
+    InvalidEdit(String),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -285,6 +381,7 @@ pub async fn start(
         addr: listen,
         source,
     })?;
+    app.set_base(loopback_base(addr));
     let router = routes::router(app.clone());
     let (stop, stopped) = watch::channel(false);
     let task = tokio::spawn(server::serve(listener, app.clone(), router, stopped));
@@ -296,6 +393,55 @@ pub async fn start(
         stop,
         task,
     })
+}
+
+/// `http://HOST:PORT` of a bound address. A wildcard listen address is
+/// reported as loopback, the address a local client can actually reach.
+fn loopback_base(addr: SocketAddr) -> String {
+    let ip = match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    format!("http://{}", SocketAddr::new(ip, addr.port()))
+}
+
+/// One change to the tenant made behind the client's back, as another
+/// admin would make it: set an assignment (`Some((proficiency,
+/// isActive))`) or remove it (`None`). No per-row rule applies (an
+/// inactive or refused skill can be set); the assignment gets a fresh
+/// `lastUpdateTime`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TenantEdit {
+    pub agent_id: u64,
+    pub skill_id: u64,
+    pub value: Option<(Proficiency, bool)>,
+}
+
+impl TenantEdit {
+    /// Checks the ids and the proficiency (1..=20) of a raw edit.
+    pub fn new(
+        agent_id: u64,
+        skill_id: u64,
+        value: Option<(u8, bool)>,
+    ) -> Result<TenantEdit, SandboxError> {
+        let value = match value {
+            None => None,
+            Some((level, active)) => {
+                let proficiency = Proficiency::new(i64::from(level)).ok_or_else(|| {
+                    SandboxError::InvalidEdit(format!(
+                        "agent {agent_id}, skill {skill_id}: proficiency {level} is outside 1..=20"
+                    ))
+                })?;
+                Some((proficiency, active))
+            }
+        };
+        Ok(TenantEdit {
+            agent_id,
+            skill_id,
+            value,
+        })
+    }
 }
 
 /// A running sandbox. Dropping it stops the server in the background
@@ -315,15 +461,11 @@ impl SandboxHandle {
         self.addr
     }
 
-    /// `http://HOST:PORT`. A wildcard listen address is reported as
-    /// loopback, the address a local client can actually reach.
+    /// `http://HOST:PORT`: scheme and host of the API root, what discovery
+    /// answers as `api_endpoint` to a client that addressed the sandbox
+    /// by this address. A wildcard listen address is reported as loopback.
     pub fn api_base(&self) -> String {
-        let ip = match self.addr.ip() {
-            IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
-            IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
-            ip => ip,
-        };
-        format!("http://{}", SocketAddr::new(ip, self.addr.port()))
+        loopback_base(self.addr)
     }
 
     /// `{api_base}/inContactAPI/services/{version}`.
@@ -340,14 +482,97 @@ impl SandboxHandle {
         format!("{}/auth/token", self.api_base())
     }
 
+    /// `{api_base}/.well-known/cxone-configuration?tenantId={tenant_id}`:
+    /// where a client that holds a token discovers the API root.
+    pub fn discovery_url(&self) -> String {
+        format!(
+            "{}/.well-known/cxone-configuration?tenantId={}",
+            self.api_base(),
+            self.tenant_id()
+        )
+    }
+
+    /// The `tenantId` claim of every token the sandbox issues.
+    pub fn tenant_id(&self) -> uuid::Uuid {
+        self.app.tenant.tenant_id
+    }
+
+    /// The `businessUnitId` the listings report.
+    pub fn business_unit_id(&self) -> u64 {
+        self.app.tenant.business_unit_id
+    }
+
     pub fn credentials(&self) -> SandboxCredentials {
         self.app.credentials.clone()
     }
 
+    /// A fresh access token for the tenant's first read-write key, exactly
+    /// as `POST /auth/token` would issue it (a JWT carrying `tenantId`,
+    /// living for the token TTL): a pre-issued token to discover from,
+    /// without an exchange.
+    pub fn issue_token(&self) -> String {
+        let key = self
+            .app
+            .access_keys
+            .iter()
+            .find(|k| k.id == self.app.credentials.access_key_id);
+        match key {
+            Some(key) => {
+                self.app
+                    .tokens
+                    .issue(key, &self.app.credentials.client_id, &self.api_base())
+                    .access_token
+            }
+            // The credentials are taken from the tenant's keys at start.
+            None => String::new(),
+        }
+    }
+
     /// Every assignment now, sorted by (agentId, skillId): the same data as
     /// `GET /__sandbox/state`.
-    pub fn assignments(&self) -> Vec<wire::Assignment> {
+    pub fn assignments(&self) -> Vec<HeldAssignment> {
         self.app.assignments()
+    }
+
+    /// Sets (`Some((proficiency, isActive))`) or removes (`None`) one
+    /// assignment now, behind the client's back. Errors for an agent or
+    /// skill the tenant does not have, or a proficiency outside 1..=20.
+    pub fn set_assignment(
+        &self,
+        agent_id: u64,
+        skill_id: u64,
+        value: Option<(u8, bool)>,
+    ) -> Result<(), SandboxError> {
+        let edit = TenantEdit::new(agent_id, skill_id, value)?;
+        self.app
+            .store
+            .set(edit.agent_id, edit.skill_id, edit.value)
+            .map_err(SandboxError::InvalidEdit)
+    }
+
+    /// Queues edits to apply just before the next API write request
+    /// (POST, PUT or DELETE that passed authentication and the fault
+    /// checks) reaches its handler: how a test changes the tenant between
+    /// a client's read and its first write, so the edits'
+    /// `lastUpdateTime` is after every earlier read. Edits are checked
+    /// now; nothing is queued if any is invalid.
+    pub fn edit_before_first_write(&self, edits: Vec<TenantEdit>) -> Result<(), SandboxError> {
+        for edit in &edits {
+            if self.app.store.agent_by_id(edit.agent_id).is_none() {
+                return Err(SandboxError::InvalidEdit(format!(
+                    "agent {} is not in the tenant",
+                    edit.agent_id
+                )));
+            }
+            if self.app.store.skill(edit.skill_id).is_none() {
+                return Err(SandboxError::InvalidEdit(format!(
+                    "skill {} is not in the tenant",
+                    edit.skill_id
+                )));
+            }
+        }
+        self.app.queue_edits(edits);
+        Ok(())
     }
 
     /// The request log, oldest first: the same as `GET /__sandbox/requests`.
@@ -372,7 +597,9 @@ impl SandboxHandle {
     }
 
     /// Start-up text for `cxskill sandbox`: where it listens, how it is
-    /// configured, and shell lines that point cxskill at it. Printing the
+    /// configured, and the shell lines that point cxskill at it through
+    /// discovery (token URL and credentials; the API root is discovered
+    /// from the token, so no API base is exported). Printing the
     /// credentials is intended: they are the sandbox's own fake secrets.
     pub fn banner(&self) -> String {
         let o = &self.options;
@@ -380,21 +607,31 @@ impl SandboxHandle {
         let rate = o
             .rate_limit
             .map_or_else(|| "none".to_owned(), |rps| format!("{rps} requests/s"));
+        let retry = o
+            .retry_after_503
+            .map_or_else(String::new, |s| format!(", Retry-After {s} s on 503"));
+        let failing = if o.fail_agents.is_empty() {
+            String::new()
+        } else {
+            let ids: Vec<String> = o.fail_agents.iter().map(u64::to_string).collect();
+            format!(", writes naming agent {} fail (503)", ids.join(", "))
+        };
         let mut text = format!(
             "cxskill sandbox: a local CXone tenant (fake data, fake secrets)\n\
              \x20 listening on  {addr}\n\
              \x20 API root      {root}\n\
              \x20 token URL     {token_url}\n\
-             \x20 tenant        {agents} agents, {skills} skills, {held} assignments\n\
+             \x20 discovery     {discovery}\n\
+             \x20 tenant        {tenant_id}, business unit {bu}, {agents} agents, {skills} skills, {held} assignments\n\
              \x20 PUT           {put}\n\
+             \x20 writes        ids {ids}, partial answers {partial}, bulk endpoints {bulk}\n\
+             \x20 reads         one-agent page {page}\n\
              \x20 rate limit    {rate}\n\
-             \x20 faults        fault rate {fault}, drop rate {drop}, latency {latency} ms, seed {seed}\n\
+             \x20 faults        fault rate {fault}, drop rate {drop}, latency {latency} ms, seed {seed}{retry}{failing}\n\
              \x20 token TTL     {ttl} s\n\
              \x20 inspect       {base}/__sandbox/state  {base}/__sandbox/requests\n\
              \n\
-             Point cxskill at it:\n\
-             \x20 export CXSKILL_API_BASE={base}\n\
-             \x20 export CXSKILL_API_VERSION={version}\n\
+             Point cxskill at it (the API root is discovered from the token):\n\
              \x20 export CXSKILL_TOKEN_URL={token_url}\n\
              \x20 export CXSKILL_ACCESS_KEY_ID={key_id}\n\
              \x20 export CXSKILL_ACCESS_KEY_SECRET={key_secret}\n\
@@ -403,22 +640,39 @@ impl SandboxHandle {
             addr = self.addr,
             root = self.api_root(),
             token_url = self.token_url(),
+            discovery = self.discovery_url(),
+            tenant_id = self.tenant_id(),
+            bu = self.business_unit_id(),
             agents = self.app.store.agent_count(),
             skills = self.app.store.skill_count(),
-            held = self.assignments().len(),
+            held = self.app.store.held_count(),
             put = self.put_semantics(),
+            ids = if o.string_ids {
+                "strings only"
+            } else {
+                "strings or integers"
+            },
+            partial = o.partial_status,
+            bulk = if o.no_bulk_endpoints {
+                "off (405)"
+            } else {
+                "on"
+            },
+            page = o.agent_skills_page,
             fault = o.fault_rate,
             drop = o.drop_rate,
             latency = o.latency.as_millis(),
             seed = o.seed,
             ttl = o.token_ttl.as_secs_f64(),
             base = self.api_base(),
-            version = o.api_version,
             key_id = c.access_key_id,
             key_secret = c.access_key_secret,
             client_id = c.client_id,
             client_secret = c.client_secret,
         );
+        if o.api_version != SandboxOptions::default().api_version {
+            text.push_str(&format!("  export CXSKILL_API_VERSION={}\n", o.api_version));
+        }
         if let Some(token) = &o.preissued_token {
             text.push_str(&format!("  export CXSKILL_TOKEN={token}\n"));
         }

@@ -6,7 +6,11 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use crate::wire;
+use super::shapes::ApiError;
+
+/// Most rows (or agentIds × skillIds pairs, for the upsert) one write
+/// request may carry: the contract's assumed limit, 413 beyond.
+pub(super) const MAX_ROWS: usize = 1000;
 
 pub(super) fn json<T: Serialize>(status: StatusCode, body: &T) -> Response {
     (status, Json(body)).into_response()
@@ -15,8 +19,8 @@ pub(super) fn json<T: Serialize>(status: StatusCode, body: &T) -> Response {
 pub(super) fn error(status: StatusCode, error: &str, description: Option<String>) -> Response {
     json(
         status,
-        &wire::ApiError {
-            error: error.to_owned(),
+        &ApiError {
+            error,
             error_description: description,
         },
     )
@@ -46,21 +50,37 @@ pub(super) fn too_many_requests(retry_after_secs: u64) -> Response {
     response
 }
 
-/// The per-row answer: 200 when no row failed, 400 with the same body when
-/// any did (the contract's assumed reading).
-pub(super) fn result_set(result_set: wire::ResultSet) -> Response {
-    let status = if result_set.error_count == 0 {
-        StatusCode::OK
-    } else {
-        StatusCode::BAD_REQUEST
-    };
-    let mut response = json(status, &wire::ResultSetResponse { result_set });
+/// An injected 503 (fault rate, `--fail-agent`): nothing was changed.
+/// With `retry_after` it carries `Retry-After`, as CXone's 503s may.
+pub(super) fn unavailable(description: String, retry_after: Option<u64>) -> Response {
+    let mut response = error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "ServiceUnavailable",
+        Some(description),
+    );
+    if let Some(seconds) = retry_after {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    response
+}
+
+/// A per-row answer: 200 when no row failed, `partial` with the same body
+/// when any did. Marked as committed for `drop_rate`.
+pub(super) fn rows<T: Serialize>(failed: u64, partial: StatusCode, body: &T) -> Response {
+    let status = if failed == 0 { StatusCode::OK } else { partial };
+    committed(json(status, body))
+}
+
+/// Marks an answer whose changes were applied to the tenant, so the
+/// server knows the write was committed and may lose the answer
+/// (`drop_rate`).
+pub(super) fn committed(mut response: Response) -> Response {
     response.extensions_mut().insert(RowsApplied);
     response
 }
 
-/// Marks an answer whose rows were applied to the tenant, so the server
-/// knows the write was committed and may lose the answer (`drop_rate`).
 #[derive(Debug, Clone, Copy)]
 pub(super) struct RowsApplied;
 
@@ -86,6 +106,17 @@ pub(super) enum Rejection {
     InvalidParameter(String),
     /// 404 `NotFound`.
     NotFound(String),
+    /// 405: an endpoint this tenant does not offer (`--no-bulk-endpoints`),
+    /// with the methods the path still takes.
+    MethodNotAllowed {
+        allow: &'static str,
+        description: String,
+    },
+    /// 409: the tenant refuses a write that has no rows to fail
+    /// (`--refuse-skill` on `DELETE /skills/{id}/agents/{agentId}`).
+    Conflict(String),
+    /// 413: more rows than one request may carry.
+    TooLarge(String),
 }
 
 impl IntoResponse for Rejection {
@@ -110,6 +141,25 @@ impl IntoResponse for Rejection {
             Rejection::NotFound(description) => {
                 error(StatusCode::NOT_FOUND, "NotFound", Some(description))
             }
+            Rejection::MethodNotAllowed { allow, description } => {
+                let mut response = error(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "MethodNotAllowed",
+                    Some(description),
+                );
+                response
+                    .headers_mut()
+                    .insert(header::ALLOW, HeaderValue::from_static(allow));
+                response
+            }
+            Rejection::Conflict(description) => {
+                error(StatusCode::CONFLICT, "Conflict", Some(description))
+            }
+            Rejection::TooLarge(description) => error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "RequestTooLarge",
+                Some(description),
+            ),
         }
     }
 }

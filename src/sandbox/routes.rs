@@ -1,38 +1,50 @@
-//! The endpoints of `shared/cxone-api.md`, as axum handlers.
+//! The endpoints of `shared/cxone-api.md` (revision 2), as axum handlers.
 //!
 //! Authentication, rate limiting and faults happen before a request gets
 //! here (see `server.rs`); a handler only checks what the endpoint itself
-//! takes: media type, body, path, query.
+//! takes, in this order: whether the tenant offers it (405), media type
+//! (415), body (400), size (413), path (404), query (400).
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, Uri, header};
-use axum::response::Response;
-use axum::routing::{get, post};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use uuid::Uuid;
 
-use super::body::{self, List, SetRow, Write};
-use super::reply::Rejection;
+use super::body::{self, Ids, List, SetRow, UpsertItem, Write};
+use super::reply::{MAX_ROWS, Rejection};
 use super::server::{App, BODY_LIMIT};
+use super::shapes::{
+    AgentRemoval, AgentRemovalSet, AgentRemovalsAnswer, AgentResult, AgentResultSet,
+    AgentResultsAnswer, AgentRow, AgentSkillRow, AgentSkillsPage, AgentsPage, AllAssignmentsPage,
+    AssignmentRow, CxoneConfiguration, InvalidSkill, Links, SandboxState, SkillAgentRow,
+    SkillAgentsPage, SkillResult, SkillResultSet, SkillResultsAnswer, SkillRow, SkillsAgentsAnswer,
+    SkillsAgentsRow, SkillsPage, Stamp, UpsertAnswer, UpsertResult, UpsertResultSet,
+    proficiency_name,
+};
+use super::store::{Filter, Outcome, Scope};
 use super::tenant::{Agent, Skill};
 use super::{auth, reply};
 use crate::model::{AgentRef, SkillId};
-use crate::wire;
 
-/// Page size when `top` is absent. Small enough that a client which
-/// forgets to page is caught on a tenant of a few hundred agents.
+/// Page size of the listings when `top` is absent. Small enough that a
+/// client which forgets to page is caught on a tenant of a few hundred
+/// agents.
 const DEFAULT_TOP: usize = 100;
-/// The contract's largest page.
+/// The largest page of the listings other than the one-agent read, which
+/// caps `top` at its own page size instead.
 const MAX_TOP: usize = 10_000;
 
 pub(super) fn router(app: Arc<App>) -> Router {
     let api = Router::new()
         .route("/agents", get(list_agents))
         .route("/skills", get(list_skills))
-        .route("/agents/skills", get(all_assignments))
+        .route("/agents/skills", get(all_assignments).post(upsert))
         .route(
             "/agents/{agent}/skills",
             get(agent_skills)
@@ -43,11 +55,16 @@ pub(super) fn router(app: Arc<App>) -> Router {
         .route("/skills/agents", get(skills_agents))
         .route(
             "/skills/{skill}/agents",
-            post(assign_agents).put(modify_agents),
-        );
+            get(skill_agents)
+                .post(assign_agents)
+                .put(modify_agents)
+                .delete(remove_agents),
+        )
+        .route("/skills/{skill}/agents/{agent}", delete(remove_pair));
     Router::new()
-        .nest(&format!("/inContactAPI/services/{}", app.api_version), api)
+        .nest(&api_prefix(&app.api_version), api)
         .route("/auth/token", post(token))
+        .route("/.well-known/cxone-configuration", get(discovery))
         .route("/__sandbox/state", get(state))
         .route("/__sandbox/requests", get(requests))
         .fallback(fallback)
@@ -55,85 +72,257 @@ pub(super) fn router(app: Arc<App>) -> Router {
         .with_state(app)
 }
 
-async fn token(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
-    auth::exchange(
-        &app.tokens,
-        &app.access_keys,
-        &app.clients,
-        headers.get(header::CONTENT_TYPE),
-        &body,
-    )
+fn api_prefix(version: &str) -> String {
+    format!("/inContactAPI/services/{version}")
 }
+
+// --- token and discovery ---------------------------------------------------------
+
+async fn token(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
+    let base = app.base_for(&headers);
+    let issuer = auth::Issuer {
+        tokens: &app.tokens,
+        keys: &app.access_keys,
+        clients: &app.clients,
+        base: &base,
+    };
+    auth::exchange(&issuer, &headers, &body)
+}
+
+/// `GET /.well-known/cxone-configuration?tenantId=`: no token needed.
+/// Every endpoint it names is the sandbox itself, as the client addressed
+/// it.
+async fn discovery(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<Response, Rejection> {
+    let params = Params::parse(query.as_deref());
+    let asked = params.get("tenantId").ok_or_else(|| {
+        Rejection::InvalidParameter("Missing 'tenantId': the UUID from the id_token".into())
+    })?;
+    let known =
+        asked.len() == 36 && Uuid::try_parse(asked).is_ok_and(|uuid| uuid == app.tenant.tenant_id);
+    if !known {
+        return Err(Rejection::NotFound(format!("Tenant '{asked}' not found")));
+    }
+    let base = app.base_for(&headers);
+    let host = base.trim_start_matches("http://");
+    let domain = host
+        .rsplit_once(':')
+        .map_or(host, |(name, _)| name)
+        .to_owned();
+    Ok(reply::json(
+        StatusCode::OK,
+        &CxoneConfiguration {
+            tenant_id: app.tenant.tenant_id.hyphenated().to_string(),
+            area: app.tenant.area.clone(),
+            cluster: app.tenant.cluster.clone(),
+            region: app.tenant.area.clone(),
+            domain: domain.clone(),
+            globaldomain: domain.clone(),
+            api_endpoint: base.clone(),
+            auth_endpoint: base.clone(),
+            ui_endpoint: base,
+            private: false,
+            uh_domain: domain.clone(),
+            acd_domain: domain,
+        },
+    ))
+}
+
+// --- reads -----------------------------------------------------------------------------
 
 async fn list_agents(
     State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    uri: Uri,
     RawQuery(query): RawQuery,
 ) -> Result<Response, Rejection> {
-    let params = params(query.as_deref());
-    let (top, skip) = paging(&params)?;
-    let page = app.store.agents(search(&params), top, skip);
+    let params = Params::parse(query.as_deref());
+    let (top, skip) = params.paging(DEFAULT_TOP, Top::Limit(MAX_TOP))?;
+    let since = params.since("updateSince")?;
+    let is_active = params.flag("isActive")?;
+    let poll = app.store.clock.poll();
+    let page = app
+        .store
+        .agents(params.search(), is_active, since, top, skip);
+    let links = app.links(&headers, &uri, &params, top, skip, page.total);
+    let agents = page
+        .items
+        .iter()
+        .map(|a| AgentRow {
+            agent_id: a.agent_id,
+            user_id: &a.user_id_text,
+            user_name: &a.user_name,
+            email_address: &a.email_address,
+            first_name: &a.first_name,
+            last_name: &a.last_name,
+            is_active: a.is_active,
+        })
+        .collect();
     Ok(reply::json(
         StatusCode::OK,
-        &wire::AgentsPage {
+        &AgentsPage {
             total_records: page.total,
-            agents: page.items,
+            business_unit_id: app.tenant.business_unit_id,
+            last_poll_time: Stamp(poll),
+            agents,
+            links,
         },
     ))
 }
 
 async fn list_skills(
     State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    uri: Uri,
     RawQuery(query): RawQuery,
 ) -> Result<Response, Rejection> {
-    let params = params(query.as_deref());
-    let (top, skip) = paging(&params)?;
-    let page = app.store.skills(search(&params), top, skip);
+    let params = Params::parse(query.as_deref());
+    let (top, skip) = params.paging(DEFAULT_TOP, Top::Limit(MAX_TOP))?;
+    let poll = app.store.clock.poll();
+    let page = app.store.skills(params.search(), top, skip);
+    let links = app.links(&headers, &uri, &params, top, skip, page.total);
+    let skills = page
+        .items
+        .iter()
+        .map(|s| SkillRow {
+            skill_id: s.skill_id,
+            skill_name: &s.skill_name,
+            media_type_id: s.media_type_id,
+            media_type_name: s.media_type_name,
+            is_active: s.is_active,
+        })
+        .collect();
     Ok(reply::json(
         StatusCode::OK,
-        &wire::SkillsPage {
+        &SkillsPage {
             total_records: page.total,
-            skills: page.items,
+            business_unit_id: app.tenant.business_unit_id,
+            last_poll_time: Stamp(poll),
+            skills,
+            links,
         },
     ))
 }
 
-async fn all_assignments(
-    State(app): State<Arc<App>>,
-    RawQuery(query): RawQuery,
-) -> Result<Response, Rejection> {
-    let (top, skip) = paging(&params(query.as_deref()))?;
-    let page = app.store.assignments(top, skip);
-    Ok(reply::json(
-        StatusCode::OK,
-        &wire::AssignmentsPage {
-            total_records: Some(page.total),
-            agent_skill_assignments: page.items,
-            invalid_skills: None,
-        },
-    ))
-}
-
+/// `GET /agents/{agentId|userId}/skills`: paged, `top` capped at the
+/// page size; no filter has a default.
 async fn agent_skills(
     State(app): State<Arc<App>>,
     Path(agent): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+    RawQuery(query): RawQuery,
 ) -> Result<Response, Rejection> {
     let agent = find_agent(&app, &agent)?;
-    let rows = app.store.agent_assignments(agent.agent_id);
+    let params = Params::parse(query.as_deref());
+    let (top, skip) = params.paging(app.agent_skills_page, Top::Cap(app.agent_skills_page))?;
+    let filter = Filter {
+        updated_since: params.since("updatedSince")?,
+        is_active: params.flag("isAssignedSkillActive")?,
+        is_skill_active: params.flag("isSkillActive")?,
+        is_agent_active: None,
+    };
+    let poll = app.store.clock.poll();
+    let page = app
+        .store
+        .assignments(Scope::Agent(agent.agent_id), &filter, top, skip);
+    let links = app.links(&headers, &uri, &params, top, skip, page.total);
+    let rows = page
+        .items
+        .iter()
+        .map(|v| AgentSkillRow {
+            agent_id_alt: v.agent.agent_id,
+            user_id: &v.agent.user_id_text,
+            first_name: &v.agent.first_name,
+            last_name: &v.agent.last_name,
+            skill_id: v.skill.skill_id,
+            skill_name: &v.skill.skill_name,
+            media_type_id: v.skill.media_type_id,
+            media_type_name: v.skill.media_type_name,
+            is_outbound: false,
+            agent_proficiency_value: v.held.proficiency.get(),
+            agent_proficiency_name: proficiency_name(v.held.proficiency.get()),
+            is_active: v.held.is_active,
+            is_skill_active: v.skill.is_active,
+            last_update_time: Stamp(v.held.updated),
+        })
+        .collect();
     Ok(reply::json(
         StatusCode::OK,
-        &wire::AssignmentsPage {
-            total_records: Some(rows.len() as u64),
+        &AgentSkillsPage {
+            total_records: page.total,
+            business_unit_id: app.tenant.business_unit_id,
+            last_poll_time: Stamp(poll),
             agent_skill_assignments: rows,
-            invalid_skills: None,
+            links,
         },
     ))
 }
 
+/// `GET /agents/skills`: `isAgentActive`, `isActive` and `isSkillActive`
+/// each default to true, as published; 204 when nothing matches.
+async fn all_assignments(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    uri: Uri,
+    RawQuery(query): RawQuery,
+) -> Result<Response, Rejection> {
+    let params = Params::parse(query.as_deref());
+    let (top, skip) = params.paging(DEFAULT_TOP, Top::Limit(MAX_TOP))?;
+    let filter = Filter {
+        updated_since: params.since("UpdatedSince")?,
+        is_active: Some(params.flag("isActive")?.unwrap_or(true)),
+        is_agent_active: Some(params.flag("isAgentActive")?.unwrap_or(true)),
+        is_skill_active: Some(params.flag("isSkillActive")?.unwrap_or(true)),
+    };
+    let poll = app.store.clock.poll();
+    let page = app.store.assignments(Scope::All, &filter, top, skip);
+    if page.total == 0 {
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    }
+    let links = app.links(&headers, &uri, &params, top, skip, page.total);
+    let rows = page
+        .items
+        .iter()
+        .map(|v| AssignmentRow {
+            agent_id: v.agent.agent_id,
+            agent_name: &v.agent.agent_name,
+            skill_id: v.skill.skill_id,
+            skill_name: &v.skill.skill_name,
+            media_type: v.skill.media_type_id,
+            media_type_name: v.skill.media_type_name,
+            is_outbound: false,
+            agent_proficiency_value: v.held.proficiency.get(),
+            agent_proficiency_name: proficiency_name(v.held.proficiency.get()),
+            is_active: v.held.is_active,
+            is_agent_active: v.agent.is_active,
+            is_skill_active: v.skill.is_active,
+            last_update_time: Stamp(v.held.updated),
+        })
+        .collect();
+    Ok(reply::json(
+        StatusCode::OK,
+        &AllAssignmentsPage {
+            total_records: page.total,
+            business_unit_id: app.tenant.business_unit_id.to_string(),
+            last_poll_time: Stamp(poll),
+            agent_skill_assignments: rows,
+            links,
+        },
+    ))
+}
+
+/// `GET /skills/agents?skills=`: not paged; every assignment of the known
+/// skills, active or not, of agents active or not; 206 when some listed
+/// skills are unknown.
 async fn skills_agents(
     State(app): State<Arc<App>>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, Rejection> {
-    let params = params(query.as_deref());
+    let params = Params::parse(query.as_deref());
     let list = params
         .get("skills")
         .filter(|s| !s.trim().is_empty())
@@ -142,32 +331,147 @@ async fn skills_agents(
                 "Missing 'skills': a comma-separated list of skill ids".into(),
             )
         })?;
-    let ids = list
-        .split(',')
-        .map(|part| {
-            part.parse::<SkillId>().map(SkillId::get).map_err(|_| {
+    let mut known = HashSet::new();
+    let mut invalid = Vec::new();
+    for part in list.split(',') {
+        let id = part
+            .trim()
+            .parse::<SkillId>()
+            .map(SkillId::get)
+            .map_err(|_| {
                 Rejection::InvalidParameter(format!(
                     "'skills' holds `{}`, which is not a skill id (a positive integer)",
                     part.trim()
                 ))
-            })
+            })?;
+        if app.store.skill(id).is_some() {
+            known.insert(id);
+        } else if !invalid.contains(&id) {
+            invalid.push(id);
+        }
+    }
+    let filter = Filter {
+        updated_since: params.since("updatedSince")?,
+        ..Filter::default()
+    };
+    let poll = app.store.clock.poll();
+    let page = app
+        .store
+        .assignments(Scope::Skills(&known), &filter, usize::MAX, 0);
+    let rows = page
+        .items
+        .iter()
+        .map(|v| SkillsAgentsRow {
+            agent_id: v.agent.agent_id,
+            agent_name: &v.agent.agent_name,
+            skill_id: v.skill.skill_id,
+            skill_name: &v.skill.skill_name,
+            media_type: v.skill.media_type_id,
+            media_type_name: v.skill.media_type_name,
+            is_outbound: false,
+            agent_proficiency_value: v.held.proficiency.get(),
+            agent_proficiency_name: proficiency_name(v.held.proficiency.get()),
+            is_active: v.held.is_active,
+            is_assigned: true,
+            is_skill_active: v.skill.is_active,
+            last_update_time: Stamp(v.held.updated),
         })
-        .collect::<Result<Vec<u64>, Rejection>>()?;
-    let (rows, invalid) = app.store.skill_assignments(&ids);
+        .collect();
+    let status = if invalid.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::PARTIAL_CONTENT
+    };
     Ok(reply::json(
-        StatusCode::OK,
-        &wire::AssignmentsPage {
-            total_records: None,
+        status,
+        &SkillsAgentsAnswer {
+            business_unit_id: app.tenant.business_unit_id,
+            last_poll_time: Stamp(poll),
             agent_skill_assignments: rows,
-            invalid_skills: Some(
-                invalid
-                    .into_iter()
-                    .map(|skill_id| wire::InvalidSkill { skill_id })
-                    .collect(),
-            ),
+            invalid_skills: invalid
+                .into_iter()
+                .map(|skill_id| InvalidSkill { skill_id })
+                .collect(),
         },
     ))
 }
+
+/// `GET /skills/{skillId}/agents`: paged; 204 when the skill has no
+/// agents (or none updated since).
+async fn skill_agents(
+    State(app): State<Arc<App>>,
+    Path(skill): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+    RawQuery(query): RawQuery,
+) -> Result<Response, Rejection> {
+    let skill = find_skill(&app, &skill)?;
+    let params = Params::parse(query.as_deref());
+    let (top, skip) = params.paging(DEFAULT_TOP, Top::Limit(MAX_TOP))?;
+    let filter = Filter {
+        updated_since: params.since("updatedSince")?,
+        ..Filter::default()
+    };
+    let poll = app.store.clock.poll();
+    let page = app
+        .store
+        .assignments(Scope::Skill(skill.skill_id), &filter, top, skip);
+    if page.total == 0 {
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    }
+    let links = app.links(&headers, &uri, &params, top, skip, page.total);
+    let rows = page
+        .items
+        .iter()
+        .map(|v| SkillAgentRow {
+            agent_id: v.agent.agent_id,
+            user_id: &v.agent.user_id_text,
+            first_name: &v.agent.first_name,
+            middle_name: "",
+            last_name: &v.agent.last_name,
+            agent_proficiency_value: v.held.proficiency.get(),
+            agent_proficiency_name: proficiency_name(v.held.proficiency.get()),
+            campaign_id: 0,
+            campaign_name: "",
+            email_from_address: "",
+            internal_id: "",
+            is_active: v.held.is_active,
+            is_skill_active: v.skill.is_active,
+            is_dialer: false,
+            is_natural_calling: false,
+            is_natural_calling_running: false,
+            is_outbound: false,
+            last_update_time: Stamp(v.held.updated),
+            media_type_id: v.skill.media_type_id,
+            media_type_name: v.skill.media_type_name,
+            notes: "",
+            outbound_strategy: "",
+            priority_blending: false,
+            require_disposition: false,
+            script_disposition: false,
+            skill_id: v.skill.skill_id,
+            skill_name: &v.skill.skill_name,
+            team_id: 0,
+            team_name: "",
+            use_acw: false,
+            use_disposition: false,
+            use_secondary_dispositions: false,
+            screen_pop_trigger_event: "",
+        })
+        .collect();
+    Ok(reply::json(
+        StatusCode::OK,
+        &SkillAgentsPage {
+            total_records: page.total,
+            business_unit_id: app.tenant.business_unit_id,
+            last_poll_time: Stamp(poll),
+            agent_skill_assignments: rows,
+            links,
+        },
+    ))
+}
+
+// --- writes on one agent -------------------------------------------------------------------
 
 async fn assign_skills(
     State(app): State<Arc<App>>,
@@ -176,9 +480,8 @@ async fn assign_skills(
     body: Bytes,
 ) -> Result<Response, Rejection> {
     let (agent, rows) = agent_write(&app, &agent, &headers, &body, Write::Post)?;
-    Ok(skill_results(
-        app.store.assign_skills(agent.agent_id, &rows),
-    ))
+    let outcomes = app.store.assign_to_agent(agent.agent_id, &rows);
+    Ok(skill_results(&app, outcomes))
 }
 
 async fn modify_skills(
@@ -188,12 +491,10 @@ async fn modify_skills(
     body: Bytes,
 ) -> Result<Response, Rejection> {
     let (agent, rows) = agent_write(&app, &agent, &headers, &body, Write::Put)?;
-    let semantics = app.put_semantics();
-    Ok(skill_results(app.store.modify_skills(
-        agent.agent_id,
-        &rows,
-        semantics,
-    )))
+    let outcomes = app
+        .store
+        .modify_agent(agent.agent_id, &rows, app.put_semantics());
+    Ok(skill_results(&app, outcomes))
 }
 
 async fn remove_skills(
@@ -203,11 +504,45 @@ async fn remove_skills(
     body: Bytes,
 ) -> Result<Response, Rejection> {
     require_json(&headers)?;
-    let skill_ids = body::delete_rows(&body, List::Skills).map_err(Rejection::InvalidBody)?;
+    let skill_ids =
+        body::delete_rows(&body, List::Skills, app.ids()).map_err(Rejection::InvalidBody)?;
+    row_limit(skill_ids.len(), "rows")?;
     let agent = find_agent(&app, &agent)?;
-    Ok(skill_results(
-        app.store.remove_skills(agent.agent_id, &skill_ids),
-    ))
+    let outcomes = app.store.remove_from_agent(agent.agent_id, &skill_ids);
+    Ok(skill_results(&app, outcomes))
+}
+
+// --- bulk writes ------------------------------------------------------------------------------
+
+/// `POST /agents/skills`, the multi-agent upsert.
+async fn upsert(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, Rejection> {
+    app.bulk_offered("/agents/skills", "GET")?;
+    require_json(&headers)?;
+    let items: Vec<UpsertItem> = body::upsert(&body, app.ids()).map_err(Rejection::InvalidBody)?;
+    let pairs = items
+        .iter()
+        .fold(0usize, |n, item| n.saturating_add(item.pairs()));
+    row_limit(pairs, "agentIds x skillIds pairs")?;
+    let results = app.store.upsert(&items, app.upsert_replaces);
+    let failed = results.iter().filter(|(_, _, ok)| !ok).count() as u64;
+    let answer = UpsertAnswer {
+        result_set: UpsertResultSet {
+            error_count: failed.to_string(),
+            skill_results: results
+                .into_iter()
+                .map(|(agent_id, skill_id, success)| UpsertResult {
+                    agent_id: agent_id.to_string(),
+                    skill_id: skill_id.to_string(),
+                    success,
+                })
+                .collect(),
+        },
+    };
+    Ok(reply::rows(failed, app.partial_status, &answer))
 }
 
 async fn assign_agents(
@@ -217,7 +552,8 @@ async fn assign_agents(
     body: Bytes,
 ) -> Result<Response, Rejection> {
     let (skill, rows) = skill_write(&app, &skill, &headers, &body, Write::Post)?;
-    Ok(agent_results(app.store.assign_agents(skill, &rows)))
+    let outcomes = app.store.assign_to_skill(skill, &rows);
+    Ok(agent_results(&app, outcomes))
 }
 
 async fn modify_agents(
@@ -227,22 +563,72 @@ async fn modify_agents(
     body: Bytes,
 ) -> Result<Response, Rejection> {
     let (skill, rows) = skill_write(&app, &skill, &headers, &body, Write::Put)?;
-    let semantics = app.put_semantics();
-    Ok(agent_results(
-        app.store.modify_agents(skill, &rows, semantics),
-    ))
+    let outcomes = app.store.modify_skill(skill, &rows, app.put_semantics());
+    Ok(agent_results(&app, outcomes))
 }
 
-/// `GET /__sandbox/state`: every assignment, in the shape of
-/// `GET /agents/skills`, so a client's parser reads it too.
+/// `DELETE /skills/{skillId}/agents`: its rows' `error` is a boolean.
+async fn remove_agents(
+    State(app): State<Arc<App>>,
+    Path(skill): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, Rejection> {
+    app.bulk_offered("/skills/{skillId}/agents", "GET")?;
+    require_json(&headers)?;
+    let agent_ids =
+        body::delete_rows(&body, List::Agents, app.ids()).map_err(Rejection::InvalidBody)?;
+    row_limit(agent_ids.len(), "rows")?;
+    let skill = find_skill(&app, &skill)?;
+    let outcomes = app.store.remove_from_skill(skill, &agent_ids);
+    let failed = failures(&outcomes);
+    let answer = AgentRemovalsAnswer {
+        result_set: AgentRemovalSet {
+            error_count: failed,
+            agent_results: outcomes
+                .into_iter()
+                .map(|(agent_id, outcome)| AgentRemoval {
+                    agent_id,
+                    success: outcome.is_ok(),
+                    error: outcome.is_err(),
+                })
+                .collect(),
+        },
+    };
+    Ok(reply::rows(failed, app.partial_status, &answer))
+}
+
+/// `DELETE /skills/{skillId}/agents/{agentId}`: no body; 200 with no
+/// content, or 404 for an unknown agent, skill or assignment.
+async fn remove_pair(
+    State(app): State<Arc<App>>,
+    Path((skill, agent)): Path<(String, String)>,
+) -> Result<Response, Rejection> {
+    app.bulk_offered("/skills/{skillId}/agents/{agentId}", "")?;
+    let skill = find_skill(&app, &skill)?;
+    let agent = find_agent(&app, &agent)?;
+    match app.store.remove_pair(agent.agent_id, skill) {
+        Ok(()) => Ok(reply::committed(StatusCode::OK.into_response())),
+        Err(super::store::RowError::Refused) => Err(Rejection::Conflict(
+            super::store::RowError::Refused.text().to_owned(),
+        )),
+        Err(_) => Err(Rejection::NotFound(format!(
+            "Agent {} does not hold skill {}",
+            agent.agent_id, skill.skill_id
+        ))),
+    }
+}
+
+// --- observability ------------------------------------------------------------------------------
+
+/// `GET /__sandbox/state`: every assignment, in the sandbox's own shape.
 async fn state(State(app): State<Arc<App>>) -> Response {
-    let rows = app.assignments();
+    let assignments = app.store.snapshot();
     reply::json(
         StatusCode::OK,
-        &wire::AssignmentsPage {
-            total_records: Some(rows.len() as u64),
-            agent_skill_assignments: rows,
-            invalid_skills: None,
+        &SandboxState {
+            total_records: assignments.len() as u64,
+            assignments: &assignments,
         },
     )
 }
@@ -269,8 +655,10 @@ async fn fallback(State(app): State<Arc<App>>, uri: Uri) -> Rejection {
     Rejection::NotFound(description)
 }
 
-/// Checks, in the order the service does: media type, body, then the
-/// agent in the path.
+// --- helpers --------------------------------------------------------------------------------------
+
+/// Checks, in the order the service does: media type, body, size, then
+/// the agent in the path.
 fn agent_write<'a>(
     app: &'a App,
     agent: &str,
@@ -279,7 +667,9 @@ fn agent_write<'a>(
     write: Write,
 ) -> Result<(&'a Agent, Vec<SetRow>), Rejection> {
     require_json(headers)?;
-    let rows = body::set_rows(body, List::Skills, write).map_err(Rejection::InvalidBody)?;
+    let rows =
+        body::set_rows(body, List::Skills, write, app.ids()).map_err(Rejection::InvalidBody)?;
+    row_limit(rows.len(), "rows")?;
     Ok((find_agent(app, agent)?, rows))
 }
 
@@ -290,9 +680,22 @@ fn skill_write<'a>(
     body: &[u8],
     write: Write,
 ) -> Result<(&'a Skill, Vec<SetRow>), Rejection> {
+    app.bulk_offered("/skills/{skillId}/agents", "GET")?;
     require_json(headers)?;
-    let rows = body::set_rows(body, List::Agents, write).map_err(Rejection::InvalidBody)?;
+    let rows =
+        body::set_rows(body, List::Agents, write, app.ids()).map_err(Rejection::InvalidBody)?;
+    row_limit(rows.len(), "rows")?;
     Ok((find_skill(app, skill)?, rows))
+}
+
+fn row_limit(count: usize, what: &str) -> Result<(), Rejection> {
+    if count > MAX_ROWS {
+        Err(Rejection::TooLarge(format!(
+            "The body holds {count} {what}; at most {MAX_ROWS} per request"
+        )))
+    } else {
+        Ok(())
+    }
 }
 
 /// The path segment `{agentId|userId}`: a positive integer or a hyphenated
@@ -318,20 +721,44 @@ fn find_skill<'a>(app: &'a App, segment: &str) -> Result<&'a Skill, Rejection> {
         .ok_or_else(|| Rejection::NotFound(format!("Skill '{segment}' not found")))
 }
 
-fn skill_results(results: Vec<wire::SkillResult>) -> Response {
-    reply::result_set(wire::ResultSet {
-        error_count: results.iter().filter(|r| !r.success).count() as u64,
-        skill_results: Some(results),
-        agent_results: None,
-    })
+fn failures(outcomes: &[Outcome]) -> u64 {
+    outcomes.iter().filter(|(_, o)| o.is_err()).count() as u64
 }
 
-fn agent_results(results: Vec<wire::AgentResult>) -> Response {
-    reply::result_set(wire::ResultSet {
-        error_count: results.iter().filter(|r| !r.success).count() as u64,
-        skill_results: None,
-        agent_results: Some(results),
-    })
+fn skill_results(app: &App, outcomes: Vec<Outcome>) -> Response {
+    let failed = failures(&outcomes);
+    let answer = SkillResultsAnswer {
+        result_set: SkillResultSet {
+            error_count: failed,
+            skill_results: outcomes
+                .into_iter()
+                .map(|(skill_id, outcome)| SkillResult {
+                    skill_id,
+                    success: outcome.is_ok(),
+                    error: outcome.err().map(|e| e.text()),
+                })
+                .collect(),
+        },
+    };
+    reply::rows(failed, app.partial_status, &answer)
+}
+
+fn agent_results(app: &App, outcomes: Vec<Outcome>) -> Response {
+    let failed = failures(&outcomes);
+    let answer = AgentResultsAnswer {
+        result_set: AgentResultSet {
+            error_count: failed,
+            agent_results: outcomes
+                .into_iter()
+                .map(|(agent_id, outcome)| AgentResult {
+                    agent_id,
+                    success: outcome.is_ok(),
+                    error: outcome.err().map(|e| e.text()),
+                })
+                .collect(),
+        },
+    };
+    reply::rows(failed, app.partial_status, &answer)
 }
 
 fn require_json(headers: &HeaderMap) -> Result<(), Rejection> {
@@ -342,39 +769,168 @@ fn require_json(headers: &HeaderMap) -> Result<(), Rejection> {
     }
 }
 
-fn params(query: Option<&str>) -> HashMap<String, String> {
-    query
-        .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
-        .unwrap_or_default()
-}
+impl App {
+    fn ids(&self) -> Ids {
+        if self.string_ids {
+            Ids::StringOnly
+        } else {
+            Ids::StringOrInteger
+        }
+    }
 
-fn search(params: &HashMap<String, String>) -> Option<&str> {
-    params
-        .get("searchString")
-        .map(String::as_str)
-        .filter(|s| !s.is_empty())
-}
+    /// 405 when the tenant runs without the bulk endpoints.
+    fn bulk_offered(&self, path: &str, allow: &'static str) -> Result<(), Rejection> {
+        if self.no_bulk_endpoints {
+            Err(Rejection::MethodNotAllowed {
+                allow,
+                description: format!(
+                    "This tenant does not offer writes on {path} (sandbox --no-bulk-endpoints)"
+                ),
+            })
+        } else {
+            Ok(())
+        }
+    }
 
-/// `top` (1..=10000, default 100) and `skip` (default 0).
-fn paging(params: &HashMap<String, String>) -> Result<(usize, usize), Rejection> {
-    let top = match params.get("top") {
-        None => DEFAULT_TOP,
-        Some(text) => match text.parse::<usize>() {
-            Ok(top) if (1..=MAX_TOP).contains(&top) => top,
-            _ => {
-                return Err(Rejection::InvalidParameter(format!(
-                    "'top' must be an integer from 1 to {MAX_TOP}, got `{text}`"
-                )));
+    /// `_links` of a page: `self`, and `next` when more remain, as
+    /// absolute URLs on the host the client addressed, carrying the
+    /// request's own filters with `top` and `skip`.
+    fn links(
+        &self,
+        headers: &HeaderMap,
+        uri: &Uri,
+        params: &Params,
+        top: usize,
+        skip: usize,
+        total: u64,
+    ) -> Links {
+        let base = self.base_for(headers);
+        let prefix = api_prefix(&self.api_version);
+        let url = |skip: usize| {
+            let mut query = form_urlencoded::Serializer::new(String::new());
+            for (name, value) in &params.pairs {
+                if name != "top" && name != "skip" {
+                    query.append_pair(name, value);
+                }
             }
-        },
-    };
-    let skip = match params.get("skip") {
-        None => 0,
-        Some(text) => text.parse::<usize>().map_err(|_| {
+            query.append_pair("top", &top.to_string());
+            query.append_pair("skip", &skip.to_string());
+            format!("{base}{prefix}{}?{}", uri.path(), query.finish())
+        };
+        let end = skip.saturating_add(top);
+        Links {
+            this: url(skip),
+            next: (u64::try_from(end).unwrap_or(u64::MAX) < total).then(|| url(end)),
+            previous: (skip > 0).then(|| url(skip.saturating_sub(top))),
+        }
+    }
+}
+
+/// How a listing treats a `top` above its page size.
+#[derive(Debug, Clone, Copy)]
+enum Top {
+    /// 400 above this.
+    Limit(usize),
+    /// Quietly this at most.
+    Cap(usize),
+}
+
+/// The query string, in order, as sent.
+struct Params {
+    pairs: Vec<(String, String)>,
+}
+
+impl Params {
+    fn parse(query: Option<&str>) -> Params {
+        Params {
+            pairs: query
+                .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// The last value of `name`.
+    fn get(&self, name: &str) -> Option<&str> {
+        self.pairs
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn search(&self) -> Option<&str> {
+        self.get("searchString").filter(|s| !s.is_empty())
+    }
+
+    /// `top` (at least 1) and `skip` (default 0).
+    fn paging(&self, default_top: usize, rule: Top) -> Result<(usize, usize), Rejection> {
+        let top = match self.get("top") {
+            None => default_top,
+            Some(text) => match (text.parse::<usize>(), rule) {
+                (Ok(top), Top::Limit(max)) if (1..=max).contains(&top) => top,
+                (Ok(top), Top::Cap(max)) if top >= 1 => top.min(max),
+                (_, Top::Limit(max)) => {
+                    return Err(Rejection::InvalidParameter(format!(
+                        "'top' must be an integer from 1 to {max}, got `{text}`"
+                    )));
+                }
+                (_, Top::Cap(_)) => {
+                    return Err(Rejection::InvalidParameter(format!(
+                        "'top' must be a positive integer, got `{text}`"
+                    )));
+                }
+            },
+        };
+        let skip = match self.get("skip") {
+            None => 0,
+            Some(text) => text.parse::<usize>().map_err(|_| {
+                Rejection::InvalidParameter(format!(
+                    "'skip' must be a non-negative integer, got `{text}`"
+                ))
+            })?,
+        };
+        Ok((top, skip))
+    }
+
+    /// A boolean filter: `true` or `false` in any case; absent is `None`.
+    fn flag(&self, name: &str) -> Result<Option<bool>, Rejection> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(text) if text.eq_ignore_ascii_case("true") => Ok(Some(true)),
+            Some(text) if text.eq_ignore_ascii_case("false") => Ok(Some(false)),
+            Some(text) => Err(Rejection::InvalidParameter(format!(
+                "'{name}' must be true or false, got `{text}`"
+            ))),
+        }
+    }
+
+    /// The "updated since" filter under the spelling this endpoint
+    /// publishes (`updatedSince`, `UpdatedSince` or `updateSince`), in
+    /// nanoseconds since the epoch. Another spelling is 400, not ignored:
+    /// a client that misspells it would otherwise believe it filtered.
+    fn since(&self, published: &str) -> Result<Option<i128>, Rejection> {
+        const SPELLINGS: [&str; 3] = ["updatedSince", "UpdatedSince", "updateSince"];
+        if let Some(wrong) = SPELLINGS
+            .iter()
+            .find(|&&s| s != published && self.get(s).is_some())
+        {
+            return Err(Rejection::InvalidParameter(format!(
+                "'{wrong}' is not a parameter of this endpoint; it spells the filter '{published}'"
+            )));
+        }
+        let Some(text) = self.get(published) else {
+            return Ok(None);
+        };
+        super::clock::parse_rfc3339(text).map(Some).ok_or_else(|| {
+            let hint = if text.contains(' ') {
+                " (a '+' in a query string must be sent as %2B)"
+            } else {
+                ""
+            };
             Rejection::InvalidParameter(format!(
-                "'skip' must be a non-negative integer, got `{text}`"
+                "'{published}' must be an RFC 3339 date-time such as \
+                 2026-11-24T10:00:00Z or 2026-11-24T10:00:00.123+01:00, got `{text}`{hint}"
             ))
-        })?,
-    };
-    Ok((top, skip))
+        })
+    }
 }

@@ -7,20 +7,23 @@
 //! by dropping the hyper connection while the response is withheld.
 //!
 //! Order of the gate for `/inContactAPI/...` calls: latency, rate limit
-//! (429), token (401), read-only key on a write (403), injected fault
-//! (503), then the handler. `/auth/token` gets the latency only;
-//! `/__sandbox/*` gets nothing and is not logged, so observing the
-//! sandbox does not change what it records.
+//! (429), token (401), read-only key on a write (403), a write naming a
+//! `--fail-agent` agent (503), injected fault (503), then the tenant
+//! edits a test queued for the first write, then the handler.
+//! `/auth/token` and discovery get the latency only; `/__sandbox/*` gets
+//! nothing and is not logged, so observing the sandbox does not change
+//! what it records.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::http::{Method, Request, StatusCode, header};
+use axum::http::uri::Authority;
+use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use axum::response::Response;
 use governor::clock::Clock;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
@@ -33,13 +36,17 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 use tower_service::Service;
+use uuid::Uuid;
 
 use super::auth::{self, Tokens};
 use super::reply::{self, RowsApplied};
+use super::shapes::HeldAssignment;
 use super::store::Store;
 use super::tenant::{AccessKey, ApiClient, Tenant};
-use super::{PutSemantics, RequestRecord, SandboxCredentials, SandboxError, SandboxOptions};
-use crate::wire;
+use super::{
+    PutSemantics, RequestRecord, SandboxCredentials, SandboxError, SandboxOptions, TenantEdit,
+};
+use crate::model::AgentRef;
 
 /// Largest request body accepted: 10,000 rows fit many times over.
 pub(super) const BODY_LIMIT: usize = 8 * 1024 * 1024;
@@ -51,18 +58,41 @@ pub(super) const LOG_CAPACITY: usize = 100_000;
 /// How long a graceful shutdown waits for requests in flight.
 const GRACE: Duration = Duration::from_secs(5);
 
+/// What discovery and the listings say about the tenant itself.
+pub(super) struct TenantInfo {
+    pub tenant_id: Uuid,
+    pub business_unit_id: u64,
+    pub area: String,
+    pub cluster: String,
+}
+
 /// Everything a request can touch, shared by all connections.
 pub(super) struct App {
     pub store: Store,
     pub tokens: Tokens,
+    pub tenant: TenantInfo,
     pub access_keys: Vec<AccessKey>,
     pub clients: Vec<ApiClient>,
     pub api_version: String,
     pub credentials: SandboxCredentials,
+    pub string_ids: bool,
+    pub partial_status: StatusCode,
+    pub agent_skills_page: usize,
+    pub no_bulk_endpoints: bool,
+    pub upsert_replaces: bool,
+    /// `http://host:port` of the bound address, set once listening: the
+    /// base of absolute URLs when a request names no usable `Host`.
+    base: OnceLock<String>,
     replace: AtomicBool,
     latency: Duration,
     fault_rate: f64,
     drop_rate: f64,
+    retry_after_503: Option<u64>,
+    fail_agents: HashSet<u64>,
+    /// Edits queued by `SandboxHandle::edit_before_first_write`; the flag
+    /// keeps the common case (nothing queued) off the mutex.
+    edits_pending: AtomicBool,
+    edits: Mutex<Vec<TenantEdit>>,
     /// One seeded generator for all fault draws, so a sequential series of
     /// requests meets the same faults on every run with the same seed.
     rng: Mutex<fastrand::Rng>,
@@ -75,6 +105,7 @@ pub(super) struct App {
 enum Area {
     Api,
     Token,
+    Discovery,
     Observability,
     Other,
 }
@@ -85,6 +116,8 @@ impl Area {
             Area::Api
         } else if path == "/auth/token" {
             Area::Token
+        } else if path.starts_with("/.well-known/") {
+            Area::Discovery
         } else if path.starts_with("/__sandbox/") {
             Area::Observability
         } else {
@@ -111,22 +144,46 @@ impl App {
         };
         let tokens = Tokens::new(
             options.token_ttl,
+            tenant.tenant_id,
             options.preissued_token.as_deref().map(|t| (t, key)),
         );
         let limiter = options.rate_limit.map(rate_limiter).transpose()?;
+        let partial_status = StatusCode::from_u16(options.partial_status).map_err(|_| {
+            SandboxError::InvalidOptions(format!(
+                "partial status must be 207, 206, 400 or 200, got {}",
+                options.partial_status
+            ))
+        })?;
         let access_keys = tenant.access_keys.clone();
         let clients = tenant.clients.clone();
+        let info = TenantInfo {
+            tenant_id: tenant.tenant_id,
+            business_unit_id: tenant.business_unit_id,
+            area: tenant.area.clone(),
+            cluster: tenant.cluster.clone(),
+        };
         Ok(App {
             store: Store::new(tenant, options.refuse_skills.iter().copied().collect()),
             tokens,
+            tenant: info,
             access_keys,
             clients,
             api_version: options.api_version.clone(),
             credentials,
+            string_ids: options.string_ids,
+            partial_status,
+            agent_skills_page: options.agent_skills_page,
+            no_bulk_endpoints: options.no_bulk_endpoints,
+            upsert_replaces: options.upsert_replaces,
+            base: OnceLock::new(),
             replace: AtomicBool::new(options.put_semantics == PutSemantics::Replace),
             latency: options.latency,
             fault_rate: options.fault_rate,
             drop_rate: options.drop_rate,
+            retry_after_503: options.retry_after_503,
+            fail_agents: options.fail_agents.iter().copied().collect(),
+            edits_pending: AtomicBool::new(false),
+            edits: Mutex::new(Vec::new()),
             rng: Mutex::new(fastrand::Rng::with_seed(options.seed)),
             limiter,
             log: Mutex::new(VecDeque::new()),
@@ -147,8 +204,52 @@ impl App {
     }
 
     /// Every assignment, sorted by (agentId, skillId).
-    pub fn assignments(&self) -> Vec<wire::Assignment> {
-        self.store.assignments(usize::MAX, 0).items
+    pub fn assignments(&self) -> Vec<HeldAssignment> {
+        self.store.snapshot()
+    }
+
+    /// Records the bound address, once, when the server starts listening.
+    pub fn set_base(&self, base: String) {
+        let _ = self.base.set(base);
+    }
+
+    /// `http://host:port` as the client addressed the sandbox (its `Host`
+    /// header, when that is a plain host and port), else the bound
+    /// address: the base of `_links` and of the discovery endpoints, so
+    /// that a client which reached the sandbox by one name is sent back
+    /// to that name.
+    pub fn base_for(&self, headers: &HeaderMap) -> String {
+        let host = headers
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<Authority>().ok())
+            .filter(|a| !a.as_str().contains('@'));
+        match host {
+            Some(authority) => format!("http://{authority}"),
+            None => self.base.get().cloned().unwrap_or_default(),
+        }
+    }
+
+    /// Queues edits for the first API write that passes the gate.
+    pub fn queue_edits(&self, edits: Vec<TenantEdit>) {
+        self.edits
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend(edits);
+        self.edits_pending.store(true, Ordering::Release);
+    }
+
+    fn apply_queued_edits(&self) {
+        if !self.edits_pending.swap(false, Ordering::AcqRel) {
+            return;
+        }
+        let edits = std::mem::take(&mut *self.edits.lock().unwrap_or_else(PoisonError::into_inner));
+        for edit in edits {
+            // Validated when queued; a failure here cannot happen.
+            if let Err(error) = self.store.set(edit.agent_id, edit.skill_id, edit.value) {
+                tracing::warn!(%error, "queued tenant edit not applied");
+            }
+        }
     }
 
     /// The request log, oldest first.
@@ -209,9 +310,12 @@ impl App {
                 Ok(bytes) => {
                     record.body = logged_body(area, &bytes);
                     let refusal = match area {
-                        Area::Api => self.gate(&parts, is_write),
+                        Area::Api => self.gate(&parts, is_write, &bytes),
                         _ => None,
                     };
+                    if refusal.is_none() && area == Area::Api && is_write {
+                        self.apply_queued_edits();
+                    }
                     match refusal {
                         Some(refusal) => (refusal, false),
                         None => {
@@ -245,7 +349,12 @@ impl App {
 
     /// The checks an API call passes before its handler; `Some` is the
     /// refusal.
-    fn gate(&self, parts: &axum::http::request::Parts, is_write: bool) -> Option<Response> {
+    fn gate(
+        &self,
+        parts: &axum::http::request::Parts,
+        is_write: bool,
+        body: &[u8],
+    ) -> Option<Response> {
         if let Some(limiter) = &self.limiter
             && let Err(not_until) = limiter.check()
         {
@@ -265,14 +374,48 @@ impl App {
                 )),
             ));
         }
+        if is_write
+            && !self.fail_agents.is_empty()
+            && let Some(agent_id) = self.failing_agent(parts.uri.path(), body)
+        {
+            return Some(reply::unavailable(
+                format!(
+                    "Writes naming agent {agent_id} fail (sandbox --fail-agent); nothing was changed"
+                ),
+                self.retry_after_503,
+            ));
+        }
         if self.draw(self.fault_rate) {
-            return Some(reply::error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "ServiceUnavailable",
-                Some("Injected fault (sandbox fault rate); nothing was changed".into()),
+            return Some(reply::unavailable(
+                "Injected fault (sandbox fault rate); nothing was changed".into(),
+                self.retry_after_503,
             ));
         }
         None
+    }
+
+    /// The first `--fail-agent` agent a write names: in its path
+    /// (`/agents/{agentId|userId}/...`, `/skills/{id}/agents/{agentId}`)
+    /// or anywhere in its body as an `agentId` or in an `agentIds` list,
+    /// as a string or an integer.
+    fn failing_agent(&self, path: &str, body: &[u8]) -> Option<u64> {
+        let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+        let in_path = match segments.as_slice() {
+            [.., "agents", agent, "skills"] | [.., "skills", _, "agents", agent] => {
+                match agent.parse::<AgentRef>() {
+                    Ok(agent) => self.store.agent(agent).map(|a| a.agent_id),
+                    Err(_) => None,
+                }
+            }
+            _ => None,
+        };
+        if let Some(agent_id) = in_path.filter(|id| self.fail_agents.contains(id)) {
+            return Some(agent_id);
+        }
+        let value: Value = serde_json::from_slice(body).ok()?;
+        let mut named = Vec::new();
+        agents_named(&value, &mut named);
+        named.into_iter().find(|id| self.fail_agents.contains(id))
     }
 
     /// True with probability `p`. Draws only when `p > 0`, so a sandbox
@@ -293,6 +436,28 @@ impl App {
             log.pop_front();
         }
         log.push_back(record);
+    }
+}
+
+/// Every `agentId` value and `agentIds` element anywhere in a body.
+fn agents_named(value: &Value, out: &mut Vec<u64>) {
+    let id = |v: &Value| match v {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.parse().ok(),
+        _ => None,
+    };
+    match value {
+        Value::Object(fields) => {
+            for (name, field) in fields {
+                match (name.as_str(), field) {
+                    ("agentId", v) => out.extend(id(v)),
+                    ("agentIds", Value::Array(items)) => out.extend(items.iter().filter_map(id)),
+                    (_, v) => agents_named(v, out),
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|v| agents_named(v, out)),
+        _ => {}
     }
 }
 

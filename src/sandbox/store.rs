@@ -5,51 +5,116 @@
 //! the few microseconds a request needs, so that concurrent GETs scale.
 //! Assignments are keyed by `(agentId, skillId)` in a `BTreeMap`, which
 //! makes one agent's skills a range scan and every listing come out sorted.
+//!
+//! The store speaks in domain terms (views of held assignments, per-row
+//! outcomes); `routes.rs` turns them into the published shapes.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use uuid::Uuid;
 
 use super::PutSemantics;
-use super::body::SetRow;
+use super::body::{SetRow, UpsertItem};
+use super::clock::{self, Clock};
+use super::shapes::HeldAssignment;
 use super::tenant::{Agent, Skill, Tenant};
 use crate::model::{AgentRef, Proficiency};
-use crate::wire;
 
-/// Row error: the skill id is not in the tenant.
-pub(super) const SKILL_NOT_FOUND: &str = "Skill does not exist";
-/// Row error: assigning, or changing an assignment of, an inactive skill.
-pub(super) const SKILL_INACTIVE: &str = "Skill is inactive";
-/// Row error: PUT or DELETE of a skill the agent does not hold.
-pub(super) const NOT_ASSIGNED: &str = "Skill is not assigned to agent";
-/// Row error: POST of a skill the agent already holds.
-pub(super) const ALREADY_ASSIGNED: &str = "Skill is already assigned to agent";
-/// Row error for a skill named in `SandboxOptions::refuse_skills`.
-pub(super) const REFUSED: &str = "Skill assignment refused by the tenant (sandbox --refuse-skill)";
-/// Row error: an `agentId` in a `/skills/{id}/agents` body is not in the
-/// tenant.
-pub(super) const AGENT_NOT_FOUND: &str = "Agent does not exist";
+/// The highest proficiency the bulk writes (`POST /agents/skills`,
+/// `POST`/`PUT /skills/{id}/agents`) publish: their `proficiency` is an
+/// enum of 1..=5.
+pub(super) const BULK_MAX_PROFICIENCY: u8 = 5;
 
-/// One held assignment.
-#[derive(Debug, Clone)]
-struct Held {
-    proficiency: Proficiency,
-    is_active: bool,
-    /// `lastUpdateTime`, shared so listing does not copy the text.
-    updated: Arc<str>,
+/// Why one row of a write failed. The text is what the per-row `error`
+/// says where the answer has one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum RowError {
+    /// The skill id is not in the tenant.
+    SkillNotFound,
+    /// An agent id in a body is not in the tenant.
+    AgentNotFound,
+    /// Assigning, or changing an assignment of, an inactive skill.
+    SkillInactive,
+    /// PUT or DELETE of an assignment that does not exist.
+    NotAssigned,
+    /// POST of an assignment that already exists.
+    AlreadyAssigned,
+    /// The skill is in `SandboxOptions::refuse_skills`.
+    Refused,
+    /// Proficiency 6..=20 on a bulk write.
+    BulkProficiency,
 }
 
-pub(super) struct Store {
-    agents: Vec<Agent>,
-    by_agent_id: HashMap<u64, usize>,
-    by_user_id: HashMap<Uuid, usize>,
-    skills: Vec<Skill>,
-    by_skill_id: HashMap<u64, usize>,
-    held: RwLock<BTreeMap<(u64, u64), Held>>,
-    /// Skills whose writes fail their row (`SandboxOptions::refuse_skills`).
-    refused: HashSet<u64>,
+impl RowError {
+    pub fn text(self) -> &'static str {
+        match self {
+            RowError::SkillNotFound => "Skill does not exist",
+            RowError::AgentNotFound => "Agent does not exist",
+            RowError::SkillInactive => "Skill is inactive",
+            RowError::NotAssigned => "Skill is not assigned to agent",
+            RowError::AlreadyAssigned => "Skill is already assigned to agent",
+            RowError::Refused => "Skill assignment refused by the tenant (sandbox --refuse-skill)",
+            RowError::BulkProficiency => {
+                "Proficiency must be from 1 to 5 on this endpoint; use PUT /agents/{id}/skills for 6 to 20"
+            }
+        }
+    }
+}
+
+/// The outcome of one row: the id the row named, and whether it applied.
+pub(super) type Outcome = (u64, Result<(), RowError>);
+
+/// One held assignment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Held {
+    pub proficiency: Proficiency,
+    pub is_active: bool,
+    /// `lastUpdateTime`, in milliseconds since the epoch.
+    pub updated: u64,
+}
+
+/// One held assignment with the agent and skill it joins, as every
+/// listing needs them.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct View<'a> {
+    pub agent: &'a Agent,
+    pub skill: &'a Skill,
+    pub held: Held,
+}
+
+/// Which assignments a listing looks at.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Scope<'a> {
+    All,
+    Agent(u64),
+    Skill(u64),
+    Skills(&'a HashSet<u64>),
+}
+
+/// The filters of the assignment listings; `None` does not filter.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Filter {
+    /// `updatedSince`: inclusive, in nanoseconds since the epoch.
+    pub updated_since: Option<i128>,
+    /// The assignment's `isActive`.
+    pub is_active: Option<bool>,
+    pub is_agent_active: Option<bool>,
+    pub is_skill_active: Option<bool>,
+}
+
+impl Filter {
+    fn matches(&self, view: &View<'_>) -> bool {
+        self.updated_since
+            .is_none_or(|since| i128::from(view.held.updated) * 1_000_000 >= since)
+            && self.is_active.is_none_or(|a| view.held.is_active == a)
+            && self
+                .is_agent_active
+                .is_none_or(|a| view.agent.is_active == a)
+            && self
+                .is_skill_active
+                .is_none_or(|a| view.skill.is_active == a)
+    }
 }
 
 /// A listing page: the number of matches before paging, and the page.
@@ -58,9 +123,26 @@ pub(super) struct Page<T> {
     pub items: Vec<T>,
 }
 
+type Map = BTreeMap<(u64, u64), Held>;
+
+pub(super) struct Store {
+    agents: Vec<Agent>,
+    by_agent_id: HashMap<u64, usize>,
+    by_user_id: HashMap<Uuid, usize>,
+    skills: Vec<Skill>,
+    by_skill_id: HashMap<u64, usize>,
+    held: RwLock<Map>,
+    /// Skills whose writes fail their row (`SandboxOptions::refuse_skills`).
+    refused: HashSet<u64>,
+    pub clock: Clock,
+    /// When the tenant was loaded: the update time of its agents.
+    pub loaded: u64,
+}
+
 impl Store {
     pub fn new(tenant: Tenant, refused: HashSet<u64>) -> Store {
-        let loaded: Arc<str> = timestamp(SystemTime::now()).into();
+        let clock = Clock::new();
+        let loaded = clock.commit();
         let held = tenant
             .assignments
             .iter()
@@ -68,7 +150,7 @@ impl Store {
                 let held = Held {
                     proficiency: a.proficiency,
                     is_active: a.is_active,
-                    updated: loaded.clone(),
+                    updated: loaded,
                 };
                 ((a.agent_id, a.skill_id), held)
             })
@@ -87,6 +169,8 @@ impl Store {
             skills: tenant.skills,
             held: RwLock::new(held),
             refused,
+            clock,
+            loaded,
         }
     }
 
@@ -106,221 +190,190 @@ impl Store {
         index.map(|&i| &self.agents[i])
     }
 
+    pub fn agent_by_id(&self, agent_id: u64) -> Option<&Agent> {
+        self.agent(AgentRef::AgentId(agent_id))
+    }
+
     pub fn skill(&self, skill_id: u64) -> Option<&Skill> {
         self.by_skill_id.get(&skill_id).map(|&i| &self.skills[i])
     }
 
     /// `GET /agents`: `search` matches user name, email, first, last or
-    /// full name, case-insensitively.
-    pub fn agents(&self, search: Option<&str>, top: usize, skip: usize) -> Page<wire::Agent> {
+    /// full name, case-insensitively; `is_active` and `updated_since` filter
+    /// (agents do not change while the sandbox runs: all were updated when
+    /// the tenant was loaded).
+    pub fn agents(
+        &self,
+        search: Option<&str>,
+        is_active: Option<bool>,
+        updated_since: Option<i128>,
+        top: usize,
+        skip: usize,
+    ) -> Page<&Agent> {
         let needle = search.map(str::to_lowercase);
+        let fresh = updated_since.is_none_or(|since| i128::from(self.loaded) * 1_000_000 >= since);
         let matches = |a: &&Agent| {
-            needle.as_deref().is_none_or(|n| {
-                [
-                    a.user_name.as_str(),
-                    &a.email_address,
-                    &a.first_name,
-                    &a.last_name,
-                    &format!("{} {}", a.first_name, a.last_name),
-                ]
-                .iter()
-                .any(|field| field.to_lowercase().contains(n))
-            })
+            fresh
+                && is_active.is_none_or(|active| a.is_active == active)
+                && needle.as_deref().is_none_or(|n| {
+                    [
+                        a.user_name.as_str(),
+                        &a.email_address,
+                        &a.first_name,
+                        &a.last_name,
+                        &a.agent_name,
+                    ]
+                    .iter()
+                    .any(|field| field.to_lowercase().contains(n))
+                })
         };
-        page(self.agents.iter().filter(matches), top, skip, |a| {
-            wire::Agent {
-                agent_id: a.agent_id,
-                user_id: Some(a.user_id.hyphenated().to_string()),
-                user_name: Some(a.user_name.clone()),
-                email_address: Some(a.email_address.clone()),
-                first_name: Some(a.first_name.clone()),
-                last_name: Some(a.last_name.clone()),
-                is_active: a.is_active,
-            }
-        })
+        page(self.agents.iter().filter(matches), top, skip)
     }
 
     /// `GET /skills`: `search` matches the skill name case-insensitively.
-    pub fn skills(&self, search: Option<&str>, top: usize, skip: usize) -> Page<wire::Skill> {
+    pub fn skills(&self, search: Option<&str>, top: usize, skip: usize) -> Page<&Skill> {
         let needle = search.map(str::to_lowercase);
         let matches = |s: &&Skill| {
             needle
                 .as_deref()
                 .is_none_or(|n| s.skill_name.to_lowercase().contains(n))
         };
-        page(self.skills.iter().filter(matches), top, skip, |s| {
-            wire::Skill {
-                skill_id: s.skill_id,
-                skill_name: s.skill_name.clone(),
-                media_type_id: s.media_type_id,
-                is_active: s.is_active,
-            }
-        })
+        page(self.skills.iter().filter(matches), top, skip)
     }
 
-    /// `GET /agents/{id}/skills`: the agent's assignments by skill id.
-    pub fn agent_assignments(&self, agent_id: u64) -> Vec<wire::Assignment> {
+    /// Every assignment in `scope` that passes `filter`, sorted by
+    /// (agentId, skillId), paged.
+    pub fn assignments(
+        &self,
+        scope: Scope<'_>,
+        filter: &Filter,
+        top: usize,
+        skip: usize,
+    ) -> Page<View<'_>> {
         let held = self.read();
-        held.range((agent_id, 0)..=(agent_id, u64::MAX))
-            .map(|(&key, h)| self.assignment(key, h))
+        let range = match scope {
+            Scope::Agent(agent_id) => held.range((agent_id, 0)..=(agent_id, u64::MAX)),
+            _ => held.range(..),
+        };
+        let in_scope = |&(&(_, skill_id), _): &(&(u64, u64), &Held)| match scope {
+            Scope::All | Scope::Agent(_) => true,
+            Scope::Skill(id) => skill_id == id,
+            Scope::Skills(ids) => ids.contains(&skill_id),
+        };
+        let views = range
+            .filter(in_scope)
+            .filter_map(|(&key, &h)| self.view(key, h))
+            .filter(|view| filter.matches(view));
+        page(views, top, skip)
+    }
+
+    /// Every assignment, sorted by (agentId, skillId), in the sandbox's
+    /// own shape.
+    pub fn snapshot(&self) -> Vec<HeldAssignment> {
+        self.read()
+            .iter()
+            .map(|(&(agent_id, skill_id), h)| HeldAssignment {
+                agent_id,
+                skill_id,
+                proficiency: h.proficiency.get(),
+                is_active: h.is_active,
+                last_update_time: clock::format_millis(h.updated),
+            })
             .collect()
     }
 
-    /// `GET /agents/skills` (paged) and the observability snapshot: every
-    /// assignment, sorted by (agentId, skillId).
-    pub fn assignments(&self, top: usize, skip: usize) -> Page<wire::Assignment> {
-        let held = self.read();
-        page(held.iter(), top, skip, |(&key, h)| self.assignment(key, h))
+    pub fn held_count(&self) -> usize {
+        self.read().len()
     }
 
-    /// `GET /skills/agents?skills=`: every assignment of the known skills,
-    /// and the ids that are not skills of this tenant.
-    pub fn skill_assignments(&self, skill_ids: &[u64]) -> (Vec<wire::Assignment>, Vec<u64>) {
-        let mut known = HashSet::new();
-        let mut invalid = Vec::new();
-        for &id in skill_ids {
-            if self.skill(id).is_some() {
-                known.insert(id);
-            } else if !invalid.contains(&id) {
-                invalid.push(id);
-            }
-        }
-        let held = self.read();
-        let rows = held
-            .iter()
-            .filter(|((_, skill_id), _)| known.contains(skill_id))
-            .map(|(&key, h)| self.assignment(key, h))
-            .collect();
-        (rows, invalid)
-    }
-
-    /// `POST /agents/{id}/skills`.
-    pub fn assign_skills(&self, agent_id: u64, rows: &[SetRow]) -> Vec<wire::SkillResult> {
-        let now = now();
+    /// `POST /agents/{id}/skills`: proficiency 1..=20.
+    pub fn assign_to_agent(&self, agent_id: u64, rows: &[SetRow]) -> Vec<Outcome> {
+        let now = self.clock.commit();
         let mut held = self.write();
         rows.iter()
             .map(|row| {
                 let outcome = self.skill_or_err(row.id).and_then(|skill| {
-                    assign(
-                        &mut held,
-                        agent_id,
-                        skill,
-                        row,
-                        &now,
-                        self.refused.contains(&skill.skill_id),
-                    )
+                    self.assign(&mut held, agent_id, skill, row, now, Proficiency::LOWEST)
                 });
-                skill_result(row.id, outcome)
+                (row.id, outcome)
             })
             .collect()
     }
 
     /// `PUT /agents/{id}/skills`. Under [`PutSemantics::Replace`] the
     /// agent's skills that the body does not list are dropped afterwards.
-    pub fn modify_skills(
+    pub fn modify_agent(
         &self,
         agent_id: u64,
         rows: &[SetRow],
         semantics: PutSemantics,
-    ) -> Vec<wire::SkillResult> {
-        let now = now();
+    ) -> Vec<Outcome> {
+        let now = self.clock.commit();
         let mut held = self.write();
-        let results = rows
+        let outcomes = rows
             .iter()
             .map(|row| {
                 let outcome = self.skill_or_err(row.id).and_then(|skill| {
-                    modify(
-                        &mut held,
-                        agent_id,
-                        skill,
-                        row,
-                        &now,
-                        self.refused.contains(&skill.skill_id),
-                    )
+                    self.modify(&mut held, agent_id, skill, row, now, Proficiency::LOWEST)
                 });
-                skill_result(row.id, outcome)
+                (row.id, outcome)
             })
             .collect();
         if semantics == PutSemantics::Replace {
             let listed: HashSet<u64> = rows.iter().map(|r| r.id).collect();
-            let unlisted: Vec<(u64, u64)> = held
-                .range((agent_id, 0)..=(agent_id, u64::MAX))
-                .map(|(&key, _)| key)
-                .filter(|(_, skill_id)| !listed.contains(skill_id))
-                .collect();
-            for key in unlisted {
-                held.remove(&key);
-            }
+            drop_unlisted_skills(&mut held, agent_id, &listed);
         }
-        results
+        outcomes
     }
 
     /// `DELETE /agents/{id}/skills`. Removing an assignment of an inactive
     /// skill is allowed: it only ever reduces what an agent holds.
-    pub fn remove_skills(&self, agent_id: u64, skill_ids: &[u64]) -> Vec<wire::SkillResult> {
+    pub fn remove_from_agent(&self, agent_id: u64, skill_ids: &[u64]) -> Vec<Outcome> {
         let mut held = self.write();
         skill_ids
             .iter()
             .map(|&skill_id| {
                 let outcome = self
                     .skill_or_err(skill_id)
-                    .and_then(|skill| self.not_refused(skill))
-                    .and_then(|_| {
-                        held.remove(&(agent_id, skill_id))
-                            .map(|_| ())
-                            .ok_or(NOT_ASSIGNED)
-                    });
-                skill_result(skill_id, outcome)
+                    .and_then(|skill| self.remove(&mut held, agent_id, skill));
+                (skill_id, outcome)
             })
             .collect()
     }
 
-    /// `POST /skills/{id}/agents`.
-    pub fn assign_agents(&self, skill: &Skill, rows: &[SetRow]) -> Vec<wire::AgentResult> {
-        let now = now();
+    /// `POST /skills/{id}/agents`: proficiency 1..=5.
+    pub fn assign_to_skill(&self, skill: &Skill, rows: &[SetRow]) -> Vec<Outcome> {
+        let now = self.clock.commit();
         let mut held = self.write();
         rows.iter()
             .map(|row| {
                 let outcome = self.agent_or_err(row.id).and_then(|agent_id| {
-                    assign(
-                        &mut held,
-                        agent_id,
-                        skill,
-                        row,
-                        &now,
-                        self.refused.contains(&skill.skill_id),
-                    )
+                    self.assign(&mut held, agent_id, skill, row, now, BULK_MAX_PROFICIENCY)
                 });
-                agent_result(row.id, outcome)
+                (row.id, outcome)
             })
             .collect()
     }
 
-    /// `PUT /skills/{id}/agents`. Under [`PutSemantics::Replace`] the
-    /// agents holding this skill that the body does not list lose it, the
-    /// same hazard as the per-agent PUT, seen from the skill's side.
-    pub fn modify_agents(
+    /// `PUT /skills/{id}/agents`: proficiency 1..=5. Under
+    /// [`PutSemantics::Replace`] the agents holding this skill that the
+    /// body does not list lose it, the same hazard as the per-agent PUT,
+    /// seen from the skill's side.
+    pub fn modify_skill(
         &self,
         skill: &Skill,
         rows: &[SetRow],
         semantics: PutSemantics,
-    ) -> Vec<wire::AgentResult> {
-        let now = now();
+    ) -> Vec<Outcome> {
+        let now = self.clock.commit();
         let mut held = self.write();
-        let results = rows
+        let outcomes = rows
             .iter()
             .map(|row| {
                 let outcome = self.agent_or_err(row.id).and_then(|agent_id| {
-                    modify(
-                        &mut held,
-                        agent_id,
-                        skill,
-                        row,
-                        &now,
-                        self.refused.contains(&skill.skill_id),
-                    )
+                    self.modify(&mut held, agent_id, skill, row, now, BULK_MAX_PROFICIENCY)
                 });
-                agent_result(row.id, outcome)
+                (row.id, outcome)
             })
             .collect();
         if semantics == PutSemantics::Replace {
@@ -329,187 +382,261 @@ impl Store {
                 skill_id != skill.skill_id || listed.contains(&agent_id)
             });
         }
+        outcomes
+    }
+
+    /// `DELETE /skills/{id}/agents`.
+    pub fn remove_from_skill(&self, skill: &Skill, agent_ids: &[u64]) -> Vec<Outcome> {
+        let mut held = self.write();
+        agent_ids
+            .iter()
+            .map(|&agent_id| {
+                let outcome = self
+                    .agent_or_err(agent_id)
+                    .and_then(|agent_id| self.remove(&mut held, agent_id, skill));
+                (agent_id, outcome)
+            })
+            .collect()
+    }
+
+    /// `DELETE /skills/{skillId}/agents/{agentId}`: one pair, no rows.
+    pub fn remove_pair(&self, agent_id: u64, skill: &Skill) -> Result<(), RowError> {
+        self.remove(&mut self.write(), agent_id, skill)
+    }
+
+    /// `POST /agents/skills`: every agent of an item gets every skill of
+    /// each entry, added or modified, never removed; proficiency 1..=5.
+    /// Rows come out item by item, entry by entry, agent by agent, skill
+    /// by skill. With `replaces` (a test double for a tenant that
+    /// misbehaves), each named agent's skills that the body does not give
+    /// it are dropped afterwards.
+    pub fn upsert(&self, items: &[UpsertItem], replaces: bool) -> Vec<(u64, u64, bool)> {
+        let now = self.clock.commit();
+        let mut held = self.write();
+        let mut results = Vec::new();
+        let mut given: HashMap<u64, HashSet<u64>> = HashMap::new();
+        for item in items {
+            for entry in &item.skills {
+                for &agent_id in &item.agent_ids {
+                    for &skill_id in &entry.skill_ids {
+                        given.entry(agent_id).or_default().insert(skill_id);
+                        let row = SetRow {
+                            id: skill_id,
+                            proficiency: entry.proficiency,
+                            is_active: entry.is_active,
+                        };
+                        let outcome = self.agent_or_err(agent_id).and_then(|agent_id| {
+                            let skill = self.skill_or_err(skill_id)?;
+                            self.upsert_one(&mut held, agent_id, skill, &row, now)
+                        });
+                        results.push((agent_id, skill_id, outcome.is_ok()));
+                    }
+                }
+            }
+        }
+        if replaces {
+            for (agent_id, listed) in &given {
+                drop_unlisted_skills(&mut held, *agent_id, listed);
+            }
+        }
         results
     }
 
-    fn not_refused<'a>(&self, skill: &'a Skill) -> Result<&'a Skill, &'static str> {
+    /// Sets (`Some`) or removes (`None`) one assignment behind the API's
+    /// back, as another admin would: no per-row rules, a fresh
+    /// `lastUpdateTime`.
+    pub fn set(
+        &self,
+        agent_id: u64,
+        skill_id: u64,
+        value: Option<(Proficiency, bool)>,
+    ) -> Result<(), String> {
+        if self.agent_by_id(agent_id).is_none() {
+            return Err(format!("agent {agent_id} is not in the tenant"));
+        }
+        if self.skill(skill_id).is_none() {
+            return Err(format!("skill {skill_id} is not in the tenant"));
+        }
+        let now = self.clock.commit();
+        let mut held = self.write();
+        match value {
+            Some((proficiency, is_active)) => {
+                held.insert(
+                    (agent_id, skill_id),
+                    Held {
+                        proficiency,
+                        is_active,
+                        updated: now,
+                    },
+                );
+            }
+            None => {
+                held.remove(&(agent_id, skill_id));
+            }
+        }
+        Ok(())
+    }
+
+    /// A new assignment: `isActive` defaults to true.
+    fn assign(
+        &self,
+        held: &mut Map,
+        agent_id: u64,
+        skill: &Skill,
+        row: &SetRow,
+        now: u64,
+        max: u8,
+    ) -> Result<(), RowError> {
+        if row.proficiency.get() > max {
+            return Err(RowError::BulkProficiency);
+        }
+        if !skill.is_active {
+            return Err(RowError::SkillInactive);
+        }
         if self.refused.contains(&skill.skill_id) {
-            Err(REFUSED)
+            return Err(RowError::Refused);
+        }
+        let key = (agent_id, skill.skill_id);
+        if held.contains_key(&key) {
+            return Err(RowError::AlreadyAssigned);
+        }
+        held.insert(
+            key,
+            Held {
+                proficiency: row.proficiency,
+                is_active: row.is_active.unwrap_or(true),
+                updated: now,
+            },
+        );
+        Ok(())
+    }
+
+    /// A change to an existing assignment; an absent `isActive` keeps the
+    /// current flag. A row that restates the assignment exactly succeeds
+    /// even when the skill is inactive or refused: the contract makes
+    /// clients send the agent's full merged set, and a row they did not
+    /// mean to change must not fail.
+    fn modify(
+        &self,
+        held: &mut Map,
+        agent_id: u64,
+        skill: &Skill,
+        row: &SetRow,
+        now: u64,
+        max: u8,
+    ) -> Result<(), RowError> {
+        if row.proficiency.get() > max {
+            return Err(RowError::BulkProficiency);
+        }
+        let Some(current) = held.get_mut(&(agent_id, skill.skill_id)) else {
+            return Err(RowError::NotAssigned);
+        };
+        let is_active = row.is_active.unwrap_or(current.is_active);
+        if current.proficiency == row.proficiency && current.is_active == is_active {
+            return Ok(());
+        }
+        if !skill.is_active {
+            return Err(RowError::SkillInactive);
+        }
+        if self.refused.contains(&skill.skill_id) {
+            return Err(RowError::Refused);
+        }
+        *current = Held {
+            proficiency: row.proficiency,
+            is_active,
+            updated: now,
+        };
+        Ok(())
+    }
+
+    /// The upsert's row: modify when held, assign when not.
+    fn upsert_one(
+        &self,
+        held: &mut Map,
+        agent_id: u64,
+        skill: &Skill,
+        row: &SetRow,
+        now: u64,
+    ) -> Result<(), RowError> {
+        if held.contains_key(&(agent_id, skill.skill_id)) {
+            self.modify(held, agent_id, skill, row, now, BULK_MAX_PROFICIENCY)
         } else {
-            Ok(skill)
+            self.assign(held, agent_id, skill, row, now, BULK_MAX_PROFICIENCY)
         }
     }
 
-    fn skill_or_err(&self, skill_id: u64) -> Result<&Skill, &'static str> {
-        self.skill(skill_id).ok_or(SKILL_NOT_FOUND)
+    fn remove(&self, held: &mut Map, agent_id: u64, skill: &Skill) -> Result<(), RowError> {
+        if self.refused.contains(&skill.skill_id) {
+            return Err(RowError::Refused);
+        }
+        held.remove(&(agent_id, skill.skill_id))
+            .map(|_| ())
+            .ok_or(RowError::NotAssigned)
     }
 
-    fn agent_or_err(&self, agent_id: u64) -> Result<u64, &'static str> {
+    fn skill_or_err(&self, skill_id: u64) -> Result<&Skill, RowError> {
+        self.skill(skill_id).ok_or(RowError::SkillNotFound)
+    }
+
+    fn agent_or_err(&self, agent_id: u64) -> Result<u64, RowError> {
         self.by_agent_id
             .contains_key(&agent_id)
             .then_some(agent_id)
-            .ok_or(AGENT_NOT_FOUND)
+            .ok_or(RowError::AgentNotFound)
     }
 
-    /// The wire row of one held assignment. Both ids come from the map,
-    /// whose keys only ever name tenant agents and skills.
-    fn assignment(&self, (agent_id, skill_id): (u64, u64), held: &Held) -> wire::Assignment {
-        let agent = self.by_agent_id.get(&agent_id).map(|&i| &self.agents[i]);
-        let skill = self.skill(skill_id);
-        wire::Assignment {
-            agent_id,
-            user_id: agent.map(|a| a.user_id.hyphenated().to_string()),
-            skill_id,
-            skill_name: skill.map(|s| s.skill_name.clone()),
-            agent_proficiency_value: i64::from(held.proficiency.get()),
-            agent_proficiency_name: Some(held.proficiency.to_string()),
-            is_active: Some(held.is_active),
-            is_skill_active: skill.map(|s| s.is_active),
-            last_update_time: Some(held.updated.to_string()),
-        }
+    /// Both ids come from the map, whose keys only ever name tenant agents
+    /// and skills; `None` cannot happen but is not worth a panic.
+    fn view(&self, (agent_id, skill_id): (u64, u64), held: Held) -> Option<View<'_>> {
+        Some(View {
+            agent: self.agent_by_id(agent_id)?,
+            skill: self.skill(skill_id)?,
+            held,
+        })
     }
 
     /// A lock poisoned by a panicking request still holds consistent data
-    /// (every write is a single map operation), so keep serving.
-    fn read(&self) -> RwLockReadGuard<'_, BTreeMap<(u64, u64), Held>> {
+    /// (every write is a series of single map operations), so keep serving.
+    fn read(&self) -> RwLockReadGuard<'_, Map> {
         self.held.read().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn write(&self) -> RwLockWriteGuard<'_, BTreeMap<(u64, u64), Held>> {
+    fn write(&self) -> RwLockWriteGuard<'_, Map> {
         self.held.write().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
-/// `refused`: the skill is in `SandboxOptions::refuse_skills`.
-fn assign(
-    held: &mut BTreeMap<(u64, u64), Held>,
-    agent_id: u64,
-    skill: &Skill,
-    row: &SetRow,
-    now: &Arc<str>,
-    refused: bool,
-) -> Result<(), &'static str> {
-    if !skill.is_active {
-        return Err(SKILL_INACTIVE);
-    }
-    if refused {
-        return Err(REFUSED);
-    }
-    let key = (agent_id, skill.skill_id);
-    if held.contains_key(&key) {
-        return Err(ALREADY_ASSIGNED);
-    }
-    held.insert(
-        key,
-        Held {
-            proficiency: row.proficiency,
-            is_active: row.is_active,
-            updated: now.clone(),
-        },
-    );
-    Ok(())
-}
-
-/// A PUT row that restates an assignment exactly succeeds even when the
-/// skill is inactive: the contract makes clients send the agent's full
-/// merged set, and a row they did not mean to change must not fail.
-fn modify(
-    held: &mut BTreeMap<(u64, u64), Held>,
-    agent_id: u64,
-    skill: &Skill,
-    row: &SetRow,
-    now: &Arc<str>,
-    refused: bool,
-) -> Result<(), &'static str> {
-    let Some(current) = held.get_mut(&(agent_id, skill.skill_id)) else {
-        return Err(NOT_ASSIGNED);
-    };
-    if current.proficiency == row.proficiency && current.is_active == row.is_active {
-        return Ok(());
-    }
-    if !skill.is_active {
-        return Err(SKILL_INACTIVE);
-    }
-    if refused {
-        return Err(REFUSED);
-    }
-    current.proficiency = row.proficiency;
-    current.is_active = row.is_active;
-    current.updated = now.clone();
-    Ok(())
-}
-
-fn skill_result(skill_id: u64, outcome: Result<(), &'static str>) -> wire::SkillResult {
-    wire::SkillResult {
-        skill_id,
-        success: outcome.is_ok(),
-        error: outcome.err().map(str::to_owned),
+/// Replace semantics: the agent keeps only the `listed` skills.
+fn drop_unlisted_skills(held: &mut Map, agent_id: u64, listed: &HashSet<u64>) {
+    let unlisted: Vec<(u64, u64)> = held
+        .range((agent_id, 0)..=(agent_id, u64::MAX))
+        .map(|(&key, _)| key)
+        .filter(|(_, skill_id)| !listed.contains(skill_id))
+        .collect();
+    for key in unlisted {
+        held.remove(&key);
     }
 }
 
-fn agent_result(agent_id: u64, outcome: Result<(), &'static str>) -> wire::AgentResult {
-    wire::AgentResult {
-        agent_id,
-        success: outcome.is_ok(),
-        error: outcome.err().map(str::to_owned),
-    }
-}
-
-fn page<I, T, U>(items: I, top: usize, skip: usize, to_wire: impl Fn(T) -> U) -> Page<U>
-where
-    I: Iterator<Item = T>,
-{
+fn page<T>(items: impl Iterator<Item = T>, top: usize, skip: usize) -> Page<T> {
     let mut total = 0u64;
     let mut page = Vec::new();
     for (i, item) in items.enumerate() {
         total += 1;
         if i >= skip && page.len() < top {
-            page.push(to_wire(item));
+            page.push(item);
         }
     }
     Page { total, items: page }
 }
 
-fn now() -> Arc<str> {
-    timestamp(SystemTime::now()).into()
-}
-
-/// `2026-11-20T10:00:00Z`: RFC 3339 in UTC, whole seconds, the shape of
-/// `lastUpdateTime` in the contract.
-pub(super) fn timestamp(at: SystemTime) -> String {
-    let secs = at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    let (hour, minute, second) = (rem / 3600, rem % 3600 / 60, rem % 60);
-    // Howard Hinnant's days-to-civil algorithm, for days since 1970-01-01.
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}Z")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
-
-    #[test]
-    fn timestamps_are_rfc3339_utc() {
-        assert_eq!(timestamp(UNIX_EPOCH), "1970-01-01T00:00:00Z");
-        let t = UNIX_EPOCH + Duration::from_secs(1_795_168_800);
-        assert_eq!(timestamp(t), "2026-11-20T10:00:00Z");
-        let leap = UNIX_EPOCH + Duration::from_secs(951_782_400);
-        assert_eq!(timestamp(leap), "2000-02-29T00:00:00Z");
-    }
 
     #[test]
     fn paging_counts_every_match_and_returns_the_window() {
-        let p = page(1..=10, 3, 8, |x| x);
+        let p = page(1..=10, 3, 8);
         assert_eq!(p.total, 10);
         assert_eq!(p.items, vec![9, 10]);
     }

@@ -4,6 +4,9 @@
 //! The file format is documented by example in `examples/tenant.json`, which
 //! is also the embedded default tenant. Unknown fields are rejected, so a typo
 //! in a hand-written tenant fails loudly instead of silently dropping data.
+//! The fields revision 2 added (`tenantId`, `businessUnitId`, `area`,
+//! `cluster`, a client's `passwordGrant`, a skill's `mediaTypeId`) have
+//! defaults, so a tenant file written for revision 1 still loads.
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -20,9 +23,26 @@ use crate::secret::Secret;
 /// examples work from any directory.
 const EMBEDDED: &str = include_str!("../../examples/tenant.json");
 
+/// `tenantId` of a tenant file that names none: fixed, so that discovery
+/// URLs stay the same from one run to the next.
+const DEFAULT_TENANT_ID: &str = "5a1d2b7e-0c3f-4e8a-9d61-2f4b8c7e1a90";
+/// `businessUnitId` of a tenant file that names none.
+const DEFAULT_BUSINESS_UNIT_ID: u64 = 4_600_001;
+const DEFAULT_AREA: &str = "na1";
+const DEFAULT_CLUSTER: &str = "SBX1";
+/// `mediaTypeId` of a skill that names none: 4, a phone skill, the most
+/// common kind; the published per-skill listing requires a media type.
+const DEFAULT_MEDIA_TYPE: u64 = 4;
+
 /// A validated tenant, ready to be served by [`super::start`].
 #[derive(Debug, Clone)]
 pub struct Tenant {
+    /// The `tenantId` claim of every issued token, and the one tenant
+    /// discovery answers for.
+    pub(super) tenant_id: Uuid,
+    pub(super) business_unit_id: u64,
+    pub(super) area: String,
+    pub(super) cluster: String,
     pub(super) access_keys: Vec<AccessKey>,
     pub(super) clients: Vec<ApiClient>,
     pub(super) agents: Vec<Agent>,
@@ -44,12 +64,21 @@ pub(super) struct AccessKey {
 pub(super) struct ApiClient {
     pub id: String,
     pub secret: Secret,
+    /// False for a client registered without the password grant: its
+    /// token requests get `unauthorized_client`.
+    pub password_grant: bool,
 }
 
 #[derive(Debug, Clone)]
 pub(super) struct Agent {
     pub agent_id: u64,
     pub user_id: Uuid,
+    /// `user_id` lowercase and hyphenated, as every answer spells it;
+    /// kept so that listings do not format it per row.
+    pub user_id_text: String,
+    /// `agentName` of the bulk reads: "First Last", or the user name when
+    /// the tenant file gives no name.
+    pub agent_name: String,
     pub user_name: String,
     pub email_address: String,
     pub first_name: String,
@@ -61,7 +90,8 @@ pub(super) struct Agent {
 pub(super) struct Skill {
     pub skill_id: u64,
     pub skill_name: String,
-    pub media_type_id: Option<u64>,
+    pub media_type_id: u64,
+    pub media_type_name: &'static str,
     pub is_active: bool,
 }
 
@@ -102,21 +132,35 @@ impl Tenant {
         })
     }
 
-    /// The first read-write access key and the first client: what a
-    /// rehearsal uses unless told otherwise. Validation guarantees both.
+    /// The first read-write access key and the first client allowed the
+    /// password grant: what a rehearsal uses unless told otherwise.
+    /// Validation guarantees both.
     pub(super) fn default_credentials(&self) -> (&AccessKey, &ApiClient) {
         let key = self
             .access_keys
             .iter()
             .find(|k| !k.read_only)
             .unwrap_or(&self.access_keys[0]);
-        (key, &self.clients[0])
+        let client = self
+            .clients
+            .iter()
+            .find(|c| c.password_grant)
+            .unwrap_or(&self.clients[0]);
+        (key, client)
     }
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct TenantFile {
+    #[serde(default)]
+    tenant_id: Option<String>,
+    #[serde(default)]
+    business_unit_id: Option<u64>,
+    #[serde(default)]
+    area: Option<String>,
+    #[serde(default)]
+    cluster: Option<String>,
     access_keys: Vec<AccessKeyFile>,
     clients: Vec<ClientFile>,
     agents: Vec<AgentFile>,
@@ -139,6 +183,8 @@ struct AccessKeyFile {
 struct ClientFile {
     client_id: String,
     client_secret: String,
+    #[serde(default = "yes")]
+    password_grant: bool,
 }
 
 #[derive(Deserialize)]
@@ -182,13 +228,53 @@ fn yes() -> bool {
     true
 }
 
+/// `mediaTypeName` for the media types CXone numbers; the sandbox only
+/// needs a plausible name beside the id.
+fn media_type_name(media_type_id: u64) -> &'static str {
+    match media_type_id {
+        1 => "Email",
+        3 => "Chat",
+        4 => "Phone Call",
+        5 => "Voice Mail",
+        6 => "Work Item",
+        8 => "SMS",
+        9 => "Digital",
+        _ => "Other",
+    }
+}
+
 impl TenantFile {
     fn validate(self) -> Result<Tenant, String> {
+        let tenant_id_text = self.tenant_id.as_deref().unwrap_or(DEFAULT_TENANT_ID);
+        let tenant_id = match Uuid::try_parse(tenant_id_text) {
+            Ok(uuid) if tenant_id_text.len() == 36 => uuid,
+            _ => {
+                return Err(format!(
+                    "tenantId `{tenant_id_text}` is not a hyphenated UUID"
+                ));
+            }
+        };
+        let business_unit_id = self.business_unit_id.unwrap_or(DEFAULT_BUSINESS_UNIT_ID);
+        if business_unit_id == 0 {
+            return Err("businessUnitId must be a positive integer".into());
+        }
+        let area = self.area.unwrap_or_else(|| DEFAULT_AREA.to_owned());
+        let cluster = self.cluster.unwrap_or_else(|| DEFAULT_CLUSTER.to_owned());
+        for (name, value) in [("area", &area), ("cluster", &cluster)] {
+            if value.is_empty() || !value.chars().all(|c| c.is_ascii_alphanumeric()) {
+                return Err(format!(
+                    "{name} `{value}` must be letters and digits, such as na1 or B32"
+                ));
+            }
+        }
         if !self.access_keys.iter().any(|k| !k.read_only) {
             return Err("accessKeys: at least one key must have readOnly false".into());
         }
-        if self.clients.is_empty() {
-            return Err("clients: at least one client is needed".into());
+        if !self.clients.iter().any(|c| c.password_grant) {
+            return Err(
+                "clients: at least one client must allow the password grant (passwordGrant true)"
+                    .into(),
+            );
         }
         let mut key_ids = HashSet::new();
         for (i, key) in self.access_keys.iter().enumerate() {
@@ -231,9 +317,16 @@ impl TenantFile {
             if !user_ids.insert(user_id) {
                 return Err(format!("agents[{i}]: duplicate userId {}", a.user_id));
             }
+            let full_name = format!("{} {}", a.first_name, a.last_name);
+            let agent_name = match full_name.trim() {
+                "" => a.user_name.clone(),
+                name => name.to_owned(),
+            };
             agents.push(Agent {
                 agent_id: a.agent_id,
                 user_id,
+                user_id_text: user_id.hyphenated().to_string(),
+                agent_name,
                 user_name: a.user_name,
                 email_address: a.email_address,
                 first_name: a.first_name,
@@ -251,10 +344,12 @@ impl TenantFile {
             if !skill_ids.insert(s.skill_id) {
                 return Err(format!("skills[{i}]: duplicate skillId {}", s.skill_id));
             }
+            let media_type_id = s.media_type_id.unwrap_or(DEFAULT_MEDIA_TYPE);
             skills.push(Skill {
                 skill_id: s.skill_id,
                 skill_name: s.skill_name,
-                media_type_id: s.media_type_id,
+                media_type_id,
+                media_type_name: media_type_name(media_type_id),
                 is_active: s.is_active,
             });
         }
@@ -289,6 +384,10 @@ impl TenantFile {
         }
 
         Ok(Tenant {
+            tenant_id,
+            business_unit_id,
+            area,
+            cluster,
             access_keys: self
                 .access_keys
                 .into_iter()
@@ -304,6 +403,7 @@ impl TenantFile {
                 .map(|c| ApiClient {
                     id: c.client_id,
                     secret: Secret::new(c.client_secret),
+                    password_grant: c.password_grant,
                 })
                 .collect(),
             agents,

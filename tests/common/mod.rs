@@ -53,7 +53,7 @@ impl Rehearsal {
             .map(|a| {
                 (
                     (a.agent_id, a.skill_id),
-                    (a.agent_proficiency_value, a.is_active.unwrap_or(false)),
+                    (i64::from(a.proficiency), a.is_active),
                 )
             })
             .collect()
