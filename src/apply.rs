@@ -130,7 +130,14 @@ pub async fn apply(
     options: &Options,
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Applied {
-    let mut run = Run::new(client, plan, holdings, options, progress, writes.first.len());
+    let mut run = Run::new(
+        client,
+        plan,
+        holdings,
+        options,
+        progress,
+        writes.first.len(),
+    );
     run.first_phase(writes.first).await;
     let mut puts: BTreeMap<u64, Vec<usize>> = writes
         .puts
@@ -289,7 +296,9 @@ impl<'a> Run<'a> {
         let reason = self.why_stopped();
         for write in queue {
             for &i in &write.pairs {
-                self.ledger[i].not_sent.get_or_insert_with(|| reason.clone());
+                self.ledger[i]
+                    .not_sent
+                    .get_or_insert_with(|| reason.clone());
             }
         }
         self.mark_abandoned();
@@ -321,7 +330,12 @@ impl<'a> Run<'a> {
         let client = self.client;
         Box::pin(async move {
             let result = client
-                .send(write.method(), write.kind.route(), &write.path(), Some(&body))
+                .send(
+                    write.method(),
+                    write.kind.route(),
+                    &write.path(),
+                    Some(&body),
+                )
                 .await;
             Done::Write(write, result)
         })
@@ -362,9 +376,13 @@ impl<'a> Run<'a> {
                 warn!("{message}");
                 for &i in &write.pairs {
                     if *maybe_sent {
-                        self.ledger[i].unsettled.get_or_insert_with(|| message.clone());
+                        self.ledger[i]
+                            .unsettled
+                            .get_or_insert_with(|| message.clone());
                     } else {
-                        self.ledger[i].not_sent.get_or_insert_with(|| message.clone());
+                        self.ledger[i]
+                            .not_sent
+                            .get_or_insert_with(|| message.clone());
                     }
                 }
                 self.exhausted_in_a_row += 1;
@@ -378,7 +396,10 @@ impl<'a> Run<'a> {
                     && let Some((a, b)) = write.split(self.plan)
                 {
                     // One bad agent must not fail a thousand others.
-                    debug!(pairs = write.pairs.len(), "bulk body gave up: retrying it in halves");
+                    debug!(
+                        pairs = write.pairs.len(),
+                        "bulk body gave up: retrying it in halves"
+                    );
                     self.total += 2;
                     queue.push_front(b);
                     queue.push_front(a);
@@ -387,7 +408,9 @@ impl<'a> Run<'a> {
             Err(error) => {
                 let message = format!("the answer could not be read: {error}");
                 for &i in &write.pairs {
-                    self.ledger[i].unsettled.get_or_insert_with(|| message.clone());
+                    self.ledger[i]
+                        .unsettled
+                        .get_or_insert_with(|| message.clone());
                 }
             }
         }
@@ -439,7 +462,9 @@ impl<'a> Run<'a> {
                     "the answer ({status}) carried no per-row resultSet, so it proves nothing"
                 );
                 for &i in &write.pairs {
-                    self.ledger[i].unsettled.get_or_insert_with(|| reason.clone());
+                    self.ledger[i]
+                        .unsettled
+                        .get_or_insert_with(|| reason.clone());
                 }
             } else {
                 self.refuse_all(&write, &whole(response));
@@ -539,17 +564,16 @@ impl<'a> Run<'a> {
             match pair.action {
                 Action::Add => posts.entry(pair.agent).or_default().push(i),
                 Action::Remove => deletes.entry(pair.agent).or_default().push(i),
-                Action::Change => self
-                    .converted_puts
-                    .entry(pair.agent)
-                    .or_default()
-                    .push(i),
+                Action::Change => self.converted_puts.entry(pair.agent).or_default().push(i),
                 Action::Unchanged => {}
             }
         }
         let batch = self.options.strategy.batch_size.max(1);
         let mut out = Vec::new();
-        for (kind, groups) in [(WriteKind::AgentPost, posts), (WriteKind::AgentDelete, deletes)] {
+        for (kind, groups) in [
+            (WriteKind::AgentPost, posts),
+            (WriteKind::AgentDelete, deletes),
+        ] {
             for (agent, pairs) in groups {
                 for chunk in pairs.chunks(batch) {
                     out.push(Write {
@@ -742,7 +766,9 @@ impl<'a> Run<'a> {
             let reason = self.why_stopped();
             for pairs in puts.values() {
                 for &i in pairs {
-                    self.ledger[i].not_sent.get_or_insert_with(|| reason.clone());
+                    self.ledger[i]
+                        .not_sent
+                        .get_or_insert_with(|| reason.clone());
                 }
             }
             return;
@@ -769,7 +795,9 @@ impl<'a> Run<'a> {
                     let reason = format!("not sent: the full set could not be read: {error}");
                     for pairs in puts.values() {
                         for &i in pairs {
-                            self.ledger[i].not_sent.get_or_insert_with(|| reason.clone());
+                            self.ledger[i]
+                                .not_sent
+                                .get_or_insert_with(|| reason.clone());
                         }
                     }
                     return;
@@ -859,7 +887,9 @@ impl<'a> Run<'a> {
         let reason = self.why_stopped();
         for agent in pending {
             for &i in &puts[&agent] {
-                self.ledger[i].not_sent.get_or_insert_with(|| reason.clone());
+                self.ledger[i]
+                    .not_sent
+                    .get_or_insert_with(|| reason.clone());
             }
         }
         self.mark_abandoned();
@@ -974,7 +1004,9 @@ impl<'a> Run<'a> {
     fn fail_put(&mut self, pairs: &[usize], reason: String) {
         self.done += 1;
         for &i in pairs {
-            self.ledger[i].not_sent.get_or_insert_with(|| reason.clone());
+            self.ledger[i]
+                .not_sent
+                .get_or_insert_with(|| reason.clone());
         }
     }
 
@@ -1022,7 +1054,11 @@ impl<'a> Run<'a> {
         let mut skills: Vec<u64> = open.iter().map(|&i| self.plan.pairs[i].skill).collect();
         skills.sort_unstable();
         skills.dedup();
-        info!(rows = open.len(), skills = skills.len(), "reading back what the answers left open");
+        info!(
+            rows = open.len(),
+            skills = skills.len(),
+            "reading back what the answers left open"
+        );
         let mut now = Holdings::default();
         let read = read::read_skills(self.client, &mut now, &skills, None);
         let result = if self.options.interrupt.is_raised() || self.fatal.is_some() {
@@ -1068,6 +1104,45 @@ impl<'a> Run<'a> {
                         unsettled.push_str(&reason);
                     }
                 }
+                return;
+            }
+        }
+        self.name_missing_agents(&now).await;
+    }
+
+    /// A bulk answer refuses a row without a reason; when the agent holds
+    /// nothing anywhere the reads looked, ask the tenant whether it exists
+    /// at all (one read per such agent, a few at most), so the report can
+    /// say "not found" instead of "no reason given".
+    async fn name_missing_agents(&mut self, now: &Holdings) {
+        const PROBES: usize = 20;
+        if self.stopping() {
+            return;
+        }
+        let mut agents: Vec<u64> = self
+            .plan
+            .pairs
+            .iter()
+            .zip(&self.ledger)
+            .filter(|(p, v)| {
+                !v.applied
+                    && v.unsettled.is_none()
+                    && v.refusal.as_deref() == Some(NO_REASON)
+                    && p.before.is_none()
+            })
+            .map(|(p, _)| p.agent)
+            .filter(|&a| self.holdings.seen_of(a).is_empty() && now.seen_of(a).is_empty())
+            .collect();
+        agents.sort_unstable();
+        agents.dedup();
+        for agent in agents.into_iter().take(PROBES) {
+            if let Ok(AgentRead::NotFound) = self.client.agent_skills(agent).await {
+                let reason = format!("agent {agent} not found in the tenant (404)");
+                for (pair, verdict) in self.plan.pairs.iter().zip(&mut self.ledger) {
+                    if pair.agent == agent && !verdict.applied {
+                        verdict.refusal = Some(reason.clone());
+                    }
+                }
             }
         }
     }
@@ -1086,7 +1161,10 @@ impl<'a> Run<'a> {
             } else if verdict.applied {
                 (Status::Applied, None)
             } else if let Some(reason) = &verdict.unsettled {
-                (Status::Unknown, Some(format!("{reason}; a re-run settles it")))
+                (
+                    Status::Unknown,
+                    Some(format!("{reason}; a re-run settles it")),
+                )
             } else if let Some(reason) = &verdict.refusal {
                 (Status::Failed, Some(reason.clone()))
             } else if let Some(reason) = &verdict.not_sent {

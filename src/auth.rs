@@ -199,8 +199,7 @@ pub fn diagnose(error: &ClientError, api_root: &str, preissued: bool) -> AuthErr
                 "{api_root} answered {endpoint} with {status}: {body}; check api_base and api_version"
             ),
         ),
-        ClientError::Decode { endpoint, reason }
-        | ClientError::Paging { endpoint, reason } => (
+        ClientError::Decode { endpoint, reason } | ClientError::Paging { endpoint, reason } => (
             Failure::WrongApiRoot,
             format!(
                 "{api_root} answered {endpoint} with something that is not the Admin API ({reason}); check api_base and api_version"
@@ -305,7 +304,10 @@ mod tests {
         let cases = [
             (token(TokenFailure::InvalidGrant), Failure::WrongSecret),
             (token(TokenFailure::InvalidClient), Failure::WrongClient),
-            (token(TokenFailure::UnauthorizedClient), Failure::ClientNotAllowed),
+            (
+                token(TokenFailure::UnauthorizedClient),
+                Failure::ClientNotAllowed,
+            ),
             (token(TokenFailure::NotFound), Failure::WrongTokenUrl),
             (token(TokenFailure::NotAToken), Failure::WrongTokenUrl),
             (token(TokenFailure::UnknownTenant), Failure::UnknownTenant),
@@ -334,7 +336,10 @@ mod tests {
                 },
                 Failure::WrongApiRoot,
             ),
-            (ClientError::Config("no host".into()), Failure::Configuration),
+            (
+                ClientError::Config("no host".into()),
+                Failure::Configuration,
+            ),
         ];
         for (error, failure) in cases {
             assert_eq!(diagnose(&error, ROOT, false).failure, failure, "{error}");

@@ -223,7 +223,7 @@ pub struct JobArgs {
 
     /// Rows per write body (agent × skill pairs, for the bulk upsert); a
     /// full-set PUT is never split.
-    #[arg(long, default_value_t = cxskill::requests::DEFAULT_BATCH_SIZE, value_name = "N",
+    #[arg(long, default_value_t = cxskill::requests::DEFAULT_BATCH_SIZE as u64, value_name = "N",
           value_parser = clap::value_parser!(u64).range(1..=1000))]
     pub batch_size: u64,
 

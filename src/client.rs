@@ -688,9 +688,15 @@ impl Client {
     /// The business unit the key works in, from the first page of one
     /// assignment listing (`GET /agents/skills`, else `GET /skills/agents`
     /// for `probe_skill`); `None` when neither says.
-    pub async fn business_unit(&self, probe_skill: Option<u64>) -> Result<Option<String>, ClientError> {
-        let path = "/agents/skills?isAgentActive=true&isActive=true&isSkillActive=true&top=1&skip=0";
-        let response = self.send(Method::GET, Route::AgentsSkills, path, None::<&()>).await?;
+    pub async fn business_unit(
+        &self,
+        probe_skill: Option<u64>,
+    ) -> Result<Option<String>, ClientError> {
+        let path =
+            "/agents/skills?isAgentActive=true&isActive=true&isSkillActive=true&top=1&skip=0";
+        let response = self
+            .send(Method::GET, Route::AgentsSkills, path, None::<&()>)
+            .await?;
         if response.status.is_success() && response.status != StatusCode::NO_CONTENT {
             let page: wire::AssignmentsPage = decode(path, &response)?;
             if page.business_unit_id.is_some() {
@@ -724,7 +730,9 @@ impl Client {
             path.push_str("&updatedSince=");
             path.extend(form_urlencoded::byte_serialize(since.as_bytes()));
         }
-        let response = self.send(Method::GET, Route::SkillsAgents, &path, None::<&()>).await?;
+        let response = self
+            .send(Method::GET, Route::SkillsAgents, &path, None::<&()>)
+            .await?;
         if response.status == StatusCode::NO_CONTENT {
             return Ok(SkillListing::default());
         }
@@ -740,7 +748,10 @@ impl Client {
         };
         Ok(SkillListing {
             listing: Listing {
-                rows: rows.into_iter().filter(wire::Assignment::assigned).collect(),
+                rows: rows
+                    .into_iter()
+                    .filter(wire::Assignment::assigned)
+                    .collect(),
                 business_unit: page.business_unit_id,
                 poll_time: page.last_poll_time,
             },
@@ -789,7 +800,9 @@ impl Client {
                     out.rows.len()
                 )),
             };
-            let response = self.send_to(Method::GET, route, &target, None::<&()>).await?;
+            let response = self
+                .send_to(Method::GET, route, &target, None::<&()>)
+                .await?;
             let shown = target.shown();
             if response.status == StatusCode::NO_CONTENT {
                 return Ok(out.ended(0));
@@ -846,7 +859,11 @@ impl Client {
         )))
     }
 
-    async fn get_json<T: DeserializeOwned>(&self, route: Route, path: &str) -> Result<T, ClientError> {
+    async fn get_json<T: DeserializeOwned>(
+        &self,
+        route: Route,
+        path: &str,
+    ) -> Result<T, ClientError> {
         let response = self.send(Method::GET, route, path, None::<&()>).await?;
         if !response.status.is_success() {
             return Err(status_error(path, &response));
@@ -939,14 +956,12 @@ impl Client {
                         Err(BodyError::Cut(e)) => {
                             lost_attempt = true;
                             warn!(%method, endpoint = route.template(), %request_id, "answer cut off: {e}");
-                            tokio::time::sleep(self.next_delay(
-                                attempt,
-                                started,
-                                None,
-                                &endpoint,
-                                || format!("answer cut off: {e}"),
+                            tokio::time::sleep(
+                                self.next_delay(attempt, started, None, &endpoint, || {
+                                    format!("answer cut off: {e}")
+                                })
+                                .map_err(|e| e.maybe_sent(true))?,
                             )
-                            .map_err(|e| e.maybe_sent(true))?)
                             .await;
                             continue;
                         }
@@ -1029,7 +1044,11 @@ impl Client {
             .content_length()
             .is_some_and(|n| n > self.max_answer as u64)
         {
-            warn!(endpoint, limit = self.max_answer, "answer larger than the cap");
+            warn!(
+                endpoint,
+                limit = self.max_answer,
+                "answer larger than the cap"
+            );
             return Err(BodyError::TooLarge);
         }
         let mut body = bytes::BytesMut::new();
@@ -1037,7 +1056,11 @@ impl Client {
             match response.chunk().await {
                 Ok(Some(chunk)) => {
                     if body.len() + chunk.len() > self.max_answer {
-                        warn!(endpoint, limit = self.max_answer, "answer larger than the cap");
+                        warn!(
+                            endpoint,
+                            limit = self.max_answer,
+                            "answer larger than the cap"
+                        );
                         return Err(BodyError::TooLarge);
                     }
                     body.extend_from_slice(&chunk);
@@ -1050,7 +1073,9 @@ impl Client {
 
     /// How long to wait before the next attempt, or the error to give up
     /// with when attempts or the time budget are spent. A `Retry-After`
-    /// from the server wins over the backoff.
+    /// from the server wins over the backoff; one longer than
+    /// [`RetryPolicy::max_retry_after`], or than what is left of the
+    /// budget, cannot be honoured: give up now rather than sleep past it.
     fn next_delay(
         &self,
         attempt: u32,
@@ -1059,17 +1084,9 @@ impl Client {
         endpoint: &str,
         reason: impl FnOnce() -> String,
     ) -> Result<Duration, ClientError> {
-        let delay = retry_after
-            .map(|d| d.clamp(Duration::from_millis(1), self.retry.max_retry_after))
-            .unwrap_or_else(|| backoff(&self.retry, attempt));
-        let late = started.elapsed().saturating_add(delay) > self.retry.budget;
-        if attempt >= self.retry.max_attempts || late {
-            return Err(ClientError::Network {
-                endpoint: endpoint.to_owned(),
-                reason: reason(),
-                attempts: attempt,
-                maybe_sent: false,
-            });
+        let delay = self.wait(retry_after, attempt);
+        if attempt >= self.retry.max_attempts || self.too_late(started, delay) {
+            return Err(self.gave_up(endpoint, attempt, retry_after, reason));
         }
         Ok(delay)
     }
@@ -1084,18 +1101,45 @@ impl Client {
         endpoint: &str,
         reason: impl FnOnce() -> String,
     ) -> Result<Duration, ClientError> {
-        let delay = retry_after
-            .map(|d| d.clamp(Duration::from_millis(1), self.retry.max_retry_after))
-            .unwrap_or_else(|| backoff(&self.retry, throttled));
-        if started.elapsed().saturating_add(delay) > self.retry.budget {
-            return Err(ClientError::Network {
-                endpoint: endpoint.to_owned(),
-                reason: reason(),
-                attempts: throttled,
-                maybe_sent: false,
-            });
+        let delay = self.wait(retry_after, throttled);
+        if self.too_late(started, delay) {
+            return Err(self.gave_up(endpoint, throttled, retry_after, reason));
         }
         Ok(delay)
+    }
+
+    fn wait(&self, retry_after: Option<Duration>, attempt: u32) -> Duration {
+        retry_after
+            .map(|d| d.max(Duration::from_millis(1)))
+            .unwrap_or_else(|| backoff(&self.retry, attempt))
+    }
+
+    fn too_late(&self, started: Instant, delay: Duration) -> bool {
+        delay > self.retry.max_retry_after
+            || started.elapsed().saturating_add(delay) > self.retry.budget
+    }
+
+    fn gave_up(
+        &self,
+        endpoint: &str,
+        attempts: u32,
+        retry_after: Option<Duration>,
+        reason: impl FnOnce() -> String,
+    ) -> ClientError {
+        let mut reason = reason();
+        if let Some(wait) = retry_after.filter(|w| *w > self.retry.max_retry_after) {
+            reason.push_str(&format!(
+                "; the tenant asks to wait {} s (Retry-After), more than the {} s cxskill waits at a time",
+                wait.as_secs(),
+                self.retry.max_retry_after.as_secs()
+            ));
+        }
+        ClientError::Network {
+            endpoint: endpoint.to_owned(),
+            reason,
+            attempts,
+            maybe_sent: false,
+        }
     }
 
     fn count(&self, method: &Method, route: Route) {
@@ -1441,9 +1485,7 @@ impl<T> Paged<T> {
 /// signature (the token came over TLS from the issuer cxskill asked).
 pub fn jwt_tenant(token: &Secret) -> Option<String> {
     let payload = token.expose().split('.').nth(1)?;
-    let bytes = URL_SAFE_NO_PAD
-        .decode(payload.trim_end_matches('='))
-        .ok()?;
+    let bytes = URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
     let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
     claims
         .get("tenantId")
@@ -1664,7 +1706,8 @@ mod tests {
 
     #[test]
     fn the_tenant_is_read_from_a_jwt_payload_without_its_signature() {
-        let payload = URL_SAFE_NO_PAD.encode(br#"{"tenantId":"11111111-2222-3333-4444-555555555555","sub":"x"}"#);
+        let payload = URL_SAFE_NO_PAD
+            .encode(br#"{"tenantId":"11111111-2222-3333-4444-555555555555","sub":"x"}"#);
         let token = Secret::new(format!("eyJhbGciOiJub25lIn0.{payload}.sig"));
         assert_eq!(
             jwt_tenant(&token).as_deref(),

@@ -119,7 +119,13 @@ fn run(args: &JobArgs, global: &Global, job: &Job, snapshot: Option<&Path>) -> i
         if global.output == Output::Human {
             print(&report::validate_human(&validated.summary()));
         }
-        finish(&args.records, global, &input, &RunReport::new(invalid, RequestCounts::default(), None), false);
+        finish(
+            &args.records,
+            global,
+            &input,
+            &RunReport::new(invalid, RequestCounts::default(), None),
+            false,
+        );
         if !matches!(stop, Stop::InvalidRows { .. }) || job.mode != Mode::Plan {
             eprintln!("error: {}", stop.message());
         }
@@ -140,7 +146,17 @@ fn run(args: &JobArgs, global: &Global, job: &Job, snapshot: Option<&Path>) -> i
             concurrency: connection.concurrency,
             ..job.clone()
         };
-        let code = run_against(&job, args, global, &input, &validated, invalid, &connection, snapshot).await;
+        let code = run_against(
+            &job,
+            args,
+            global,
+            &input,
+            &validated,
+            invalid,
+            &connection,
+            snapshot,
+        )
+        .await;
         if let Some(handle) = sandbox {
             handle.shutdown().await;
         }
@@ -175,7 +191,11 @@ async fn run_against(
     planned.invalid.extend(invalid);
     let shown = global.output == Output::Human && !global.quiet;
     if shown {
-        print(&report::plan_human(&planned.plan, &planned.expected, list_limit()));
+        print(&report::plan_human(
+            &planned.plan,
+            &planned.expected,
+            list_limit(),
+        ));
     }
     let planned_report = |planned: &Planned, client: &Client| {
         let mut rows = outcome::planned_rows(&planned.plan);
@@ -199,7 +219,10 @@ async fn run_against(
         Review::Ask => {
             if !shown {
                 // Never ask about a plan the user has not been shown.
-                eprint!("{}", report::plan_human(&planned.plan, &planned.expected, list_limit()));
+                eprint!(
+                    "{}",
+                    report::plan_human(&planned.plan, &planned.expected, list_limit())
+                );
             }
             if !confirm() {
                 let stop = Stop::Declined;

@@ -62,10 +62,10 @@ impl Interrupt {
             Signal::Interrupt => 1,
             Signal::Terminate => 2,
         };
-        let earlier = self
-            .shared
-            .signal
-            .compare_exchange(0, code, Ordering::SeqCst, Ordering::SeqCst);
+        let earlier =
+            self.shared
+                .signal
+                .compare_exchange(0, code, Ordering::SeqCst, Ordering::SeqCst);
         self.shared.raised.notify_waiters();
         earlier.is_err()
     }

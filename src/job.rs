@@ -22,7 +22,7 @@ use crate::apply::{self, Applied, Progress};
 use crate::client::{Client, ClientError, RequestCounts, Route};
 use crate::exit_codes;
 use crate::interrupt::Interrupt;
-use crate::model::{Row, RosterRow};
+use crate::model::{RosterRow, Row};
 use crate::outcome::{RowOutcome, RunReport};
 use crate::plan::{self, Plan};
 use crate::read::{self, Activity, FullSetRead, Holdings, SKILLS_PER_READ};
@@ -238,9 +238,7 @@ impl Job {
                     exit_codes::FAILURE
                 } else if s.failed > 0 {
                     exit_codes::ROWS_FAILED
-                } else if self.detailed_exitcode
-                    && plan.is_some_and(|p| p.counts().changes() > 0)
-                {
+                } else if self.detailed_exitcode && plan.is_some_and(|p| p.counts().changes() > 0) {
                     exit_codes::CHANGES_PRESENT
                 } else {
                     exit_codes::OK
@@ -411,19 +409,18 @@ fn expected_requests(
         let mut skills: Vec<u64> = first
             .agents(plan)
             .into_iter()
-            .flat_map(|a| {
-                holdings
-                    .seen_of(a)
-                    .into_iter()
-                    .map(move |(s, _)| (a, s))
-            })
+            .flat_map(|a| holdings.seen_of(a).into_iter().map(move |(s, _)| (a, s)))
             .filter(|k| !named.contains(k))
             .map(|(_, s)| s)
             .collect();
         skills.sort_unstable();
         skills.dedup();
-        let unread = catalogue.iter().filter(|&&s| !holdings.skill_read(s)).count();
-        let reads = (skills.len().div_ceil(SKILLS_PER_READ) + unread.div_ceil(SKILLS_PER_READ)) as u64;
+        let unread = catalogue
+            .iter()
+            .filter(|&&s| !holdings.skill_read(s))
+            .count();
+        let reads =
+            (skills.len().div_ceil(SKILLS_PER_READ) + unread.div_ceil(SKILLS_PER_READ)) as u64;
         if reads > 0 {
             *expected.entry(get(Route::SkillsAgents)).or_default() += reads;
         }
@@ -449,9 +446,9 @@ fn expected_requests(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Target;
     use crate::outcome::{RowOutcome, RunReport, Status};
     use crate::plan::tests::{catalogue, holdings, row, set};
-    use crate::model::Target;
 
     fn planned(rows: &[Row], prune: bool) -> Planned {
         let plan = plan::build(rows, &holdings(), &catalogue(), prune);
@@ -503,13 +500,22 @@ mod tests {
             prune: true,
             ..skip.clone()
         };
-        assert_eq!(prune.roster_gate(2), Some(Stop::PruneWithInvalid { count: 2 }));
+        assert_eq!(
+            prune.roster_gate(2),
+            Some(Stop::PruneWithInvalid { count: 2 })
+        );
 
         let mut p = planned(&[row(2, 10, 2, set(2, None))], false);
         p.invalid.push(invalid_row());
-        assert_eq!(apply.review(&p), Review::Stop(Stop::InvalidRows { count: 1 }));
+        assert_eq!(
+            apply.review(&p),
+            Review::Stop(Stop::InvalidRows { count: 1 })
+        );
         assert_eq!(skip.review(&p), Review::Proceed);
-        assert_eq!(prune.review(&p), Review::Stop(Stop::PruneWithInvalid { count: 1 }));
+        assert_eq!(
+            prune.review(&p),
+            Review::Stop(Stop::PruneWithInvalid { count: 1 })
+        );
     }
 
     #[test]
@@ -541,17 +547,32 @@ mod tests {
     fn confirmation_asks_on_a_terminal_and_refuses_without_one() {
         let p = planned(&[row(2, 10, 2, set(2, None))], false);
         assert_eq!(job(Mode::Apply, Confirmation::Ask).review(&p), Review::Ask);
-        assert_eq!(job(Mode::Apply, Confirmation::Given).review(&p), Review::Proceed);
-        assert_eq!(job(Mode::Apply, Confirmation::Throwaway).review(&p), Review::Proceed);
+        assert_eq!(
+            job(Mode::Apply, Confirmation::Given).review(&p),
+            Review::Proceed
+        );
+        assert_eq!(
+            job(Mode::Apply, Confirmation::Throwaway).review(&p),
+            Review::Proceed
+        );
         assert_eq!(
             job(Mode::Apply, Confirmation::NoTerminal).needs_terminal(),
             Some(Stop::NoTerminal)
         );
-        assert_eq!(job(Mode::DryRun, Confirmation::NoTerminal).needs_terminal(), None);
-        assert_eq!(job(Mode::DryRun, Confirmation::Ask).review(&p), Review::Done);
+        assert_eq!(
+            job(Mode::DryRun, Confirmation::NoTerminal).needs_terminal(),
+            None
+        );
+        assert_eq!(
+            job(Mode::DryRun, Confirmation::Ask).review(&p),
+            Review::Done
+        );
         // Nothing to change: nothing to ask about.
         let noop = planned(&[row(2, 10, 1, set(3, None))], false);
-        assert_eq!(job(Mode::Apply, Confirmation::Ask).review(&noop), Review::Done);
+        assert_eq!(
+            job(Mode::Apply, Confirmation::Ask).review(&noop),
+            Review::Done
+        );
     }
 
     #[test]
@@ -590,9 +611,18 @@ mod tests {
             detailed_exitcode: true,
             ..job(Mode::Plan, Confirmation::Ask)
         };
-        assert_eq!(detailed.exit_code(&report(&[Status::Planned]), Some(&p.plan), None), 4);
-        assert_eq!(detailed.exit_code(&report(&[Status::Invalid]), Some(&p.plan), None), 2);
-        assert_eq!(detailed.exit_code(&report(&[Status::Failed]), Some(&p.plan), None), 1);
+        assert_eq!(
+            detailed.exit_code(&report(&[Status::Planned]), Some(&p.plan), None),
+            4
+        );
+        assert_eq!(
+            detailed.exit_code(&report(&[Status::Invalid]), Some(&p.plan), None),
+            2
+        );
+        assert_eq!(
+            detailed.exit_code(&report(&[Status::Failed]), Some(&p.plan), None),
+            1
+        );
         let unchanged = planned(&[row(2, 10, 1, set(3, None))], false);
         assert_eq!(
             detailed.exit_code(&report(&[Status::Unchanged]), Some(&unchanged.plan), None),

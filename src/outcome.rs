@@ -229,6 +229,9 @@ impl RunReport {
 
     /// Rows a re-run must look at again: failed, unknown or invalid.
     pub fn is_unsettled(row: &RowOutcome) -> bool {
-        matches!(row.status, Status::Failed | Status::Unknown | Status::Invalid)
+        matches!(
+            row.status,
+            Status::Failed | Status::Unknown | Status::Invalid
+        )
     }
 }

@@ -334,7 +334,14 @@ pub(crate) mod tests {
     pub fn holdings() -> Holdings {
         Holdings::from_full_sets(
             &[
-                (10, vec![assignment(10, 1, 3, true), assignment(10, 2, 7, true), assignment(10, 3, 4, false)]),
+                (
+                    10,
+                    vec![
+                        assignment(10, 1, 3, true),
+                        assignment(10, 2, 7, true),
+                        assignment(10, 3, 4, false),
+                    ],
+                ),
                 (11, vec![]),
                 (13, vec![assignment(13, 9, 4, true)]),
             ],
@@ -403,7 +410,12 @@ pub(crate) mod tests {
             ]
         );
         // Without --prune the same roster removes nothing.
-        assert_eq!(build(&rows, &holdings(), &catalogue(), false).counts().remove, 0);
+        assert_eq!(
+            build(&rows, &holdings(), &catalogue(), false)
+                .counts()
+                .remove,
+            0
+        );
     }
 
     #[test]

@@ -315,7 +315,10 @@ pub async fn read_skills(
             }
             Err(ClientError::TooLarge { .. }) if chunk.len() > 1 => {
                 let half = chunk.len() / 2;
-                debug!(skills = chunk.len(), "answer over the cap: reading the skills in halves");
+                debug!(
+                    skills = chunk.len(),
+                    "answer over the cap: reading the skills in halves"
+                );
                 queue.push(chunk[half..].to_vec());
                 queue.push(chunk[..half].to_vec());
             }
@@ -548,6 +551,26 @@ fn note_business_unit(holdings: &mut Holdings, listing: &Listing) {
 }
 
 #[cfg(test)]
+impl Holdings {
+    /// Holdings as complete reads of these agents would leave them, with
+    /// `missing` agents answered 404.
+    pub(crate) fn from_full_sets(
+        sets: &[(u64, Vec<wire::Assignment>)],
+        missing: &[u64],
+    ) -> Holdings {
+        let mut holdings = Holdings::default();
+        for (agent, rows) in sets {
+            holdings.absorb(rows, Scope::Agent(*agent));
+        }
+        for agent in missing {
+            holdings.missing.insert(*agent);
+            holdings.complete.insert(*agent);
+        }
+        holdings
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -636,25 +659,5 @@ mod tests {
         };
         assert_eq!(combinations(everything).len(), 8);
         assert_eq!(FullSetRead::choose(8, everything), FullSetRead::PerAgent);
-    }
-}
-
-#[cfg(test)]
-impl Holdings {
-    /// Holdings as complete reads of these agents would leave them, with
-    /// `missing` agents answered 404.
-    pub(crate) fn from_full_sets(
-        sets: &[(u64, Vec<wire::Assignment>)],
-        missing: &[u64],
-    ) -> Holdings {
-        let mut holdings = Holdings::default();
-        for (agent, rows) in sets {
-            holdings.absorb(rows, Scope::Agent(*agent));
-        }
-        for agent in missing {
-            holdings.missing.insert(*agent);
-            holdings.complete.insert(*agent);
-        }
-        holdings
     }
 }

@@ -86,11 +86,7 @@ pub fn validate_json(summary: &Summary) -> String {
 /// then the requests apply would send, by endpoint, and the one-line
 /// summary. At most `limit` change lines are listed (the rest are counted;
 /// `--output json` has them all).
-pub fn plan_human(
-    plan: &Plan,
-    expected: &BTreeMap<String, u64>,
-    limit: Option<usize>,
-) -> String {
+pub fn plan_human(plan: &Plan, expected: &BTreeMap<String, u64>, limit: Option<usize>) -> String {
     let mut out = String::new();
     let mut order: Vec<u64> = Vec::new();
     let mut by_agent: HashMap<u64, Vec<&Pair>> = HashMap::new();
@@ -244,7 +240,11 @@ pub fn run_human(report: &RunReport) -> String {
     };
     group(&mut out, Status::Applied, "applied");
     group(&mut out, Status::Failed, "failed");
-    group(&mut out, Status::Unknown, "unknown (sent, not settled: re-run to settle)");
+    group(
+        &mut out,
+        Status::Unknown,
+        "unknown (sent, not settled: re-run to settle)",
+    );
     group(&mut out, Status::Invalid, "invalid");
     if !report.concurrent_changes.is_empty() {
         let _ = writeln!(

@@ -554,7 +554,11 @@ mod tests {
             removed,
             pair(1, 5, Action::Add, None, Some(12)),
         ]);
-        let fresh = [(1, state(3, true)), (2, state(7, true)), (3, state(4, false))];
+        let fresh = [
+            (1, state(3, true)),
+            (2, state(7, true)),
+            (3, state(4, false)),
+        ];
         let body = put_body(&fresh, &p, &[0, 1, 2]);
         assert_eq!(
             serde_json::to_string(&body).unwrap(),

@@ -100,11 +100,7 @@ fn remember(value: &str) {
         return;
     }
     let encoded: String = form_urlencoded::byte_serialize(value.as_bytes()).collect();
-    insert([
-        value.to_owned(),
-        encoded,
-        STANDARD.encode(value.as_bytes()),
-    ]);
+    insert([value.to_owned(), encoded, STANDARD.encode(value.as_bytes())]);
 }
 
 fn insert(forms: impl IntoIterator<Item = String>) {
@@ -184,7 +180,10 @@ mod tests {
         assert!(!scrubbed.contains(s.expose()), "{scrubbed}");
         assert!(!scrubbed.contains(&encoded), "{scrubbed}");
         assert!(!scrubbed.contains(&base64), "{scrubbed}");
-        assert!(scrubbed.starts_with("form: password=(redacted)"), "{scrubbed}");
+        assert!(
+            scrubbed.starts_with("form: password=(redacted)"),
+            "{scrubbed}"
+        );
     }
 
     #[test]

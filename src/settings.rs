@@ -25,8 +25,8 @@ use serde::de::IgnoredAny;
 use serde_json::{Map, Value, json};
 
 use crate::config::{
-    ApiClient, ConfigError, Connection, Credentials, DEFAULT_API_VERSION,
-    DEFAULT_MAX_ANSWER_BYTES, DEFAULT_TOKEN_URL, RetryPolicy, TokenAuth,
+    ApiClient, ConfigError, Connection, Credentials, DEFAULT_API_VERSION, DEFAULT_MAX_ANSWER_BYTES,
+    DEFAULT_TOKEN_URL, RetryPolicy, TokenAuth,
 };
 use crate::model::{Levels, Proficiency};
 use crate::secret::Secret;
@@ -912,7 +912,12 @@ impl Effective {
         request_timeout: Duration,
     ) -> Result<Connection, SettingsError> {
         let kind = self.credential_kind()?;
-        let credentials = match (kind, &self.token, &self.access_key_id, &self.access_key_secret) {
+        let credentials = match (
+            kind,
+            &self.token,
+            &self.access_key_id,
+            &self.access_key_secret,
+        ) {
             (CredentialKind::Token, Some(token), ..) => Credentials::Token(token.resolve()?),
             (CredentialKind::AccessKey, _, Some(key_id), Some(key_secret)) => {
                 let client = match (&self.client_id, &self.client_secret) {

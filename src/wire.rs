@@ -539,7 +539,10 @@ mod tests {
         .unwrap();
         assert_eq!(upsert.result_set.error_count, Some(1));
         let row = &upsert.result_set.rows().unwrap()[0];
-        assert_eq!((row.agent_id, row.skill_id, row.error.as_deref()), (Some(1001), Some(112233), None));
+        assert_eq!(
+            (row.agent_id, row.skill_id, row.error.as_deref()),
+            (Some(1001), Some(112233), None)
+        );
         let delete: ResultSetResponse = serde_json::from_str(
             r#"{"resultSet":{"errorCount":0,"agentResults":[{"agentId":1001,"success":true,"error":false}]}}"#,
         )
@@ -567,7 +570,10 @@ mod tests {
         )
         .unwrap();
         let shown = format!("{token:?}");
-        assert!(!shown.contains("at-123456") && !shown.contains("rt-123456"), "{shown}");
+        assert!(
+            !shown.contains("at-123456") && !shown.contains("rt-123456"),
+            "{shown}"
+        );
         assert_eq!(token.expires_in, Some(3600));
     }
 }

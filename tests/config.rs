@@ -297,23 +297,50 @@ rate = 500
 }
 
 #[test]
-fn auth_check_reports_the_api_root_counts_and_token_lifetime() {
+fn auth_check_reports_the_discovered_host_business_unit_counts_and_token_lifetime() {
     let sandbox = Rehearsal::start(SandboxOptions::default());
+    let handle = sandbox.handle();
     let out = sandbox.cxskill(&["auth", "check"]);
     assert_eq!(out.status.code(), Some(0), "{}", both(&out));
     let text = stdout(&out);
-    assert!(text.contains(&sandbox.handle().api_root()), "{text}");
-    assert!(text.contains("agents     12\n"), "{text}");
-    assert!(text.contains("skills     6\n"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "API host       {}  (discovered: area ",
+            handle.api_base()
+        )),
+        "{text}"
+    );
+    assert!(text.contains(&handle.api_root()), "{text}");
+    assert!(
+        text.contains(&format!("business unit  {}\n", handle.business_unit_id())),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("tenant         {}\n", handle.tenant_id())),
+        "{text}"
+    );
+    assert!(text.contains("agents         12\n"), "{text}");
+    assert!(text.contains("skills         6\n"), "{text}");
     assert!(text.contains("expires in 3600 s"), "{text}");
 
     let out = sandbox.cxskill(&["auth", "check", "--output", "json"]);
     assert_eq!(out.status.code(), Some(0), "{}", both(&out));
     let doc = json(&out);
     assert_eq!(doc["ok"], true);
+    assert_eq!(doc["api_host_source"], "discovered");
+    assert_eq!(doc["business_unit"], handle.business_unit_id().to_string());
     assert_eq!(doc["agents"], 12);
     assert_eq!(doc["skills"], 6);
     assert_eq!(doc["token_expires_in"], 3600);
+
+    // A configured api_base wins over discovery, and says so.
+    let out = sandbox.cxskill_with(
+        &["auth", "check", "--output", "json"],
+        &[("CXSKILL_API_BASE", &handle.api_base())],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    assert_eq!(json(&out)["api_host_source"], "configured");
     let reads: Vec<String> = sandbox
         .requests()
         .iter()
@@ -337,11 +364,34 @@ fn auth_check_reports_the_api_root_counts_and_token_lifetime() {
 fn auth_check_with_sandbox_flag_needs_no_configuration() {
     let out = cxskill_unconfigured(&["auth", "check", "--sandbox"], &[]);
     assert_eq!(out.status.code(), Some(0), "{}", both(&out));
-    assert!(stdout(&out).contains("agents     12\n"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("agents         12\n"),
+        "{}",
+        stdout(&out)
+    );
 }
 
 #[test]
 fn auth_check_wrong_secret_is_exit_3_naming_the_refusal() {
+    let sandbox = Rehearsal::start(SandboxOptions::default());
+    let out = sandbox.cxskill_with(
+        &["auth", "check", "--output", "json"],
+        &[("CXSKILL_ACCESS_KEY_SECRET", "not-the-access-key-secret")],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", both(&out));
+    assert!(
+        stderr(&out).contains("the access key id or secret is wrong")
+            && stderr(&out).contains("400 invalid_grant"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(json(&out)["failure"], "wrong_secret");
+    assert!(!both(&out).contains("not-the-access-key-secret"));
+}
+
+#[test]
+fn auth_check_wrong_client_secret_is_exit_3_naming_the_client() {
     let sandbox = Rehearsal::start(SandboxOptions::default());
     let out = sandbox.cxskill_with(
         &["auth", "check", "--output", "json"],
@@ -350,12 +400,12 @@ fn auth_check_wrong_secret_is_exit_3_naming_the_refusal() {
     );
     assert_eq!(out.status.code(), Some(3), "{}", both(&out));
     assert!(
-        stderr(&out)
-            .contains("the token endpoint refused the access key or client (401 invalid_client"),
+        stderr(&out).contains("the client id or secret is wrong")
+            && stderr(&out).contains("400 invalid_client"),
         "{}",
         stderr(&out)
     );
-    assert_eq!(json(&out)["failure"], "wrong_secret");
+    assert_eq!(json(&out)["failure"], "wrong_client");
     assert!(!both(&out).contains("not-the-client-secret"));
 }
 

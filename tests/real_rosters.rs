@@ -22,7 +22,7 @@ fn roster_with_emails_user_names_and_skill_names_applies() {
     );
     // Priya has no Retention yet: `remove` is already in place.
     let sandbox = Rehearsal::start(SandboxOptions::default());
-    let out = sandbox.cxskill(&fast(&["apply", &roster, "--output", "json"]));
+    let out = sandbox.cxskill(&fast(&["apply", "--yes", &roster, "--output", "json"]));
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -41,7 +41,7 @@ fn roster_with_emails_user_names_and_skill_names_applies() {
     let listings = sandbox
         .requests()
         .iter()
-        .filter(|r| r.path.ends_with("/agents") && r.method == "GET")
+        .filter(|r| r.path == "/inContactAPI/services/v34.0/agents" && r.method == "GET")
         .count();
     assert_eq!(listings, 1);
 }
@@ -64,7 +64,7 @@ fn roster_of_emails_skill_names_and_level_names_applies_with_levels_from_the_con
     let sandbox = Rehearsal::start(SandboxOptions::default());
     let before = sandbox.state();
     let out = sandbox.cxskill(&fast(&[
-        "apply", &roster, "--config", &config, "--output", "json",
+        "apply", "--yes", &roster, "--config", &config, "--output", "json",
     ]));
     assert_eq!(
         out.status.code(),
@@ -94,7 +94,7 @@ fn unknown_names_are_invalid_with_a_suggestion_and_nothing_is_sent() {
     );
     let sandbox = Rehearsal::start(SandboxOptions::default());
     let before = sandbox.state();
-    let out = sandbox.cxskill(&fast(&["apply", &roster, "--output", "json"]));
+    let out = sandbox.cxskill(&fast(&["apply", "--yes", &roster, "--output", "json"]));
     assert_eq!(out.status.code(), Some(2));
     let report = report_json(&out);
     let rows = report["rows"].as_array().expect("rows");
@@ -155,19 +155,31 @@ fn prune_removes_unlisted_assignments_of_roster_agents_only() {
     let plan = sandbox.cxskill(&fast(&["plan", &roster, "--prune"]));
     assert_eq!(plan.status.code(), Some(0));
     let text = stdout(&plan);
-    assert!(text.contains("  - 112233 Billing EN  (was 3)\n"), "{text}");
+    assert!(
+        text.contains("  - 112233 Billing EN  (was 3)  (not in the roster: --prune)\n"),
+        "{text}"
+    );
     assert!(
         text.contains("0 to add, 1 to change, 3 to remove, 0 unchanged"),
         "{text}"
     );
 
     // The guard stops the run before any write.
-    let out = sandbox.cxskill(&fast(&["apply", &roster, "--prune", "--max-removals", "2"]));
+    let out = sandbox.cxskill(&fast(&[
+        "apply",
+        "--yes",
+        &roster,
+        "--prune",
+        "--max-removals",
+        "2",
+    ]));
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("removes 3 assignments, more than --max-removals 2"));
     assert!(sandbox.writes().is_empty());
 
-    let out = sandbox.cxskill(&fast(&["apply", &roster, "--prune", "--output", "json"]));
+    let out = sandbox.cxskill(&fast(&[
+        "apply", "--yes", &roster, "--prune", "--output", "json",
+    ]));
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let report = report_json(&out);
     let pruned: Vec<&Value> = report["rows"]
@@ -200,6 +212,7 @@ fn a_refused_prune_removal_lands_in_failed_rows_as_a_remove_row() {
     });
     let out = sandbox.cxskill(&fast(&[
         "apply",
+        "--yes",
         &roster,
         "--prune",
         "--failed-rows",
@@ -255,14 +268,15 @@ fn prune_refuses_to_run_with_invalid_rows_even_with_skip_invalid() {
 fn export_then_apply_writes_nothing() {
     let sandbox = Rehearsal::start(SandboxOptions::default());
     // Give the tenant some variety first: inactive flags, UUID agents.
-    let out = sandbox.cxskill(&fast(&["apply", "examples/roster.csv"]));
+    let out = sandbox.cxskill(&fast(&["apply", "--yes", "examples/roster.csv"]));
     assert_eq!(out.status.code(), Some(0));
     let dir = TempDir::new("export");
     let file = dir.path("export.csv");
     let seen = sandbox.requests().len();
     let out = sandbox.cxskill(&fast(&["export", "-o", &file]));
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    // The bulk reads, not one call per agent.
+    // The bulk reads, not one call per agent: active and inactive
+    // assignments (the listing's filters default to active only).
     let paths: Vec<String> = sandbox.requests()[seen..]
         .iter()
         .filter(|r| r.path.starts_with("/inContactAPI/"))
@@ -273,6 +287,7 @@ fn export_then_apply_writes_nothing() {
         [
             "GET /inContactAPI/services/v34.0/skills",
             "GET /inContactAPI/services/v34.0/agents",
+            "GET /inContactAPI/services/v34.0/agents/skills",
             "GET /inContactAPI/services/v34.0/agents/skills"
         ]
     );
@@ -287,7 +302,7 @@ fn export_then_apply_writes_nothing() {
     );
 
     let writes = sandbox.writes().len();
-    let out = sandbox.cxskill(&fast(&["apply", &file, "--output", "json"]));
+    let out = sandbox.cxskill(&fast(&["apply", "--yes", &file, "--output", "json"]));
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(report_json(&out)["summary"]["applied"], 0);
     assert_eq!(sandbox.writes().len(), writes, "export | apply wrote");

@@ -73,7 +73,9 @@ impl Rehearsal {
             .collect()
     }
 
-    /// Runs the binary against this sandbox with the given arguments.
+    /// Runs the binary against this sandbox with the given arguments,
+    /// connecting as a user would: the token URL and the credentials only,
+    /// the API host discovered from the token.
     pub fn cxskill(&self, args: &[&str]) -> Output {
         self.cxskill_with(args, &[], None)
     }
@@ -88,7 +90,6 @@ impl Rehearsal {
         let credentials = handle.credentials();
         let mut command = isolated_command(args);
         command
-            .env("CXSKILL_API_BASE", handle.api_base())
             .env("CXSKILL_TOKEN_URL", handle.token_url())
             .env("CXSKILL_ACCESS_KEY_ID", &credentials.access_key_id)
             .env("CXSKILL_ACCESS_KEY_SECRET", &credentials.access_key_secret)
