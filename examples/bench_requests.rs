@@ -415,9 +415,7 @@ async fn run(
     let started = Instant::now();
     let client = Client::connect(&connection(&handle)).await?;
     let planned = job.plan(&client, &roster_rows).await?;
-    let applied = job
-        .apply(&client, planned, Interrupt::new(), &|_| ())
-        .await;
+    let applied = job.apply(&client, planned, Interrupt::new(), &|_| ()).await;
     let wall = started.elapsed();
     if let Some(fatal) = &applied.fatal {
         return Err(format!("{name}: {fatal}").into());
@@ -437,12 +435,16 @@ async fn run(
     let counted: Vec<_> = log
         .iter()
         .filter(|r| r.path.starts_with("/inContactAPI/"))
-        .filter(|r| !(r.method == "GET" && (r.path.ends_with("/v34.0/skills") || r.path.ends_with("/v34.0/agents"))))
+        .filter(|r| {
+            !(r.method == "GET"
+                && (r.path.ends_with("/v34.0/skills") || r.path.ends_with("/v34.0/agents")))
+        })
         .collect();
     let throttled = log.iter().filter(|r| r.status == 429).count();
     let mut by: BTreeMap<String, u64> = BTreeMap::new();
     for r in &counted {
-        *by.entry(format!("{} {}", r.method, template(&r.path))).or_default() += 1;
+        *by.entry(format!("{} {}", r.method, template(&r.path)))
+            .or_default() += 1;
     }
     let (with_canary, without) = minimum(state, rows);
     let total = counted.len() as u64;
@@ -505,7 +507,13 @@ async fn plan_memory(agents: u64, changes: u64, seed: u64) -> Result<(), Error> 
         .local_addr()?
         .port();
     let mut server = Command::new(&binary)
-        .args(["sandbox", "--quiet", "--listen", &format!("127.0.0.1:{port}"), "--tenant"])
+        .args([
+            "sandbox",
+            "--quiet",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--tenant",
+        ])
         .arg(&tenant_path)
         .stdout(Stdio::null())
         .spawn()?;

@@ -172,6 +172,9 @@ struct Run<'a> {
     fatal: Option<String>,
     /// Requests in a row that exhausted their retries.
     exhausted_in_a_row: u32,
+    /// The agents every request of that streak named: a streak that all
+    /// names one agent is a bad agent, not a tenant that is gone.
+    streak_agents: Option<HashSet<u64>>,
     concurrent: BTreeMap<(u64, u64), ConcurrentChange>,
     warnings: Vec<String>,
     done: u64,
@@ -214,6 +217,7 @@ impl<'a> Run<'a> {
             in_flight: HashMap::new(),
             fatal: None,
             exhausted_in_a_row: 0,
+            streak_agents: None,
             concurrent: BTreeMap::new(),
             warnings: Vec::new(),
             done: 0,
@@ -360,6 +364,7 @@ impl<'a> Run<'a> {
         match result {
             Ok(response) => {
                 self.exhausted_in_a_row = 0;
+                self.streak_agents = None;
                 self.read_answer(write, &response, queue);
             }
             Err(error) if error.is_fatal() => {
@@ -386,7 +391,14 @@ impl<'a> Run<'a> {
                     }
                 }
                 self.exhausted_in_a_row += 1;
-                if self.exhausted_in_a_row >= GONE_AFTER {
+                let agents: HashSet<u64> = write.agents(self.plan).into_iter().collect();
+                let common: HashSet<u64> = match self.streak_agents.take() {
+                    Some(common) => common.intersection(&agents).copied().collect(),
+                    None => agents,
+                };
+                let gone = self.exhausted_in_a_row >= GONE_AFTER && common.is_empty();
+                self.streak_agents = Some(common);
+                if gone {
                     self.fatal.get_or_insert_with(|| {
                         format!(
                             "the tenant stopped answering: {GONE_AFTER} requests in a row exhausted their retries (the last: {message})"

@@ -52,13 +52,16 @@ fn restating(state: &State, agents: impl Iterator<Item = u64>, per_agent: usize)
     state
         .iter()
         .filter(|((a, _), _)| agents.contains(a))
-        .fold(BTreeMap::<u64, Vec<Row>>::new(), |mut by, ((a, s), (p, _))| {
-            let rows = by.entry(*a).or_default();
-            if rows.len() < per_agent {
-                rows.push((*a, *s, Some(*p)));
-            }
-            by
-        })
+        .fold(
+            BTreeMap::<u64, Vec<Row>>::new(),
+            |mut by, ((a, s), (p, _))| {
+                let rows = by.entry(*a).or_default();
+                if rows.len() < per_agent {
+                    rows.push((*a, *s, Some(*p)));
+                }
+                by
+            },
+        )
         .into_values()
         .flatten()
         .collect()
@@ -217,7 +220,11 @@ fn levels_1_to_5_go_bulk_and_6_to_20_go_per_agent() {
             .filter_map(|w| w.body)
             .collect();
         for body in &bodies {
-            for item in body["agentAndSkillDetails"].as_array().into_iter().flatten() {
+            for item in body["agentAndSkillDetails"]
+                .as_array()
+                .into_iter()
+                .flatten()
+            {
                 for skills in item["skills"].as_array().unwrap() {
                     assert!(skills["proficiency"].as_u64().unwrap() <= 5, "{body}");
                 }
@@ -239,7 +246,11 @@ fn an_agent_with_adds_at_6_to_20_and_changes_keeps_its_adds_under_replace() {
         .map(seeded_skill)
         .filter(|s| !held.contains(s))
         .collect();
-    let change_to = if state[&(agent, held[0])].0 == 15 { 16 } else { 15 };
+    let change_to = if state[&(agent, held[0])].0 == 15 {
+        16
+    } else {
+        15
+    };
     let rows: Vec<Row> = vec![
         (agent, lacking[0], Some(12)),
         (agent, lacking[1], Some(9)),
@@ -252,11 +263,7 @@ fn an_agent_with_adds_at_6_to_20_and_changes_keeps_its_adds_under_replace() {
     // The PUT was built from a read taken after the POST was answered:
     // the replacing PUT kept the run's own adds and every other skill.
     assert_eq!(sandbox.state(), roster_target(&state, &rows));
-    let order: Vec<String> = sandbox
-        .writes()
-        .iter()
-        .map(|w| w.method.clone())
-        .collect();
+    let order: Vec<String> = sandbox.writes().iter().map(|w| w.method.clone()).collect();
     assert_eq!(order, ["POST", "PUT"]);
     let put = sandbox
         .writes()
@@ -264,7 +271,11 @@ fn an_agent_with_adds_at_6_to_20_and_changes_keeps_its_adds_under_replace() {
         .find(|w| w.method == "PUT")
         .and_then(|w| w.body)
         .expect("a PUT body");
-    assert_eq!(put["skills"].as_array().unwrap().len(), 7, "the full set in one body: {put}");
+    assert_eq!(
+        put["skills"].as_array().unwrap().len(),
+        7,
+        "the full set in one body: {put}"
+    );
 }
 
 #[test]
@@ -321,7 +332,10 @@ fn small_rosters_a_b_d_e_converge_with_the_fewest_requests() {
         let (out, report) = apply(&sandbox, &b_rows, &[]);
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
         assert_eq!(report["summary"]["unchanged"], 40);
-        assert_eq!(report["summary"]["requests"]["by_endpoint"]["GET /skills/agents"], 1);
+        assert_eq!(
+            report["summary"]["requests"]["by_endpoint"]["GET /skills/agents"],
+            1
+        );
         assert_eq!(report["summary"]["requests"]["POST"], 0);
         assert_eq!(sandbox.state(), after_b);
 
@@ -447,7 +461,9 @@ fn a_row_refused_inside_a_bulk_answer_lands_on_its_line_and_in_failed_rows() {
     let csv = read(&failed);
     for line in &expected {
         assert!(
-            csv.contains(&format!("line {line}: rejected by the tenant (no reason given)")),
+            csv.contains(&format!(
+                "line {line}: rejected by the tenant (no reason given)"
+            )),
             "{csv}"
         );
     }
@@ -520,7 +536,10 @@ fn without_bulk_endpoints_the_run_falls_back_to_per_agent_writes_once() {
         assert_eq!(sandbox.state(), roster_target(&state, &rows), "{put}");
         let warnings = report["warnings"].as_array().expect("a warning");
         assert_eq!(warnings.len(), 1, "{warnings:?}");
-        assert!(warnings[0].as_str().unwrap().contains("405"), "{warnings:?}");
+        assert!(
+            warnings[0].as_str().unwrap().contains("405"),
+            "{warnings:?}"
+        );
         let refused = sandbox
             .requests()
             .iter()
@@ -606,7 +625,10 @@ fn a_404_with_a_json_body_fails_its_rows_and_does_not_fall_back() {
         "{report}"
     );
     assert!(report.get("warnings").is_none(), "no fallback: {report}");
-    assert_eq!(report["summary"]["requests"]["by_endpoint"]["POST /agents/{id}/skills"], Value::Null);
+    assert_eq!(
+        report["summary"]["requests"]["by_endpoint"]["POST /agents/{id}/skills"],
+        Value::Null
+    );
 }
 
 #[test]

@@ -86,6 +86,20 @@ impl Rehearsal {
         env: &[(&str, &str)],
         stdin: Option<&[u8]>,
     ) -> Output {
+        let mut command = self.command(args);
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let mut child = command.spawn().expect("run cxskill");
+        let mut pipe = child.stdin.take().expect("stdin");
+        let _ = pipe.write_all(stdin.unwrap_or_default());
+        drop(pipe);
+        child.wait_with_output().expect("wait for cxskill")
+    }
+
+    /// The binary, pointed at this sandbox (token URL and credentials),
+    /// with every standard stream piped; to spawn and signal.
+    pub fn command(&self, args: &[&str]) -> Command {
         let handle = self.handle();
         let credentials = handle.credentials();
         let mut command = isolated_command(args);
@@ -98,14 +112,7 @@ impl Rehearsal {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        for (key, value) in env {
-            command.env(key, value);
-        }
-        let mut child = command.spawn().expect("run cxskill");
-        let mut pipe = child.stdin.take().expect("stdin");
-        let _ = pipe.write_all(stdin.unwrap_or_default());
-        drop(pipe);
-        child.wait_with_output().expect("wait for cxskill")
+        command
     }
 }
 
