@@ -17,6 +17,7 @@ use cxskill::client::{Client, ClientError, RequestCounts};
 use cxskill::config::{Connection, Credentials, RetryPolicy};
 use cxskill::exit_codes;
 use cxskill::export::ExportError;
+use cxskill::files;
 use cxskill::model::{AgentSpec, Levels, SkillSpec};
 use cxskill::outcome::{self, RunReport};
 use cxskill::plan::{self, Plan};
@@ -239,7 +240,7 @@ async fn run_against(
     if let Some(path) = snapshot {
         let written = report::snapshot_csv(&plan)
             .map_err(|e| e.to_string())
-            .and_then(|bytes| std::fs::write(path, bytes).map_err(|e| e.to_string()));
+            .and_then(|bytes| files::write_atomic(path, &bytes).map_err(|e| e.to_string()));
         if let Err(e) = written {
             eprintln!(
                 "error: cannot write the snapshot {}: {e}; nothing was sent",
@@ -309,14 +310,14 @@ fn finish(job: &JobArgs, global: &Global, input: &Input, report: &RunReport) {
         Output::Human => print(&report::run_human(report)),
     }
     if let Some(path) = &job.records.report
-        && let Err(e) = std::fs::write(path, report::run_json(report))
+        && let Err(e) = files::write_atomic(path, report::run_json(report).as_bytes())
     {
         eprintln!("error: cannot write the report {}: {e}", path.display());
     }
     if let Some(path) = &job.records.failed_rows {
         let written = report::failed_rows_csv(input, report)
             .map_err(|e| e.to_string())
-            .and_then(|bytes| std::fs::write(path, bytes).map_err(|e| e.to_string()));
+            .and_then(|bytes| files::write_atomic(path, &bytes).map_err(|e| e.to_string()));
         if let Err(e) = written {
             eprintln!(
                 "error: cannot write the failed rows {}: {e}",
@@ -592,7 +593,7 @@ pub fn export(args: &ExportArgs, global: &Global) -> i32 {
         };
         match &args.out {
             Some(path) => {
-                if let Err(e) = std::fs::write(path, csv) {
+                if let Err(e) = files::write_atomic(path, &csv) {
                     eprintln!("error: cannot write {}: {e}", path.display());
                     return exit_codes::FAILURE;
                 }

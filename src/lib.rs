@@ -14,7 +14,8 @@
 //!   that converge it; [`apply`] sends them, reads back what is uncertain
 //!   and judges every row.
 //! - [`outcome`] is what happened to each row; [`report`] renders it (and
-//!   the plan, the failed rows, the snapshot, the export).
+//!   the plan, the failed rows, the snapshot, the export); [`files`]
+//!   writes the files a run leaves behind, atomically.
 //! - [`client`] talks to the Admin API ([`wire`] holds its JSON shapes,
 //!   shared with the [`sandbox`] tenant); [`settings`] and [`config`] say
 //!   where the tenant is and who we are; [`auth`] checks that;
@@ -27,6 +28,7 @@ pub mod client;
 pub mod config;
 pub mod exit_codes;
 pub mod export;
+pub mod files;
 pub mod model;
 pub mod outcome;
 pub mod plan;
