@@ -335,10 +335,11 @@ fn read_roster(args: &RosterArgs, global: &Global) -> Result<(Input, Validated),
         eprintln!("error: {error}");
         exit_codes::FAILURE
     })?;
-    let input = Input::read(&args.roster, args.format).map_err(|error| {
-        eprintln!("error: {error}");
-        exit_codes::INVALID_INPUT
-    })?;
+    let input =
+        Input::read_with(&args.roster, args.format, args.read_options()).map_err(|error| {
+            eprintln!("error: {error}");
+            exit_codes::INVALID_INPUT
+        })?;
     let validated = validate::validate(roster::parse(&input, &levels));
     Ok((input, validated))
 }
