@@ -99,15 +99,28 @@ fn run(job: &JobArgs, global: &Global, mode: Mode<'_>) -> i32 {
         }
     );
     let invalid = outcome::invalid_rows(&validated.roster.errors);
-    for warning in &validated.warnings {
+    for warning in validated.warnings.iter().take(report::HUMAN_LIST_LIMIT) {
         tracing::warn!("{}: {warning}", validated.roster.source);
     }
+    if let Some(more) = validated
+        .warnings
+        .len()
+        .checked_sub(report::HUMAN_LIST_LIMIT)
+        && more > 0
+    {
+        tracing::warn!(
+            "{}: … and {more} more warnings (all of them: cxskill validate --output json)",
+            validated.roster.source
+        );
+    }
     if !invalid.is_empty() && !skip_invalid {
-        // Nothing is read or sent for a roster with bad rows.
-        let summary = validated.summary();
-        if global.output == Output::Human {
-            print(&report::validate_human(&summary));
-        }
+        // Nothing is read or sent for a roster with bad rows. The report
+        // lists them (printing the validate summary too listed each twice).
+        eprintln!(
+            "error: {}: {} invalid; nothing was sent",
+            validated.roster.source,
+            report::plural(invalid.len() as u64, "row is", "rows are")
+        );
         finish(
             job,
             global,
