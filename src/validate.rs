@@ -2,7 +2,7 @@
 //!
 //! [`crate::roster`] checks each row alone; this checks them as a set. The
 //! same agent and skill twice with identical values is a warning (one row
-//! kept); with different values it is ambiguous which one the user meant,
+//! kept; one warning for all the copies of a row); with different values it is ambiguous which one the user meant,
 //! so every line involved is an error. A roster with no rows at all is
 //! valid, with a warning.
 //!
@@ -113,17 +113,8 @@ pub fn validate(mut roster: Roster) -> Validated {
         }
         for &index in &group[1..] {
             drop[index] = true;
-            let row = &rows[index];
-            warnings.push(Issue {
-                line: row.line,
-                column: None,
-                value: None,
-                message: format!(
-                    "agent {} skill {} repeats line {} with the same values; kept one",
-                    row.agent, row.skill, first.line
-                ),
-            });
         }
+        warnings.push(repeat_issue(rows, &group));
         count(agent);
         skills.push(skill);
     }
@@ -198,6 +189,45 @@ impl<'a> SkillKey<'a> {
 /// At most this many other lines are named in a conflict message.
 const OTHERS_NAMED: usize = 10;
 
+/// The warning for a group of identical rows: one per group, at the first
+/// repeat, naming at most [`OTHERS_NAMED`] of the repeats (five million
+/// copies of one row are one warning, not five million).
+fn repeat_issue(rows: &[RosterRow], group: &[usize]) -> Issue {
+    let first = &rows[group[0]];
+    let repeats = &group[1..];
+    let repeat = &rows[repeats[0]];
+    let message = if repeats.len() == 1 {
+        format!(
+            "agent {} skill {} repeats line {} with the same values; kept one",
+            repeat.agent, repeat.skill, first.line
+        )
+    } else {
+        let mut lines: Vec<String> = repeats
+            .iter()
+            .take(OTHERS_NAMED)
+            .map(|&i| rows[i].line.to_string())
+            .collect();
+        let more = repeats.len() - lines.len();
+        if more > 0 {
+            lines.push(format!("and {more} more"));
+        }
+        format!(
+            "agent {} skill {} repeats line {} with the same values on {} lines ({}); kept one",
+            repeat.agent,
+            repeat.skill,
+            first.line,
+            repeats.len(),
+            lines.join(", ")
+        )
+    };
+    Issue {
+        line: repeat.line,
+        column: None,
+        value: None,
+        message,
+    }
+}
+
 /// The error for one of several rows that give the same agent and skill
 /// different values. Names at most [`OTHERS_NAMED`] of the other lines,
 /// so a large group costs linear time and space, not quadratic.
@@ -260,6 +290,24 @@ mod tests {
         assert_eq!(v.warnings.len(), 1);
         assert_eq!(v.warnings[0].line, 4);
         assert!(v.warnings[0].message.contains("repeats line 2"));
+    }
+
+    #[test]
+    fn many_copies_of_a_row_are_one_warning_naming_the_first_repeats() {
+        let mut text = "agent,skill,proficiency\n1002,5,3\n".to_owned();
+        for _ in 0..1_000 {
+            text.push_str("1001,5,3\n");
+        }
+        let v = check(&text);
+        assert!(v.is_valid());
+        assert_eq!(v.roster.rows.len(), 2);
+        assert_eq!(v.warnings.len(), 1);
+        assert_eq!(v.warnings[0].line, 4);
+        assert_eq!(
+            v.warnings[0].message,
+            "agent 1001 skill 5 repeats line 3 with the same values on 999 lines \
+             (4, 5, 6, 7, 8, 9, 10, 11, 12, 13, and 989 more); kept one"
+        );
     }
 
     #[test]
