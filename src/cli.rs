@@ -426,6 +426,11 @@ fn byte_size(text: &str) -> Result<u64, String> {
         })
 }
 
+fn put_semantics(text: &str) -> Result<PutSemantics, String> {
+    text.parse()
+        .map_err(|_| format!("`{text}`: expected `modify` or `replace`"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -448,9 +453,4 @@ mod tests {
         assert_eq!(byte_size("1G"), Ok(DEFAULT_MAX_ROSTER_BYTES));
         assert_eq!(byte_size("64K"), Ok(DEFAULT_MAX_FIELD_BYTES));
     }
-}
-
-fn put_semantics(text: &str) -> Result<PutSemantics, String> {
-    text.parse()
-        .map_err(|_| format!("`{text}`: expected `modify` or `replace`"))
 }

@@ -480,13 +480,14 @@ fn decode(input: &Input) -> Result<Cow<'_, [u8]>, String> {
     if let Some(rest) = bytes.strip_prefix(b"\xEF\xBB\xBF") {
         return Ok(Cow::Borrowed(rest));
     }
-    let utf16 = if let Some(rest) = bytes.strip_prefix(b"\xFF\xFE") {
-        Some((encoding_rs::UTF_16LE, rest, "UTF-16LE"))
-    } else if let Some(rest) = bytes.strip_prefix(b"\xFE\xFF") {
-        Some((encoding_rs::UTF_16BE, rest, "UTF-16BE"))
-    } else {
-        None
-    };
+    let utf16 = bytes
+        .strip_prefix(b"\xFF\xFE")
+        .map(|rest| (encoding_rs::UTF_16LE, rest, "UTF-16LE"))
+        .or_else(|| {
+            bytes
+                .strip_prefix(b"\xFE\xFF")
+                .map(|rest| (encoding_rs::UTF_16BE, rest, "UTF-16BE"))
+        });
     if let Some((encoding, rest, name)) = utf16 {
         return match encoding.decode_without_bom_handling_and_without_replacement(rest) {
             Some(text) => Ok(Cow::Owned(text.into_owned().into_bytes())),
@@ -676,7 +677,7 @@ fn missing_columns_message(missing: &[Column], headers: &[String], delimiter: u8
     let mut found: Vec<String> = headers
         .iter()
         .take(SHOWN)
-        .map(|h| format!("`{h}`"))
+        .map(|h| format!("`{}`", excerpt(h.as_bytes())))
         .collect();
     if headers.len() > SHOWN {
         found.push(format!("and {} more", headers.len() - SHOWN));
