@@ -10,7 +10,7 @@ use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 use cxskill::config::DEFAULT_API_VERSION;
 use cxskill::exit_codes;
 use cxskill::report::Output;
-use cxskill::roster::Format;
+use cxskill::roster::{Delimiter, Encoding, Format, ReadOptions};
 use cxskill::sandbox::PutSemantics;
 
 /// Bulk-update agent skill proficiencies in NICE CXone, without wiping
@@ -124,12 +124,62 @@ pub struct CompletionsArgs {
 #[derive(Debug, Args)]
 pub struct RosterArgs {
     /// Roster file (CSV or JSON), or `-` for stdin (CSV unless --format).
+    /// A FIFO, device or directory is refused: pipe into `-` instead.
     pub roster: PathBuf,
 
     /// Roster format [default: from the extension; `.json` is JSON, others
     /// and stdin are CSV].
     #[arg(long, value_enum)]
     pub format: Option<Format>,
+
+    /// CSV field delimiter: `,` `;` or `tab` [default: Excel's `sep=` first
+    /// line if there is one, else whichever of the three splits the header
+    /// line into known columns].
+    #[arg(long, value_name = "DELIM", value_parser = delimiter)]
+    pub delimiter: Option<Delimiter>,
+
+    /// Character encoding of a roster that is not UTF-8. UTF-8 (with or
+    /// without a BOM) and UTF-16 with a BOM (Excel's "Unicode Text") are
+    /// recognised either way; windows-1252 is Excel's plain "CSV" on
+    /// Western European Windows.
+    #[arg(long, value_enum, default_value_t = Encoding::Utf8)]
+    pub encoding: Encoding,
+
+    /// Refuse a roster (file or stdin) larger than this; a number of bytes,
+    /// or with a K, M or G suffix (powers of 1024). 5,000,000 rows are
+    /// about 250M.
+    #[arg(
+        long,
+        value_name = "SIZE",
+        env = "CXSKILL_MAX_ROSTER_BYTES",
+        default_value = "1G",
+        value_parser = byte_size
+    )]
+    pub max_roster_bytes: u64,
+
+    /// A field (CSV cell, JSON string) longer than this makes its row
+    /// invalid; bytes, or with a K, M or G suffix. A quote left open runs
+    /// into such a field.
+    #[arg(
+        long,
+        value_name = "SIZE",
+        env = "CXSKILL_MAX_FIELD_BYTES",
+        default_value = "64K",
+        value_parser = byte_size
+    )]
+    pub max_field_bytes: u64,
+}
+
+impl RosterArgs {
+    /// How to read the roster, as these flags say.
+    pub fn read_options(&self) -> ReadOptions {
+        ReadOptions {
+            delimiter: self.delimiter,
+            encoding: self.encoding,
+            max_roster_bytes: self.max_roster_bytes,
+            max_field_bytes: self.max_field_bytes,
+        }
+    }
 }
 
 /// The tenant to talk to, or an in-process sandbox instead.
@@ -401,7 +451,63 @@ fn partial_status(text: &str) -> Result<u16, String> {
     }
 }
 
+fn delimiter(text: &str) -> Result<Delimiter, String> {
+    text.parse()
+}
+
+/// `1048576`, `64K`, `64KiB`, `250M`, `1G` (powers of 1024), at least 1.
+fn byte_size(text: &str) -> Result<u64, String> {
+    let trimmed = text.trim();
+    let split = trimmed
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(trimmed.len());
+    let (digits, unit) = trimmed.split_at(split);
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        _ => {
+            return Err(format!(
+                "`{text}`: expected a number of bytes such as 65536, 64K, 250M or 1G"
+            ));
+        }
+    };
+    digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(1 << shift))
+        .filter(|&n| n > 0)
+        .ok_or_else(|| {
+            format!("`{text}`: expected a positive number of bytes such as 65536, 64K, 250M or 1G")
+        })
+}
+
 fn put_semantics(text: &str) -> Result<PutSemantics, String> {
     text.parse()
         .map_err(|_| format!("`{text}`: expected `modify` or `replace`"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn byte_sizes_take_binary_suffixes() {
+        assert_eq!(byte_size("65536"), Ok(65536));
+        assert_eq!(byte_size("64K"), Ok(65536));
+        assert_eq!(byte_size("64KiB"), Ok(65536));
+        assert_eq!(byte_size("1G"), Ok(1 << 30));
+        assert_eq!(byte_size("250m"), Ok(250 << 20));
+        for bad in ["", "0", "-1", "1T", "K", "99999999999999999999G"] {
+            assert!(byte_size(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn roster_defaults_are_the_library_defaults() {
+        use cxskill::roster::{DEFAULT_MAX_FIELD_BYTES, DEFAULT_MAX_ROSTER_BYTES};
+        assert_eq!(byte_size("1G"), Ok(DEFAULT_MAX_ROSTER_BYTES));
+        assert_eq!(byte_size("64K"), Ok(DEFAULT_MAX_FIELD_BYTES));
+    }
 }

@@ -18,6 +18,7 @@ use cxskill::client::{Client, ClientError, RequestCounts};
 use cxskill::config::{ApiClient, Connection, Credentials, RetryPolicy, TokenAuth};
 use cxskill::exit_codes;
 use cxskill::export::ExportError;
+use cxskill::files;
 use cxskill::interrupt::{Interrupt, Signal};
 use cxskill::job::{Confirmation, Job, Mode, Planned, Review, Stop};
 use cxskill::model::{AgentSpec, Levels, SkillSpec};
@@ -110,14 +111,31 @@ fn run(args: &JobArgs, global: &Global, job: &Job, snapshot: Option<&Path>) -> i
         Ok(read) => read,
         Err(code) => return code,
     };
-    for warning in &validated.warnings {
+    let invalid = outcome::invalid_rows(&validated.roster.errors);
+    for warning in validated.warnings.iter().take(report::HUMAN_LIST_LIMIT) {
         tracing::warn!("{}: {warning}", validated.roster.source);
     }
-    let invalid = outcome::invalid_rows(&validated.roster.errors);
+    if let Some(more) = validated
+        .warnings
+        .len()
+        .checked_sub(report::HUMAN_LIST_LIMIT)
+        && more > 0
+    {
+        tracing::warn!(
+            "{}: … and {more} more warnings (all of them: cxskill validate --output json)",
+            validated.roster.source
+        );
+    }
     if let Some(stop) = job.roster_gate(invalid.len()) {
-        // Nothing is read or sent for a roster with bad rows.
-        if global.output == Output::Human {
-            print(&report::validate_human(&validated.summary()));
+        // Nothing is read or sent for a roster with bad rows. The report
+        // lists them (printing the validate summary too listed each twice).
+        match stop {
+            Stop::InvalidRows { .. } => eprintln!(
+                "error: {}: {} invalid; nothing was sent",
+                validated.roster.source,
+                report::plural(invalid.len() as u64, "row is", "rows are")
+            ),
+            _ => eprintln!("error: {}", stop.message()),
         }
         finish(
             &args.records,
@@ -126,9 +144,6 @@ fn run(args: &JobArgs, global: &Global, job: &Job, snapshot: Option<&Path>) -> i
             &RunReport::new(invalid, RequestCounts::default(), None),
             false,
         );
-        if !matches!(stop, Stop::InvalidRows { .. }) || job.mode != Mode::Plan {
-            eprintln!("error: {}", stop.message());
-        }
         return stop.exit_code();
     }
     let Some(runtime) = runtime() else {
@@ -235,7 +250,7 @@ async fn run_against(
     if let Some(path) = snapshot {
         let written = report::snapshot_csv(&planned.plan)
             .map_err(|e| e.to_string())
-            .and_then(|bytes| std::fs::write(path, bytes).map_err(|e| e.to_string()));
+            .and_then(|bytes| files::write_atomic(path, &bytes).map_err(|e| e.to_string()));
         if let Err(e) = written {
             eprintln!(
                 "error: cannot write the snapshot {}: {e}; nothing was sent",
@@ -346,14 +361,14 @@ fn finish(records: &ReportArgs, global: &Global, input: &Input, report: &RunRepo
         Output::Human => print(&report::run_human(report)),
     }
     if let Some(path) = &records.report
-        && let Err(e) = std::fs::write(path, report::run_json(report))
+        && let Err(e) = files::write_atomic(path, report::run_json(report).as_bytes())
     {
         eprintln!("error: cannot write the report {}: {e}", path.display());
     }
     if let Some(path) = &records.failed_rows {
         let written = report::failed_rows_csv(input, report)
             .map_err(|e| e.to_string())
-            .and_then(|bytes| std::fs::write(path, bytes).map_err(|e| e.to_string()));
+            .and_then(|bytes| files::write_atomic(path, &bytes).map_err(|e| e.to_string()));
         if let Err(e) = written {
             eprintln!(
                 "error: cannot write the failed rows {}: {e}",
@@ -371,10 +386,11 @@ fn read_roster(args: &RosterArgs, global: &Global) -> Result<(Input, Validated),
         eprintln!("error: {error}");
         exit_codes::FAILURE
     })?;
-    let input = Input::read(&args.roster, args.format).map_err(|error| {
-        eprintln!("error: {error}");
-        exit_codes::INVALID_INPUT
-    })?;
+    let input =
+        Input::read_with(&args.roster, args.format, args.read_options()).map_err(|error| {
+            eprintln!("error: {error}");
+            exit_codes::INVALID_INPUT
+        })?;
     let validated = validate::validate(roster::parse(&input, &levels));
     Ok((input, validated))
 }
@@ -637,7 +653,7 @@ pub fn export(args: &ExportArgs, global: &Global) -> i32 {
         };
         match &args.out {
             Some(path) => {
-                if let Err(e) = std::fs::write(path, csv) {
+                if let Err(e) = files::write_atomic(path, &csv) {
                     eprintln!("error: cannot write {}: {e}", path.display());
                     return exit_codes::FAILURE;
                 }

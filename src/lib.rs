@@ -24,7 +24,8 @@
 //! - [`client`] talks to the Admin API ([`wire`] holds its JSON shapes;
 //!   the [`sandbox`] tenant has its own, strict); [`settings`] and
 //!   [`config`] say where the tenant is and who we are; [`auth`] checks
-//!   that; [`export`] reads the tenant back as a roster; [`interrupt`]
+//!   that; [`export`] reads the tenant back as a roster; [`files`]
+//!   writes the files a run leaves behind, atomically; [`interrupt`]
 //!   carries Ctrl-C and SIGTERM to the engine; [`secret`] keeps secrets
 //!   out of every output.
 //! - [`exit_codes`] is the contract with scripts and cron jobs.
@@ -36,6 +37,7 @@ pub mod config;
 pub mod cover;
 pub mod exit_codes;
 pub mod export;
+pub mod files;
 pub mod interrupt;
 pub mod job;
 pub mod model;

@@ -107,7 +107,9 @@ impl FromStr for AgentSpec {
 
 /// A skill as a roster names it: by `skillId`, or by name (resolved
 /// against `GET /skills`, exactly after trimming). A name has a letter in
-/// it, so `1.5` or `-3` is a mistyped id, not a name.
+/// it and is not a number, so `1.5`, `-3`, `1e3` or an id too large for
+/// 64 bits (`18446744073709551616`, or the `1.8446744073709552e19` JSON
+/// makes of it) is a mistyped id, not a name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum SkillSpec {
     Id(SkillId),
@@ -129,12 +131,19 @@ impl FromStr for SkillSpec {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s.parse::<SkillId>() {
             Ok(skill) => Ok(SkillSpec::Id(skill)),
-            Err(ValueError::Skill) if s.chars().any(char::is_alphabetic) => {
+            Err(ValueError::Skill) if s.chars().any(char::is_alphabetic) && !looks_numeric(s) => {
                 Ok(SkillSpec::Name(s.trim().into()))
             }
             Err(error) => Err(error),
         }
     }
+}
+
+/// Whether text reads as a finite number (`12`, `-3`, `1.5`, `1e3`,
+/// `1.8446744073709552e19`): such a value is a number, never a name.
+/// `Infinity` and `NaN` are names.
+pub fn looks_numeric(s: &str) -> bool {
+    s.trim().parse::<f64>().is_ok_and(f64::is_finite)
 }
 
 /// A CXone `skillId`: a positive integer.
@@ -481,6 +490,22 @@ mod tests {
         for bad in ["0", "-1", "1.5"] {
             assert_eq!(bad.parse::<SkillSpec>(), Err(ValueError::Skill), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_number_too_large_for_a_skill_id_is_an_invalid_id_not_a_name() {
+        for bad in [
+            "18446744073709551616",
+            "1.8446744073709552e19",
+            "1e3",
+            "99999999999999999999999",
+        ] {
+            assert_eq!(bad.parse::<SkillSpec>(), Err(ValueError::Skill), "{bad}");
+        }
+        assert_eq!(
+            "Infinity".parse::<SkillSpec>(),
+            Ok(SkillSpec::Name("Infinity".into()))
+        );
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! it; [`crate::report`] renders it.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 
 use serde::Serialize;
 
@@ -98,28 +99,40 @@ pub fn target_text(target: &Target) -> String {
 }
 
 /// Roster errors, one outcome per line (a line with several bad cells
-/// gets them all in one message).
+/// gets them all in one message), in line order. Validated errors come
+/// sorted by line, so they are grouped where they lie, without a copy of
+/// every message.
 pub fn invalid_rows(errors: &[Issue]) -> Vec<RowOutcome> {
-    let mut by_line: BTreeMap<u64, Vec<String>> = BTreeMap::new();
-    for issue in errors {
-        let text = match (&issue.column, &issue.value) {
-            (Some(column), Some(value)) => format!("{column} `{value}`: {}", issue.message),
-            (Some(column), None) => format!("{column}: {}", issue.message),
-            _ => issue.message.clone(),
-        };
-        by_line.entry(issue.line).or_default().push(text);
+    let mut order: Vec<&Issue> = errors.iter().collect();
+    if !order.is_sorted_by_key(|issue| issue.line) {
+        order.sort_by_key(|issue| issue.line);
     }
-    by_line
-        .into_iter()
-        .map(|(line, messages)| RowOutcome {
-            line,
-            agent: None,
-            skill: None,
-            proficiency: None,
-            action: None,
-            status: Status::Invalid,
-            from: None,
-            error: Some(messages.join("; ")),
+    order
+        .chunk_by(|a, b| a.line == b.line)
+        .map(|group| {
+            let mut error = String::new();
+            for (i, issue) in group.iter().enumerate() {
+                if i > 0 {
+                    error.push_str("; ");
+                }
+                let _ = match (&issue.column, &issue.value) {
+                    (Some(column), Some(value)) => {
+                        write!(error, "{column} `{value}`: {}", issue.message)
+                    }
+                    (Some(column), None) => write!(error, "{column}: {}", issue.message),
+                    _ => write!(error, "{}", issue.message),
+                };
+            }
+            RowOutcome {
+                line: group[0].line,
+                agent: None,
+                skill: None,
+                proficiency: None,
+                action: None,
+                status: Status::Invalid,
+                from: None,
+                error: Some(error),
+            }
         })
         .collect()
 }
@@ -233,5 +246,42 @@ impl RunReport {
             row.status,
             Status::Failed | Status::Unknown | Status::Invalid
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn issue(line: u64, column: Option<&str>, value: Option<&str>, message: &str) -> Issue {
+        Issue {
+            line,
+            column: column.map(str::to_owned),
+            value: value.map(str::to_owned),
+            message: message.to_owned(),
+        }
+    }
+
+    #[test]
+    fn invalid_rows_are_one_per_line_in_line_order_with_every_message() {
+        let rows = invalid_rows(&[
+            issue(4, None, None, "conflict"),
+            issue(2, Some("agent"), Some("x"), "bad agent"),
+            issue(2, Some("skill"), None, "missing"),
+            issue(0, None, None, "the file"),
+        ]);
+        let got: Vec<(u64, &str)> = rows
+            .iter()
+            .map(|r| (r.line, r.error.as_deref().unwrap_or_default()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (0, "the file"),
+                (2, "agent `x`: bad agent; skill: missing"),
+                (4, "conflict")
+            ]
+        );
+        assert!(rows.iter().all(|r| r.status == Status::Invalid));
     }
 }

@@ -1,6 +1,14 @@
 //! Stage 5: rendering. Library code returns values; this module alone turns
 //! them into text for people or JSON for machines.
+//!
+//! Roster cells and the tenant's names and messages are untrusted text.
+//! In human output every line goes through [`terminal_safe`], so an escape
+//! sequence or a bidi override is shown, not obeyed; in every CSV cxskill
+//! writes, every cell goes through [`csv_safe`], so a spreadsheet shows a
+//! formula as text instead of running it. Lists on a terminal are capped
+//! at [`HUMAN_LIST_LIMIT`] items; the JSON renderings have everything.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
 
@@ -12,7 +20,85 @@ use crate::validate::Summary;
 
 /// At most this many rows per group in the human report; the JSON report
 /// always has them all.
-const HUMAN_LIST_LIMIT: usize = 50;
+pub const HUMAN_LIST_LIMIT: usize = 50;
+
+/// Text made safe to print on a terminal: control characters (C0 such as
+/// ESC and NUL, DEL, C1) and the bidirectional controls that reorder what
+/// is shown (U+202A..U+202E, U+2066..U+2069, U+200E, U+200F, U+061C) are
+/// written as `\u{1b}`. Borrowed when there is nothing to escape.
+pub fn terminal_safe(text: &str) -> Cow<'_, str> {
+    fn unsafe_char(c: char) -> bool {
+        c.is_control()
+            || matches!(
+                c,
+                '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'
+            )
+    }
+    if !text.chars().any(unsafe_char) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if unsafe_char(c) {
+            let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// A CSV cell that a spreadsheet will not run as a formula: a cell that
+/// begins with `=`, `+`, `-`, `@`, a tab or a carriage return gets a
+/// leading `'` (the usual neutralisation, which spreadsheets show as
+/// text). A cell that already begins with `'` gets one more, so that the
+/// roster reader, which strips one leading `'`, reads back exactly what
+/// was written.
+pub fn csv_safe(cell: &str) -> Cow<'_, str> {
+    match cell.as_bytes().first() {
+        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r' | b'\'') => Cow::Owned(format!("'{cell}")),
+        _ => Cow::Borrowed(cell),
+    }
+}
+
+/// Writes one CSV record with every cell made [`csv_safe`].
+fn write_safe<I, S>(writer: &mut csv::Writer<Vec<u8>>, cells: I) -> Result<(), csv::Error>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<str>,
+{
+    let cells: Vec<S> = cells.into_iter().collect();
+    writer.write_record(cells.iter().map(|c| csv_safe(c.as_ref()).into_owned()))
+}
+
+/// Appends one line of human output, made [`terminal_safe`].
+fn push_line(out: &mut String, line: &str) {
+    out.push_str(&terminal_safe(line));
+    out.push('\n');
+}
+
+/// Appends at most [`HUMAN_LIST_LIMIT`] lines of a list, then how many
+/// more there are and where to find them all.
+fn push_capped<T>(
+    out: &mut String,
+    items: impl ExactSizeIterator<Item = T>,
+    line: impl Fn(T) -> String,
+    rest: &str,
+) {
+    let total = items.len();
+    for item in items.take(HUMAN_LIST_LIMIT) {
+        push_line(out, &line(item));
+    }
+    if total > HUMAN_LIST_LIMIT {
+        push_line(
+            out,
+            &format!(
+                "  … and {} more ({rest})",
+                thousands((total - HUMAN_LIST_LIMIT) as u64)
+            ),
+        );
+    }
+}
 
 /// How results are printed on stdout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -43,8 +129,9 @@ pub fn plural(n: u64, one: &str, many: &str) -> String {
 }
 
 /// The human rendering of `cxskill validate`: one summary line, then the
-/// errors and warnings, one per line, each with its line number.
-pub fn validate_human(summary: &Summary) -> String {
+/// errors and warnings, one per line, each with its line number; at most
+/// [`HUMAN_LIST_LIMIT`] of each (`--output json` has them all).
+pub fn validate_human(summary: &Summary<'_>) -> String {
     let mut out = String::new();
     let counts = format!(
         "{}, {}, {}",
@@ -52,23 +139,31 @@ pub fn validate_human(summary: &Summary) -> String {
         plural(summary.agents, "agent", "agents"),
         plural(summary.skills, "skill", "skills")
     );
+    let source = &summary.source;
     if summary.valid {
-        let _ = writeln!(out, "{counts}: valid");
+        push_line(&mut out, &format!("{counts}: valid"));
     } else {
-        let _ = writeln!(
-            out,
-            "{}: {} in {}; nothing was sent",
-            summary.source,
-            plural(summary.errors.len() as u64, "error", "errors"),
-            plural(summary.rows, "row", "rows"),
+        push_line(
+            &mut out,
+            &format!(
+                "{source}: {} in {}; nothing was sent",
+                plural(summary.errors.len() as u64, "error", "errors"),
+                plural(summary.rows, "row", "rows"),
+            ),
         );
-        for issue in &summary.errors {
-            let _ = writeln!(out, "  error: {}: {issue}", summary.source);
-        }
+        push_capped(
+            &mut out,
+            summary.errors.iter(),
+            |issue| format!("  error: {source}: {issue}"),
+            "all of them with --output json",
+        );
     }
-    for issue in &summary.warnings {
-        let _ = writeln!(out, "  warning: {}: {issue}", summary.source);
-    }
+    push_capped(
+        &mut out,
+        summary.warnings.iter(),
+        |issue| format!("  warning: {source}: {issue}"),
+        "all of them with --output json",
+    );
     out
 }
 
@@ -108,38 +203,38 @@ pub fn plan_human(plan: &Plan, expected: &BTreeMap<String, u64>, limit: Option<u
             hidden += pairs.len();
             continue;
         }
-        let _ = writeln!(out, "agent {agent}");
+        push_line(&mut out, &format!("agent {agent}"));
         for pair in pairs {
             if shown >= limit {
                 hidden += 1;
                 continue;
             }
             shown += 1;
-            let _ = writeln!(out, "  {}", plan_line(plan, pair));
+            push_line(&mut out, &format!("  {}", plan_line(plan, pair)));
         }
     }
     if hidden > 0 {
-        let _ = writeln!(
-            out,
-            "  ... and {} more changes (all of them are in --output json and --report FILE)",
-            thousands(hidden as u64)
+        push_line(
+            &mut out,
+            &format!(
+                "  … and {} more changes (all of them are in --output json and --report FILE)",
+                thousands(hidden as u64)
+            ),
         );
     }
     if !plan.rejected.is_empty() {
-        let _ = writeln!(out, "will not be sent:");
+        push_line(&mut out, "will not be sent:");
         let mut rejected: Vec<_> = plan.rejected.iter().collect();
         rejected.sort_by_key(|r| r.row.line);
-        for r in rejected.iter().take(limit) {
-            let kind = if r.invalid { "invalid" } else { "failed" };
-            let _ = writeln!(out, "  line {}: {kind}: {}", r.row.line, r.error);
-        }
-        if rejected.len() > limit {
-            let _ = writeln!(
-                out,
-                "  ... and {} more",
-                thousands((rejected.len() - limit) as u64)
-            );
-        }
+        push_capped(
+            &mut out,
+            rejected.into_iter(),
+            |r| {
+                let kind = if r.invalid { "invalid" } else { "failed" };
+                format!("  line {}: {kind}: {}", r.row.line, r.error)
+            },
+            "all rows are in --report FILE or --output json",
+        );
     }
     let total: u64 = expected.values().sum();
     if !expected.is_empty() {
@@ -158,9 +253,9 @@ pub fn plan_human(plan: &Plan, expected: &BTreeMap<String, u64>, limit: Option<u
     out
 }
 
-/// `1 GET /skills/agents, 2 POST /agents/skills`.
+/// `1 GET /skills/agents, 2 POST /agents/skills`: reads first, then the
+/// writes in the order they go.
 pub fn endpoint_list(counts: &BTreeMap<String, u64>) -> String {
-    // Reads first, then writes in the order they go.
     let rank = |endpoint: &str| match endpoint.split(' ').next() {
         Some("GET") => 0,
         Some("POST") => 1,
@@ -226,17 +321,13 @@ pub fn run_human(report: &RunReport) -> String {
         if rows.is_empty() {
             return;
         }
-        let _ = writeln!(out, "{title} ({}):", thousands(rows.len() as u64));
-        for row in rows.iter().take(HUMAN_LIST_LIMIT) {
-            let _ = writeln!(out, "  {}", outcome_line(row));
-        }
-        if rows.len() > HUMAN_LIST_LIMIT {
-            let _ = writeln!(
-                out,
-                "  ... and {} more (all rows are in --report FILE or --output json)",
-                thousands((rows.len() - HUMAN_LIST_LIMIT) as u64)
-            );
-        }
+        push_line(out, &format!("{title} ({}):", thousands(rows.len() as u64)));
+        push_capped(
+            out,
+            rows.into_iter(),
+            |row| format!("  {}", outcome_line(row)),
+            "all rows are in --report FILE or --output json",
+        );
     };
     group(&mut out, Status::Applied, "applied");
     group(&mut out, Status::Failed, "failed");
@@ -247,35 +338,46 @@ pub fn run_human(report: &RunReport) -> String {
     );
     group(&mut out, Status::Invalid, "invalid");
     if !report.concurrent_changes.is_empty() {
-        let _ = writeln!(
-            out,
-            "concurrent changes by someone else, kept ({}):",
-            thousands(report.concurrent_changes.len() as u64)
+        push_line(
+            &mut out,
+            &format!(
+                "concurrent changes by someone else, kept ({}):",
+                thousands(report.concurrent_changes.len() as u64)
+            ),
         );
-        for change in report.concurrent_changes.iter().take(HUMAN_LIST_LIMIT) {
-            let _ = writeln!(
-                out,
-                "  agent {} skill {}: {} → {}",
-                change.agent,
-                change.skill,
-                state_text(change.before),
-                state_text(change.after)
-            );
-        }
+        push_capped(
+            &mut out,
+            report.concurrent_changes.iter(),
+            |change| {
+                format!(
+                    "  agent {} skill {}: {} → {}",
+                    change.agent,
+                    change.skill,
+                    state_text(change.before),
+                    state_text(change.after)
+                )
+            },
+            "all of them are in --report FILE or --output json",
+        );
     }
-    for warning in report.warnings.iter().take(HUMAN_LIST_LIMIT) {
-        let _ = writeln!(out, "warning: {warning}");
-    }
+    push_capped(
+        &mut out,
+        report.warnings.iter(),
+        |warning| format!("warning: {warning}"),
+        "all of them are in --report FILE or --output json",
+    );
     let s = &report.summary;
     let r = &s.requests;
     if let Some(signal) = &report.interrupted {
-        let _ = writeln!(
-            out,
-            "interrupted by {signal}: no write was sent after it; re-run the same command to finish"
+        push_line(
+            &mut out,
+            &format!(
+                "interrupted by {signal}: no write was sent after it; re-run the same command to finish"
+            ),
         );
     }
     if let Some(fatal) = &report.fatal {
-        let _ = writeln!(out, "stopped: {fatal}");
+        push_line(&mut out, &format!("stopped: {fatal}"));
     }
     let _ = writeln!(
         out,
@@ -304,9 +406,15 @@ fn state_text(state: Option<State>) -> String {
     }
 }
 
+/// `line 3: agent 1001 skill 445566 7 → 3`, `line 4: skill `x`: ...`,
+/// `not in the roster (--prune): agent 1001 skill 5 remove: ...`; an
+/// error about the whole file has no line.
 fn outcome_line(row: &RowOutcome) -> String {
-    let mut text = if row.line == crate::plan::PRUNED {
+    let pruned = row.line == PRUNED && row.action.is_some();
+    let mut text = if pruned {
         "not in the roster (--prune):".to_owned()
+    } else if row.line == 0 {
+        String::new()
     } else {
         format!("line {}:", row.line)
     };
@@ -324,7 +432,13 @@ fn outcome_line(row: &RowOutcome) -> String {
         }
     }
     if let Some(error) = &row.error {
-        let _ = write!(text, ": {error}");
+        // `line 2: skill ...`, not `line 2:: skill ...`.
+        let separator = match (text.is_empty(), text.ends_with(':')) {
+            (true, _) => "",
+            (false, true) => " ",
+            (false, false) => ": ",
+        };
+        let _ = write!(text, "{separator}{error}");
     }
     text
 }
@@ -337,43 +451,49 @@ pub fn run_json(report: &RunReport) -> String {
     text
 }
 
-/// The failed and invalid rows as CSV with their original columns plus
-/// `error`, ready to fix and run again.
+/// The failed, unknown and invalid rows as CSV with their original columns plus
+/// `error`, ready to fix and run again. Every cell is [`csv_safe`]. Linear
+/// in the rows: the errors are grouped by line once.
 pub fn failed_rows_csv(input: &Input, report: &RunReport) -> Result<Vec<u8>, csv::Error> {
-    let failed: Vec<&RowOutcome> = report
-        .rows
-        .iter()
-        .filter(|r| RunReport::is_unsettled(r))
-        .collect();
-    let wanted: HashSet<u64> = failed.iter().map(|r| r.line).collect();
+    let failed = report.rows.iter().filter(|r| RunReport::is_unsettled(r));
+    let mut errors: HashMap<u64, Vec<&str>> = HashMap::new();
+    let mut pruned = Vec::new();
+    for row in failed {
+        if row.line == PRUNED && row.action.is_some() {
+            pruned.push(row);
+        } else {
+            errors
+                .entry(row.line)
+                .or_default()
+                .extend(row.error.as_deref());
+        }
+    }
+    let wanted: HashSet<u64> = errors.keys().copied().collect();
     let original = roster::original_rows(input, &wanted);
     let mut writer = csv::Writer::from_writer(Vec::new());
-    let mut header = original.header.clone();
-    header.push("error".to_owned());
-    writer.write_record(&header)?;
+    let width = original.header.len();
+    write_safe(
+        &mut writer,
+        original.header.iter().map(String::as_str).chain(["error"]),
+    )?;
     for (line, cells) in &original.rows {
-        let errors: Vec<&str> = failed
-            .iter()
-            .filter(|r| r.line == *line)
-            .filter_map(|r| r.error.as_deref())
-            .collect();
-        let mut record = cells.clone();
-        record.resize(original.header.len(), String::new());
-        record.push(format!("line {line}: {}", errors.join("; ")));
-        writer.write_record(&record)?;
+        let message = errors.get(line).map(|e| e.join("; ")).unwrap_or_default();
+        let mut record: Vec<&str> = cells.iter().map(String::as_str).collect();
+        record.resize(width, "");
+        let error = format!("line {line}: {message}");
+        write_safe(&mut writer, record.into_iter().chain([error.as_str()]))?;
     }
     // Removals `--prune` made up have no line to quote: write them as
     // `remove` rows in the roster's own columns.
-    let at = |column| original.position(column);
-    for row in failed.iter().filter(|r| r.line == PRUNED) {
-        let (Some(agent), Some(skill), Some(proficiency)) = (
-            at(Column::Agent),
-            at(Column::Skill),
-            at(Column::Proficiency),
-        ) else {
-            continue;
-        };
-        let mut record = vec![String::new(); original.header.len()];
+    let (Some(agent), Some(skill), Some(proficiency)) = (
+        original.position(Column::Agent),
+        original.position(Column::Skill),
+        original.position(Column::Proficiency),
+    ) else {
+        return writer.into_inner().map_err(|e| e.into_error().into());
+    };
+    for row in pruned {
+        let mut record = vec![String::new(); width];
         record[agent] = row.agent.clone().unwrap_or_default();
         record[skill] = row.skill.map(|s| s.to_string()).unwrap_or_default();
         record[proficiency] = "remove".to_owned();
@@ -381,7 +501,7 @@ pub fn failed_rows_csv(input: &Input, report: &RunReport) -> Result<Vec<u8>, csv
             "not in the roster (--prune): {}",
             row.error.as_deref().unwrap_or_default()
         ));
-        writer.write_record(&record)?;
+        write_safe(&mut writer, &record)?;
     }
     writer.into_inner().map_err(|e| e.into_error().into())
 }
@@ -392,7 +512,10 @@ pub fn failed_rows_csv(input: &Input, report: &RunReport) -> Result<Vec<u8>, csv
 /// run.
 pub fn snapshot_csv(plan: &Plan) -> Result<Vec<u8>, csv::Error> {
     let mut writer = csv::Writer::from_writer(Vec::new());
-    writer.write_record(["agent", "skill", "proficiency", "active", "skill_name"])?;
+    write_safe(
+        &mut writer,
+        ["agent", "skill", "proficiency", "active", "skill_name"],
+    )?;
     for pair in plan.pairs.iter().filter(|p| p.changes()) {
         let name = plan
             .skill_names
@@ -403,34 +526,48 @@ pub fn snapshot_csv(plan: &Plan) -> Result<Vec<u8>, csv::Error> {
             None => ("remove".to_owned(), String::new()),
             Some(from) => (from.proficiency.to_string(), from.active.to_string()),
         };
-        writer.write_record([
-            pair.agent.to_string(),
-            pair.skill.to_string(),
-            proficiency,
-            active,
-            name.to_owned(),
-        ])?;
+        write_safe(
+            &mut writer,
+            [
+                pair.agent.to_string(),
+                pair.skill.to_string(),
+                proficiency,
+                active,
+                name.to_owned(),
+            ],
+        )?;
     }
     writer.into_inner().map_err(|e| e.into_error().into())
 }
 
 /// `cxskill export` as a roster CSV: `agent,skill,proficiency,active`
-/// plus the informational `agent_name` and `skill_name`.
+/// plus the informational `agent_name` and `skill_name`; every cell
+/// [`csv_safe`].
 pub fn export_csv(rows: &[crate::export::ExportRow]) -> Result<Vec<u8>, csv::Error> {
-    // The header by hand, so an empty export is still a valid roster.
-    let mut writer = csv::WriterBuilder::new()
-        .has_headers(false)
-        .from_writer(Vec::new());
-    writer.write_record([
-        "agent",
-        "skill",
-        "proficiency",
-        "active",
-        "agent_name",
-        "skill_name",
-    ])?;
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    write_safe(
+        &mut writer,
+        [
+            "agent",
+            "skill",
+            "proficiency",
+            "active",
+            "agent_name",
+            "skill_name",
+        ],
+    )?;
     for row in rows {
-        writer.serialize(row)?;
+        write_safe(
+            &mut writer,
+            [
+                row.agent.as_str(),
+                &row.skill.to_string(),
+                &row.proficiency.to_string(),
+                &row.active.map(|a| a.to_string()).unwrap_or_default(),
+                &row.agent_name,
+                &row.skill_name,
+            ],
+        )?;
     }
     writer.into_inner().map_err(|e| e.into_error().into())
 }
@@ -438,6 +575,171 @@ pub fn export_csv(rows: &[crate::export::ExportRow]) -> Result<Vec<u8>, csv::Err
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::client::RequestCounts;
+    use crate::model::Levels;
+    use crate::roster::{Format, Source};
+
+    #[test]
+    fn csv_safe_neutralises_formulas_and_escapes_a_leading_apostrophe() {
+        for (cell, safe) in [
+            ("=HYPERLINK(\"http://x\")", "'=HYPERLINK(\"http://x\")"),
+            ("+1", "'+1"),
+            ("-2", "'-2"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("\tx", "'\tx"),
+            ("'Til Midnight", "''Til Midnight"),
+            ("Sales", "Sales"),
+            ("1001", "1001"),
+            ("", ""),
+            ("a=b", "a=b"),
+        ] {
+            assert_eq!(csv_safe(cell), safe, "{cell:?}");
+        }
+    }
+
+    #[test]
+    fn terminal_safe_shows_controls_and_bidi_overrides_instead_of_sending_them() {
+        assert!(matches!(terminal_safe("Billing EN ✓"), Cow::Borrowed(_)));
+        assert_eq!(
+            terminal_safe("a\u{1b}]0;pwned\u{7}b\u{202e}c\0d\u{9b}e\u{2066}f\tg"),
+            "a\\u{1b}]0;pwned\\u{7}b\\u{202e}c\\u{0}d\\u{9b}e\\u{2066}f\\u{9}g"
+        );
+    }
+
+    fn input(text: &str) -> Input {
+        Input::from_bytes(Source::File("r.csv".into()), Format::Csv, text)
+    }
+
+    fn invalid(line: u64, error: &str) -> RowOutcome {
+        RowOutcome {
+            line,
+            agent: None,
+            skill: None,
+            proficiency: None,
+            action: None,
+            status: Status::Invalid,
+            from: None,
+            error: Some(error.to_owned()),
+        }
+    }
+
+    #[test]
+    fn failed_rows_quote_each_line_once_with_all_its_errors_and_neutralise_formulas() {
+        let input = input("agent,skill,proficiency,note\n=1+1,5,x,@cmd\n1002,5,3,ok\n1003,-4,y,\n");
+        let report = RunReport::new(
+            vec![
+                invalid(2, "agent `=1+1`: bad"),
+                invalid(2, "proficiency `x`: bad"),
+                invalid(4, "=cmd|' /C calc'!A0"),
+            ],
+            RequestCounts::default(),
+            None,
+        );
+        let csv = failed_rows_csv(&input, &report).expect("csv");
+        assert_eq!(
+            String::from_utf8(csv.clone()).expect("utf-8"),
+            "agent,skill,proficiency,note,error\n\
+             '=1+1,5,x,'@cmd,line 2: agent `=1+1`: bad; proficiency `x`: bad\n\
+             1003,'-4,y,,line 4: =cmd|' /C calc'!A0\n"
+        );
+        // What cxskill writes reads back as the same roster.
+        let back = roster::parse(
+            &Input::from_bytes(Source::Stdin, Format::Csv, csv),
+            &Levels::default(),
+        );
+        let original = roster::parse(&input, &Levels::default());
+        let values = |r: &roster::Roster| -> Vec<(u64, Option<String>)> {
+            r.errors.iter().map(|e| (e.line, e.value.clone())).collect()
+        };
+        assert_eq!(
+            values(&back)
+                .iter()
+                .map(|(_, v)| v.clone())
+                .collect::<Vec<_>>(),
+            values(&original)
+                .iter()
+                .map(|(_, v)| v.clone())
+                .collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn a_file_level_error_is_shown_once_without_a_doubled_colon_and_not_as_a_prune() {
+        let report = RunReport::new(
+            vec![
+                invalid(0, "the roster is empty"),
+                invalid(2, "skill `x`: bad"),
+            ],
+            RequestCounts::default(),
+            None,
+        );
+        let text = run_human(&report);
+        assert!(text.contains("\n  the roster is empty\n"), "{text}");
+        assert!(text.contains("\n  line 2: skill `x`: bad\n"), "{text}");
+        assert!(!text.contains("::") && !text.contains("--prune"), "{text}");
+        let csv =
+            failed_rows_csv(&input("agent,skill,proficiency\n1,x,3\n"), &report).expect("csv");
+        assert_eq!(
+            String::from_utf8(csv).expect("utf-8"),
+            "agent,skill,proficiency,error\n1,x,3,line 2: skill `x`: bad\n"
+        );
+    }
+
+    #[test]
+    fn human_lists_are_capped_and_say_how_many_more() {
+        let mut text = "agent,skill,proficiency\n".to_owned();
+        for i in 0..180 {
+            text.push_str(&format!("{},5,expert\n", 1000 + i));
+        }
+        let validated = crate::validate::validate(roster::parse(&input(&text), &Levels::default()));
+        let out = validate_human(&validated.summary());
+        assert_eq!(out.lines().count(), 1 + HUMAN_LIST_LIMIT + 1, "{out}");
+        assert!(
+            out.ends_with("  … and 130 more (all of them with --output json)\n"),
+            "{out}"
+        );
+        let json: serde_json::Value =
+            serde_json::from_str(&validate_json(&validated.summary())).expect("json");
+        assert_eq!(json["errors"].as_array().map(Vec::len), Some(180));
+    }
+
+    #[test]
+    fn validate_messages_escape_what_the_roster_smuggles_in() {
+        let validated = crate::validate::validate(roster::parse(
+            &input("agent,skill,proficiency\nx\u{1b}[2J,5,3\n1001,5,\u{202e}3\n"),
+            &Levels::default(),
+        ));
+        let out = validate_human(&validated.summary());
+        assert!(
+            !out.contains('\u{1b}') && !out.contains('\u{202e}'),
+            "{out}"
+        );
+        assert!(out.contains("agent `x\\u{1b}[2J`"), "{out}");
+        assert!(out.contains("proficiency `\\u{202e}3`"), "{out}");
+    }
+
+    #[test]
+    fn export_neutralises_names_from_the_server() {
+        let rows = [crate::export::ExportRow {
+            agent: "6513270e-269e-4d37-b2a7-4de452e6b438".to_owned(),
+            skill: 5,
+            proficiency: 3,
+            active: Some(true),
+            agent_name: "=HYPERLINK(\"http://evil\")".to_owned(),
+            skill_name: "@Sales".to_owned(),
+        }];
+        let csv = String::from_utf8(export_csv(&rows).expect("csv")).expect("utf-8");
+        assert_eq!(
+            csv,
+            "agent,skill,proficiency,active,agent_name,skill_name\n\
+             6513270e-269e-4d37-b2a7-4de452e6b438,5,3,true,\"'=HYPERLINK(\"\"http://evil\"\")\",'@Sales\n"
+        );
+        assert_eq!(
+            String::from_utf8(export_csv(&[]).expect("csv")).expect("utf-8"),
+            "agent,skill,proficiency,active,agent_name,skill_name\n"
+        );
+    }
 
     #[test]
     fn thousands_separators() {

@@ -2,8 +2,13 @@
 //!
 //! [`crate::roster`] checks each row alone; this checks them as a set. The
 //! same agent and skill twice with identical values is a warning (one row
-//! kept); with different values it is ambiguous which one the user meant,
-//! so every line involved is an error.
+//! kept; one warning for all the copies of a row); with different values it is ambiguous which one the user meant,
+//! so every line involved is an error. A roster with no rows at all is
+//! valid, with a warning.
+//!
+//! Everything here is linear or n log n in the rows, and no message grows
+//! with the roster: a million conflicting rows make a million errors of
+//! bounded length, not a million lists of a million lines.
 
 use serde::Serialize;
 
@@ -27,15 +32,17 @@ impl Validated {
         self.roster.errors.is_empty()
     }
 
-    pub fn summary(&self) -> Summary {
+    /// The summary, borrowing the errors and warnings (a million of them
+    /// are not copied to be printed).
+    pub fn summary(&self) -> Summary<'_> {
         Summary {
             source: self.roster.source.to_string(),
             valid: self.is_valid(),
             rows: self.roster.total_rows,
             agents: self.agents,
             skills: self.skills,
-            errors: self.roster.errors.clone(),
-            warnings: self.warnings.clone(),
+            errors: &self.roster.errors,
+            warnings: &self.warnings,
         }
     }
 }
@@ -43,7 +50,7 @@ impl Validated {
 /// What `cxskill validate` reports; also the JSON document of
 /// `validate --output json`.
 #[derive(Debug, Clone, Serialize)]
-pub struct Summary {
+pub struct Summary<'a> {
     #[serde(skip)]
     pub source: String,
     pub valid: bool,
@@ -53,8 +60,8 @@ pub struct Summary {
     pub agents: u64,
     /// Distinct skills among the valid rows.
     pub skills: u64,
-    pub errors: Vec<Issue>,
-    pub warnings: Vec<Issue>,
+    pub errors: &'a [Issue],
+    pub warnings: &'a [Issue],
 }
 
 /// Checks the rows as a set. Repeated rows are dropped (first kept, with
@@ -106,38 +113,48 @@ pub fn validate(mut roster: Roster) -> Validated {
         }
         for &index in &group[1..] {
             drop[index] = true;
-            let row = &rows[index];
-            warnings.push(Issue {
-                line: row.line,
-                column: None,
-                value: None,
-                message: format!(
-                    "agent {} skill {} repeats line {} with the same values; kept one",
-                    row.agent, row.skill, first.line
-                ),
-            });
         }
+        warnings.push(repeat_issue(rows, &group));
         count(agent);
         skills.push(skill);
     }
-    skills.sort_unstable();
-    skills.dedup();
-    let skills = skills.len() as u64;
+    // The keys and the skill list go before the warnings are sorted and
+    // the rows compacted: on a large roster they are the biggest buffers.
+    std::mem::drop(keys);
+    let skills = distinct(skills);
+    if roster.total_rows == 0 && roster.errors.is_empty() {
+        warnings.push(Issue {
+            line: 0,
+            column: None,
+            value: None,
+            message: "the roster has no rows; there is nothing to do".to_owned(),
+        });
+    }
 
     let mut index = 0;
     roster.rows.retain(|_| {
         index += 1;
         !drop[index - 1]
     });
+    // The parser's errors are in line order, several to a line in column
+    // order: a stable sort keeps that. Each duplicate line has one
+    // warning, so the cheaper unstable sort (no buffer) does.
     roster.errors.extend(errors);
     roster.errors.sort_by_key(|issue| issue.line);
-    warnings.sort_by_key(|issue| issue.line);
+    warnings.sort_unstable_by_key(|issue| issue.line);
     Validated {
         roster,
         warnings,
         agents,
         skills,
     }
+}
+
+/// How many distinct values there are; takes the list, to free it.
+fn distinct<T: Ord>(mut values: Vec<T>) -> u64 {
+    values.sort_unstable();
+    values.dedup();
+    values.len() as u64
 }
 
 /// A roster row's agent or skill for sorting: an id by value, a name
@@ -169,15 +186,63 @@ impl<'a> SkillKey<'a> {
     }
 }
 
+/// At most this many other lines are named in a conflict message.
+const OTHERS_NAMED: usize = 10;
+
+/// The warning for a group of identical rows: one per group, at the first
+/// repeat, naming at most [`OTHERS_NAMED`] of the repeats (five million
+/// copies of one row are one warning, not five million).
+fn repeat_issue(rows: &[RosterRow], group: &[usize]) -> Issue {
+    let first = &rows[group[0]];
+    let repeats = &group[1..];
+    let repeat = &rows[repeats[0]];
+    let message = if repeats.len() == 1 {
+        format!(
+            "agent {} skill {} repeats line {} with the same values; kept one",
+            repeat.agent, repeat.skill, first.line
+        )
+    } else {
+        let mut lines: Vec<String> = repeats
+            .iter()
+            .take(OTHERS_NAMED)
+            .map(|&i| rows[i].line.to_string())
+            .collect();
+        let more = repeats.len() - lines.len();
+        if more > 0 {
+            lines.push(format!("and {more} more"));
+        }
+        format!(
+            "agent {} skill {} repeats line {} with the same values on {} lines ({}); kept one",
+            repeat.agent,
+            repeat.skill,
+            first.line,
+            repeats.len(),
+            lines.join(", ")
+        )
+    };
+    Issue {
+        line: repeat.line,
+        column: None,
+        value: None,
+        message,
+    }
+}
+
 /// The error for one of several rows that give the same agent and skill
-/// different values.
+/// different values. Names at most [`OTHERS_NAMED`] of the other lines,
+/// so a large group costs linear time and space, not quadratic.
 fn conflict_issue(rows: &[RosterRow], group: &[usize], index: usize) -> Issue {
     let row = &rows[index];
-    let others: Vec<String> = group
+    let mut others: Vec<String> = group
         .iter()
         .filter(|&&other| other != index)
+        .take(OTHERS_NAMED)
         .map(|&other| rows[other].line.to_string())
         .collect();
+    let more = group.len() - 1 - others.len();
+    if more > 0 {
+        others.push(format!("and {more} more"));
+    }
     Issue {
         line: row.line,
         column: None,
@@ -228,6 +293,24 @@ mod tests {
     }
 
     #[test]
+    fn many_copies_of_a_row_are_one_warning_naming_the_first_repeats() {
+        let mut text = "agent,skill,proficiency\n1002,5,3\n".to_owned();
+        for _ in 0..1_000 {
+            text.push_str("1001,5,3\n");
+        }
+        let v = check(&text);
+        assert!(v.is_valid());
+        assert_eq!(v.roster.rows.len(), 2);
+        assert_eq!(v.warnings.len(), 1);
+        assert_eq!(v.warnings[0].line, 4);
+        assert_eq!(
+            v.warnings[0].message,
+            "agent 1001 skill 5 repeats line 3 with the same values on 999 lines \
+             (4, 5, 6, 7, 8, 9, 10, 11, 12, 13, and 989 more); kept one"
+        );
+    }
+
+    #[test]
     fn conflicting_duplicates_make_every_line_an_error() {
         let v = check(
             "agent,skill,proficiency,active\n1001,5,3,\n1002,5,3,\n1001,5,4,\n1001,5,3,\n1003,5,3,yes\n1003,5,3,no\n",
@@ -240,6 +323,49 @@ mod tests {
         assert_eq!(v.roster.rows.len(), 1);
         let s = v.summary();
         assert_eq!((s.rows, s.agents, s.skills), (6, 1, 1));
+    }
+
+    #[test]
+    fn a_large_conflict_group_names_a_bounded_number_of_other_lines() {
+        let mut text = "agent,skill,proficiency\n".to_owned();
+        for i in 0..5_000 {
+            text.push_str(&format!("1001,5,{}\n", i % 2 + 1));
+        }
+        let v = check(&text);
+        assert_eq!(v.roster.errors.len(), 5_000);
+        let first = &v.roster.errors[0];
+        assert!(
+            first
+                .message
+                .contains("also on line 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, and 4989 more"),
+            "{}",
+            first.message
+        );
+        assert!(v.roster.errors.iter().all(|e| e.message.len() < 200));
+    }
+
+    #[test]
+    fn an_empty_roster_is_valid_with_a_warning() {
+        for v in [
+            check("agent,skill,proficiency\n"),
+            check("agent,skill,proficiency\n\n  \n"),
+            validate(parse(
+                &Input::from_bytes(Source::Stdin, Format::Json, "[]"),
+                &crate::model::Levels::default(),
+            )),
+        ] {
+            assert!(v.is_valid());
+            assert_eq!(v.warnings.len(), 1);
+            assert_eq!(
+                v.warnings[0].message,
+                "the roster has no rows; there is nothing to do"
+            );
+        }
+        assert!(
+            check("agent,skill,proficiency\n1001,5,3\n")
+                .warnings
+                .is_empty()
+        );
     }
 
     #[test]

@@ -112,20 +112,46 @@ fn not_utf8_and_missing_column_are_reported_with_file_and_line() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stdout(&out).contains("tests/data/latin1.csv: line 3: skill"));
     assert!(stdout(&out).contains("not valid UTF-8"));
+    assert!(stdout(&out).contains("--encoding windows-1252"));
 
     let out = cxskill(&["validate", "tests/data/missing_column.csv"], None);
     assert_eq!(out.status.code(), Some(2));
     assert!(
+        stdout(&out).contains(
+            "line 1: missing the skill column (name it `skill`, `skillId`, `skillName`); any case; spaces, `_` and `-` ignored. \
+             The header, split at `,`, has `user`, `competency`, `proficiency`"
+        ),
+        "{}",
         stdout(&out)
-            .contains("line 1: missing the skill column; name it `skill`, `skillId`, `skillName`")
     );
 }
 
 #[test]
-fn stdin_is_csv_and_header_only_is_valid() {
+fn windows_1252_reads_with_the_encoding_option() {
+    let out = cxskill(
+        &[
+            "validate",
+            "tests/data/latin1.csv",
+            "--encoding",
+            "windows-1252",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert_eq!(stdout(&out), "2 rows, 2 agents, 2 skills: valid\n");
+}
+
+#[test]
+fn stdin_is_csv_and_header_only_is_valid_with_a_warning() {
     let out = cxskill(&["validate", "-"], Some(b"agent,skill,proficiency\r\n"));
     assert_eq!(out.status.code(), Some(0));
-    assert_eq!(stdout(&out), "0 rows, 0 agents, 0 skills: valid\n");
+    assert_eq!(
+        stdout(&out),
+        "0 rows, 0 agents, 0 skills: valid\n  warning: <stdin>: the roster has no rows; there is nothing to do\n"
+    );
+    let out = cxskill(&["validate", "-", "--format", "json"], Some(b"[]"));
+    assert_eq!(out.status.code(), Some(0));
+    assert!(stdout(&out).contains("warning: <stdin>: the roster has no rows"));
 
     let out = cxskill(
         &["validate", "-", "--format", "json"],

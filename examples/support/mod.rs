@@ -23,7 +23,25 @@ pub fn release_binary() -> Result<PathBuf, String> {
 
 /// Waits for the child and returns its exit code and peak RSS (KiB) from
 /// `wait4`, which sees the whole process lifetime.
+#[allow(dead_code)]
 pub fn wait_with_rusage(pid: u32) -> std::io::Result<(i32, i64)> {
+    wait_with_usage(pid).map(|u| (u.code, u.max_rss_kb))
+}
+
+/// What `wait4` tells of a finished child.
+#[allow(dead_code)]
+pub struct Usage {
+    pub code: i32,
+    /// Peak resident set size, KiB.
+    pub max_rss_kb: i64,
+    /// User plus system CPU time, seconds: steadier than wall time on a
+    /// shared machine.
+    pub cpu_seconds: f64,
+}
+
+/// Waits for the child; its exit code, peak RSS and CPU time.
+#[allow(dead_code)]
+pub fn wait_with_usage(pid: u32) -> std::io::Result<Usage> {
     let mut status = 0;
     // SAFETY: an all-zero `rusage` is a valid value, and both pointers
     // outlive the call.
@@ -39,5 +57,10 @@ pub fn wait_with_rusage(pid: u32) -> std::io::Result<(i32, i64)> {
     } else {
         -1
     };
-    Ok((code, usage.ru_maxrss))
+    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    Ok(Usage {
+        code,
+        max_rss_kb: usage.ru_maxrss,
+        cpu_seconds: seconds(usage.ru_utime) + seconds(usage.ru_stime),
+    })
 }
