@@ -2,6 +2,12 @@
 //! sandbox on 127.0.0.1:0 and talks to it with a plain reqwest client over
 //! loopback, never through cxskill's own client, so the sandbox is
 //! verified independently of the code it is meant to test.
+//!
+//! What "as published" means is decided by the vendored reference
+//! (`tests/fixtures/cxone-admin-skills.openapi.json`) through the checker
+//! in `tests/schema/`, not by cxskill's `wire` types: every answer of every
+//! endpoint is checked against it, and so are the hand-written fixtures of
+//! `tests/fixtures/rev2/` that the client's tests decode too.
 
 mod schema;
 

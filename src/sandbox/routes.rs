@@ -27,7 +27,7 @@ use super::shapes::{
     SkillsAgentsRow, SkillsPage, Stamp, UpsertAnswer, UpsertResult, UpsertResultSet,
     proficiency_name,
 };
-use super::store::{Filter, Outcome, Scope};
+use super::store::{Filter, Outcome, RowError, Scope};
 use super::tenant::{Agent, Skill};
 use super::{auth, reply};
 use crate::model::{AgentRef, SkillId};
@@ -617,9 +617,7 @@ async fn remove_pair(
     let agent = find_agent(&app, &agent)?;
     match app.store.remove_pair(agent.agent_id, skill) {
         Ok(()) => Ok(reply::committed(StatusCode::OK.into_response())),
-        Err(super::store::RowError::Refused) => Err(Rejection::Conflict(
-            super::store::RowError::Refused.text().to_owned(),
-        )),
+        Err(RowError::Refused) => Err(Rejection::Conflict(RowError::Refused.text().to_owned())),
         Err(_) => Err(Rejection::NotFound(format!(
             "Agent {} does not hold skill {}",
             agent.agent_id, skill.skill_id
