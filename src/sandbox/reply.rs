@@ -1,7 +1,7 @@
 //! The answers the sandbox gives, in one place, so every whole-request
 //! error has the contract's shape (`{"error", "error_description"}`).
 
-use axum::Json;
+use axum::body::Body;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -13,7 +13,32 @@ use super::shapes::ApiError;
 pub(super) const MAX_ROWS: usize = 1000;
 
 pub(super) fn json<T: Serialize>(status: StatusCode, body: &T) -> Response {
-    (status, Json(body)).into_response()
+    json_sized(status, body, 256)
+}
+
+/// A JSON answer serialised into a buffer of about `capacity` bytes, so
+/// a listing is written without growing its buffer step by step: the
+/// one-agent read is the sandbox's hottest path.
+pub(super) fn json_sized<T: Serialize>(status: StatusCode, body: &T, capacity: usize) -> Response {
+    let mut bytes = Vec::with_capacity(capacity);
+    match serde_json::to_writer(&mut bytes, body) {
+        Ok(()) => {
+            let mut response = Response::new(Body::from(bytes));
+            *response.status_mut() = status;
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            response
+        }
+        // The shapes are plain structs of strings, numbers and booleans;
+        // serialising them cannot fail, but a bug must not panic a task.
+        Err(error) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("cannot serialise the answer: {error}"),
+        )
+            .into_response(),
+    }
 }
 
 pub(super) fn error(status: StatusCode, error: &str, description: Option<String>) -> Response {

@@ -27,7 +27,7 @@ use super::shapes::{
     SkillsAgentsRow, SkillsPage, Stamp, UpsertAnswer, UpsertResult, UpsertResultSet,
     proficiency_name,
 };
-use super::store::{Filter, Outcome, Scope};
+use super::store::{Filter, Outcome, RowError, Scope};
 use super::tenant::{Agent, Skill};
 use super::{auth, reply};
 use crate::model::{AgentRef, SkillId};
@@ -62,7 +62,7 @@ pub(super) fn router(app: Arc<App>) -> Router {
         )
         .route("/skills/{skill}/agents/{agent}", delete(remove_pair));
     Router::new()
-        .nest(&api_prefix(&app.api_version), api)
+        .nest(&app.api_prefix, api)
         .route("/auth/token", post(token))
         .route("/.well-known/cxone-configuration", get(discovery))
         .route("/__sandbox/state", get(state))
@@ -70,10 +70,6 @@ pub(super) fn router(app: Arc<App>) -> Router {
         .fallback(fallback)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(app)
-}
-
-fn api_prefix(version: &str) -> String {
-    format!("/inContactAPI/services/{version}")
 }
 
 // --- token and discovery ---------------------------------------------------------
@@ -106,7 +102,7 @@ async fn discovery(
     if !known {
         return Err(Rejection::NotFound(format!("Tenant '{asked}' not found")));
     }
-    let base = app.base_for(&headers);
+    let base = app.base_for(&headers).into_owned();
     let host = base.trim_start_matches("http://");
     let domain = host
         .rsplit_once(':')
@@ -148,7 +144,7 @@ async fn list_agents(
         .store
         .agents(params.search(), is_active, since, top, skip);
     let links = app.links(&headers, &uri, &params, top, skip, page.total);
-    let agents = page
+    let agents: Vec<AgentRow<'_>> = page
         .items
         .iter()
         .map(|a| AgentRow {
@@ -161,7 +157,8 @@ async fn list_agents(
             is_active: a.is_active,
         })
         .collect();
-    Ok(reply::json(
+    let capacity = 512 + agents.len() * 300;
+    Ok(reply::json_sized(
         StatusCode::OK,
         &AgentsPage {
             total_records: page.total,
@@ -170,6 +167,7 @@ async fn list_agents(
             agents,
             links,
         },
+        capacity,
     ))
 }
 
@@ -184,7 +182,7 @@ async fn list_skills(
     let poll = app.store.clock.poll();
     let page = app.store.skills(params.search(), top, skip);
     let links = app.links(&headers, &uri, &params, top, skip, page.total);
-    let skills = page
+    let skills: Vec<SkillRow<'_>> = page
         .items
         .iter()
         .map(|s| SkillRow {
@@ -195,7 +193,8 @@ async fn list_skills(
             is_active: s.is_active,
         })
         .collect();
-    Ok(reply::json(
+    let capacity = 512 + skills.len() * 200;
+    Ok(reply::json_sized(
         StatusCode::OK,
         &SkillsPage {
             total_records: page.total,
@@ -204,6 +203,7 @@ async fn list_skills(
             skills,
             links,
         },
+        capacity,
     ))
 }
 
@@ -230,7 +230,7 @@ async fn agent_skills(
         .store
         .assignments(Scope::Agent(agent.agent_id), &filter, top, skip);
     let links = app.links(&headers, &uri, &params, top, skip, page.total);
-    let rows = page
+    let rows: Vec<AgentSkillRow<'_>> = page
         .items
         .iter()
         .map(|v| AgentSkillRow {
@@ -250,7 +250,8 @@ async fn agent_skills(
             last_update_time: Stamp(v.held.updated),
         })
         .collect();
-    Ok(reply::json(
+    let capacity = 512 + rows.len() * 400;
+    Ok(reply::json_sized(
         StatusCode::OK,
         &AgentSkillsPage {
             total_records: page.total,
@@ -259,6 +260,7 @@ async fn agent_skills(
             agent_skill_assignments: rows,
             links,
         },
+        capacity,
     ))
 }
 
@@ -284,7 +286,7 @@ async fn all_assignments(
         return Ok(StatusCode::NO_CONTENT.into_response());
     }
     let links = app.links(&headers, &uri, &params, top, skip, page.total);
-    let rows = page
+    let rows: Vec<AssignmentRow<'_>> = page
         .items
         .iter()
         .map(|v| AssignmentRow {
@@ -303,7 +305,8 @@ async fn all_assignments(
             last_update_time: Stamp(v.held.updated),
         })
         .collect();
-    Ok(reply::json(
+    let capacity = 512 + rows.len() * 400;
+    Ok(reply::json_sized(
         StatusCode::OK,
         &AllAssignmentsPage {
             total_records: page.total,
@@ -312,6 +315,7 @@ async fn all_assignments(
             agent_skill_assignments: rows,
             links,
         },
+        capacity,
     ))
 }
 
@@ -358,7 +362,7 @@ async fn skills_agents(
     let page = app
         .store
         .assignments(Scope::Skills(&known), &filter, usize::MAX, 0);
-    let rows = page
+    let rows: Vec<SkillsAgentsRow<'_>> = page
         .items
         .iter()
         .map(|v| SkillsAgentsRow {
@@ -382,7 +386,8 @@ async fn skills_agents(
     } else {
         StatusCode::PARTIAL_CONTENT
     };
-    Ok(reply::json(
+    let capacity = 512 + rows.len() * 400;
+    Ok(reply::json_sized(
         status,
         &SkillsAgentsAnswer {
             business_unit_id: app.tenant.business_unit_id,
@@ -393,6 +398,7 @@ async fn skills_agents(
                 .map(|skill_id| InvalidSkill { skill_id })
                 .collect(),
         },
+        capacity,
     ))
 }
 
@@ -420,7 +426,7 @@ async fn skill_agents(
         return Ok(StatusCode::NO_CONTENT.into_response());
     }
     let links = app.links(&headers, &uri, &params, top, skip, page.total);
-    let rows = page
+    let rows: Vec<SkillAgentRow<'_>> = page
         .items
         .iter()
         .map(|v| SkillAgentRow {
@@ -459,7 +465,8 @@ async fn skill_agents(
             screen_pop_trigger_event: "",
         })
         .collect();
-    Ok(reply::json(
+    let capacity = 512 + rows.len() * 900;
+    Ok(reply::json_sized(
         StatusCode::OK,
         &SkillAgentsPage {
             total_records: page.total,
@@ -468,6 +475,7 @@ async fn skill_agents(
             agent_skill_assignments: rows,
             links,
         },
+        capacity,
     ))
 }
 
@@ -609,9 +617,7 @@ async fn remove_pair(
     let agent = find_agent(&app, &agent)?;
     match app.store.remove_pair(agent.agent_id, skill) {
         Ok(()) => Ok(reply::committed(StatusCode::OK.into_response())),
-        Err(super::store::RowError::Refused) => Err(Rejection::Conflict(
-            super::store::RowError::Refused.text().to_owned(),
-        )),
+        Err(RowError::Refused) => Err(Rejection::Conflict(RowError::Refused.text().to_owned())),
         Err(_) => Err(Rejection::NotFound(format!(
             "Agent {} does not hold skill {}",
             agent.agent_id, skill.skill_id
@@ -794,7 +800,8 @@ impl App {
 
     /// `_links` of a page: `self`, and `next` when more remain, as
     /// absolute URLs on the host the client addressed, carrying the
-    /// request's own filters with `top` and `skip`.
+    /// request's own filters with `top` and `skip`. Each URL is written
+    /// into one buffer: every page of every listing carries them.
     fn links(
         &self,
         headers: &HeaderMap,
@@ -804,18 +811,32 @@ impl App {
         skip: usize,
         total: u64,
     ) -> Links {
+        use std::fmt::Write as _;
         let base = self.base_for(headers);
-        let prefix = api_prefix(&self.api_version);
-        let url = |skip: usize| {
+        let filters = {
             let mut query = form_urlencoded::Serializer::new(String::new());
             for (name, value) in &params.pairs {
                 if name != "top" && name != "skip" {
                     query.append_pair(name, value);
                 }
             }
-            query.append_pair("top", &top.to_string());
-            query.append_pair("skip", &skip.to_string());
-            format!("{base}{prefix}{}?{}", uri.path(), query.finish())
+            query.finish()
+        };
+        let url = |skip: usize| {
+            let mut url = String::with_capacity(
+                base.len() + self.api_prefix.len() + uri.path().len() + filters.len() + 32,
+            );
+            url.push_str(&base);
+            url.push_str(&self.api_prefix);
+            url.push_str(uri.path());
+            url.push('?');
+            if !filters.is_empty() {
+                url.push_str(&filters);
+                url.push('&');
+            }
+            // Writing to a String cannot fail.
+            let _ = write!(url, "top={top}&skip={skip}");
+            url
         };
         let end = skip.saturating_add(top);
         Links {

@@ -14,6 +14,7 @@
 //! nothing and is not logged, so observing the sandbox does not change
 //! what it records.
 
+use std::borrow::Cow;
 use std::collections::{HashSet, VecDeque};
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -74,6 +75,8 @@ pub(super) struct App {
     pub access_keys: Vec<AccessKey>,
     pub clients: Vec<ApiClient>,
     pub api_version: String,
+    /// `/inContactAPI/services/{version}`.
+    pub api_prefix: String,
     pub credentials: SandboxCredentials,
     pub string_ids: bool,
     pub partial_status: StatusCode,
@@ -169,6 +172,7 @@ impl App {
             access_keys,
             clients,
             api_version: options.api_version.clone(),
+            api_prefix: format!("/inContactAPI/services/{}", options.api_version),
             credentials,
             string_ids: options.string_ids,
             partial_status,
@@ -218,15 +222,20 @@ impl App {
     /// address: the base of `_links` and of the discovery endpoints, so
     /// that a client which reached the sandbox by one name is sent back
     /// to that name.
-    pub fn base_for(&self, headers: &HeaderMap) -> String {
-        let host = headers
-            .get(header::HOST)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<Authority>().ok())
-            .filter(|a| !a.as_str().contains('@'));
-        match host {
-            Some(authority) => format!("http://{authority}"),
-            None => self.base.get().cloned().unwrap_or_default(),
+    pub fn base_for(&self, headers: &HeaderMap) -> Cow<'_, str> {
+        let bound = self.base.get().map_or("", String::as_str);
+        let Some(host) = headers.get(header::HOST).and_then(|v| v.to_str().ok()) else {
+            return Cow::Borrowed(bound);
+        };
+        // The common case: the client addressed the bound address.
+        if bound.strip_prefix("http://") == Some(host) {
+            return Cow::Borrowed(bound);
+        }
+        match host.parse::<Authority>() {
+            Ok(authority) if !authority.as_str().contains('@') => {
+                Cow::Owned(format!("http://{authority}"))
+            }
+            _ => Cow::Borrowed(bound),
         }
     }
 
