@@ -617,12 +617,14 @@ impl<'a> Run<'a> {
             .filter(|&s| !self.holdings.skill_read(s))
             .filter(|_| agents.iter().any(|&a| !self.holdings.is_complete(a)))
             .collect();
-        if !unread.is_empty()
-            && let Err(error) =
-                read::read_skills(self.client, &mut self.holdings, &unread, None).await
-        {
-            self.read_failed(&error);
-            return self.run_single(write, queue).await;
+        if !unread.is_empty() {
+            match read::read_skills(self.client, &mut self.holdings, &unread, None).await {
+                Ok(changes) => self.note_changes(&changes),
+                Err(error) => {
+                    self.read_failed(&error);
+                    return self.run_single(write, queue).await;
+                }
+            }
         }
         let body_pairs: HashSet<(u64, u64)> = write
             .pairs

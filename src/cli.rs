@@ -77,6 +77,11 @@ pub enum Command {
     Apply(ApplyArgs),
     /// Write the tenant's current assignments as a roster CSV.
     Export(ExportArgs),
+    /// Show a saved plan (`plan --out`) as `plan` showed it, with its age.
+    Show(ShowArgs),
+    /// Take back a run: put back the before-state, from `apply --snapshot`,
+    /// of the pairs that still hold the run's target.
+    Undo(UndoArgs),
     /// Serve a local CXone tenant to rehearse against (loopback only by
     /// default).
     Sandbox(SandboxArgs),
@@ -289,6 +294,12 @@ pub struct PlanArgs {
     #[command(flatten)]
     pub job: JobArgs,
 
+    /// Save the plan to FILE (JSON) for review; `cxskill apply FILE`
+    /// later applies exactly its pair changes, and `cxskill show FILE`
+    /// prints it.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+
     /// Exit 4 when there are changes to apply, 0 when there are none.
     #[arg(long)]
     pub detailed_exitcode: bool,
@@ -325,6 +336,53 @@ pub struct ApplyArgs {
     /// assignments (a guard for --prune and large `remove` rosters).
     #[arg(long, default_value_t = 50, value_name = "N")]
     pub max_removals: u64,
+
+    /// With a saved plan: when pairs changed since the plan was made,
+    /// apply each target to what the tenant holds now (and report the
+    /// drift) instead of refusing.
+    #[arg(long)]
+    pub allow_drift: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// A plan saved with `cxskill plan ROSTER --out FILE`.
+    pub plan: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct UndoArgs {
+    /// A snapshot written by `cxskill apply --snapshot FILE`.
+    pub snapshot: PathBuf,
+
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+
+    #[command(flatten)]
+    pub records: ReportArgs,
+
+    /// Show what would be put back and stop.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Undo without asking, even on a terminal.
+    #[arg(short, long, visible_alias = "auto-approve")]
+    pub yes: bool,
+
+    /// Stop before any write when the undo would remove more than N
+    /// assignments the run did not add (those it added are taken back
+    /// without counting).
+    #[arg(long, default_value_t = 50, value_name = "N")]
+    pub max_removals: u64,
+
+    /// Rows per write body (see `apply --batch-size`).
+    #[arg(long, default_value_t = cxskill::requests::DEFAULT_BATCH_SIZE as u64, value_name = "N",
+          value_parser = clap::value_parser!(u64).range(1..=1000))]
+    pub batch_size: u64,
+
+    /// Write per agent only (see `apply --no-bulk`).
+    #[arg(long)]
+    pub no_bulk: bool,
 }
 
 #[derive(Debug, Args)]

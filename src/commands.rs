@@ -11,7 +11,7 @@ use tracing::info;
 
 use crate::cli::{
     ApplyArgs, Cli, ConnectionArgs, ExportArgs, Global, JobArgs, PlanArgs, ReportArgs, RosterArgs,
-    SandboxArgs, TenantArgs,
+    SandboxArgs, ShowArgs, TenantArgs, UndoArgs,
 };
 use cxskill::apply::Progress;
 use cxskill::client::{Client, ClientError, RequestCounts};
@@ -22,7 +22,9 @@ use cxskill::files;
 use cxskill::interrupt::{Interrupt, Signal};
 use cxskill::job::{Confirmation, Job, Mode, Planned, Review, Stop};
 use cxskill::model::{AgentSpec, Levels, SkillSpec};
+use cxskill::outcome::ConcurrentChange;
 use cxskill::outcome::{self, RunReport};
+use cxskill::planfile::{self, RosterDigest, SavedPlan, TenantId};
 use cxskill::report::{self, Output};
 use cxskill::requests::{DEFAULT_BATCH_SIZE, Strategy};
 use cxskill::roster::{self, Input};
@@ -51,27 +53,32 @@ pub fn validate(args: &RosterArgs, global: &Global) -> i32 {
     }
 }
 
-/// `cxskill plan`: the diff and the requests, nothing written.
+/// `cxskill plan`: the diff and the requests, nothing written; with
+/// `--out`, saved for a later `apply`.
 pub fn plan(args: &PlanArgs, global: &Global) -> i32 {
     let job = Job {
         mode: Mode::Plan,
         detailed_exitcode: args.detailed_exitcode,
         ..job_of(&args.job)
     };
-    run(&args.job, global, &job, None)
+    let files = Files {
+        plan_out: args.out.as_deref(),
+        snapshot: None,
+    };
+    run(&args.job, global, &job, files)
 }
 
-/// `cxskill apply`: the diff, confirmed, then written.
+/// `cxskill apply`: the diff, confirmed, then written. Given a saved plan
+/// instead of a roster, its pair changes (the plan was the review).
 pub fn apply(args: &ApplyArgs, global: &Global) -> i32 {
-    let confirmation = if args.yes {
-        Confirmation::Given
-    } else if args.job.connection.sandbox {
-        // A throwaway in-process sandbox needs no confirmation.
-        Confirmation::Throwaway
-    } else if std::io::stdin().is_terminal() {
-        Confirmation::Ask
+    let saved = match saved_plan(&args.job.roster) {
+        Ok(saved) => saved,
+        Err(code) => return code,
+    };
+    let confirmation = if saved.is_some() {
+        Confirmation::Reviewed
     } else {
-        Confirmation::NoTerminal
+        confirmation(args.yes, args.job.connection.sandbox)
     };
     let job = Job {
         mode: if args.dry_run {
@@ -82,10 +89,158 @@ pub fn apply(args: &ApplyArgs, global: &Global) -> i32 {
         detailed_exitcode: args.detailed_exitcode,
         skip_invalid: args.skip_invalid,
         max_removals: args.max_removals,
+        allow_drift: args.allow_drift,
         confirmation,
         ..job_of(&args.job)
     };
-    run(&args.job, global, &job, args.snapshot.as_deref())
+    let files = Files {
+        plan_out: None,
+        snapshot: args.snapshot.as_deref(),
+    };
+    match saved {
+        Some((name, saved)) => {
+            let source = Source::Saved {
+                name: &name,
+                saved: Box::new(saved),
+            };
+            within(
+                &args.job.connection,
+                &args.job.records,
+                global,
+                &job,
+                source,
+                files,
+            )
+        }
+        None => run(&args.job, global, &job, files),
+    }
+}
+
+/// `cxskill undo SNAPSHOT`: puts back the before-state of the pairs a run
+/// changed that still hold its target; shows the plan and asks, like apply.
+pub fn undo(args: &UndoArgs, global: &Global) -> i32 {
+    let name = args.snapshot.display().to_string();
+    let rows = match std::fs::read(&args.snapshot)
+        .map_err(|e| format!("{name}: cannot read the snapshot: {e}"))
+        .and_then(|bytes| cxskill::snapshot::parse(&name, &bytes))
+    {
+        Ok(rows) => rows,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return exit_codes::INVALID_INPUT;
+        }
+    };
+    let job = Job {
+        mode: if args.dry_run {
+            Mode::DryRun
+        } else {
+            Mode::Apply
+        },
+        max_removals: args.max_removals,
+        // Pairs changed since the run are left alone and reported, not a
+        // reason to stop.
+        allow_drift: true,
+        confirmation: confirmation(args.yes, args.connection.sandbox),
+        strategy: Strategy {
+            bulk: !args.no_bulk,
+            batch_size: usize::try_from(args.batch_size).unwrap_or(DEFAULT_BATCH_SIZE),
+        },
+        ..Job::default()
+    };
+    if let Some(stop) = job.needs_terminal() {
+        eprintln!("error: {}", stop.message());
+        return stop.exit_code();
+    }
+    let files = Files {
+        plan_out: None,
+        snapshot: None,
+    };
+    within(
+        &args.connection,
+        &args.records,
+        global,
+        &job,
+        Source::Undo(&rows),
+        files,
+    )
+}
+
+/// `cxskill show PLAN`: a saved plan as `plan` showed it, with its age.
+pub fn show(args: &ShowArgs, global: &Global) -> i32 {
+    let name = args.plan.display().to_string();
+    let saved = match std::fs::read(&args.plan)
+        .map_err(|e| format!("{name}: cannot read the plan: {e}"))
+        .and_then(|bytes| SavedPlan::parse(&name, &bytes).map_err(|e| e.to_string()))
+    {
+        Ok(saved) => saved,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return exit_codes::INVALID_INPUT;
+        }
+    };
+    match global.output {
+        Output::Json => print(&saved.to_json()),
+        Output::Human => {
+            let age = saved
+                .age(std::time::SystemTime::now())
+                .map(|a| format!("{} ago", planfile::age_text(a)))
+                .unwrap_or_else(|| "at an unknown time".to_owned());
+            print(&format!(
+                "plan made {age} ({}) from {} ({}), for tenant {} business unit {}\n",
+                saved.created,
+                report::terminal_safe(&saved.roster.name),
+                saved.roster.sha256,
+                saved.tenant.tenant_id.as_deref().unwrap_or("(unknown)"),
+                saved
+                    .tenant
+                    .business_unit_id
+                    .as_deref()
+                    .unwrap_or("(unknown)"),
+            ));
+            print(&report::plan_human(
+                &saved.as_plan(),
+                &saved.requests,
+                list_limit(),
+            ));
+        }
+    }
+    exit_codes::OK
+}
+
+/// The go-ahead an apply has: `--yes`, a throwaway sandbox, a terminal to
+/// ask on, or none.
+fn confirmation(yes: bool, sandbox: bool) -> Confirmation {
+    if yes {
+        Confirmation::Given
+    } else if sandbox {
+        // A throwaway in-process sandbox needs no confirmation.
+        Confirmation::Throwaway
+    } else if std::io::stdin().is_terminal() {
+        Confirmation::Ask
+    } else {
+        Confirmation::NoTerminal
+    }
+}
+
+/// The saved plan `apply` was given instead of a roster, if it was one.
+fn saved_plan(args: &RosterArgs) -> Result<Option<(String, SavedPlan)>, i32> {
+    if args.roster.as_os_str() == "-" || !args.roster.is_file() {
+        return Ok(None);
+    }
+    let Ok(bytes) = std::fs::read(&args.roster) else {
+        return Ok(None);
+    };
+    if !planfile::looks_like_plan(&bytes) {
+        return Ok(None);
+    }
+    let name = args.roster.display().to_string();
+    match SavedPlan::parse(&name, &bytes) {
+        Ok(saved) => Ok(Some((name, saved))),
+        Err(e) => {
+            eprintln!("error: {e}; nothing was sent");
+            Err(exit_codes::INVALID_INPUT)
+        }
+    }
 }
 
 /// The policy both commands share, from their flags.
@@ -100,9 +255,53 @@ fn job_of(args: &JobArgs) -> Job {
     }
 }
 
+/// Files a run writes besides its report.
+#[derive(Clone, Copy)]
+struct Files<'a> {
+    /// `plan --out`: the saved plan.
+    plan_out: Option<&'a Path>,
+    /// `apply --snapshot`.
+    snapshot: Option<&'a Path>,
+}
+
+/// What a run plans from.
+enum Source<'a> {
+    /// A roster, read and validated; its invalid rows.
+    Roster {
+        input: &'a Input,
+        validated: &'a Validated,
+        invalid: Vec<outcome::RowOutcome>,
+    },
+    /// A saved plan.
+    Saved {
+        name: &'a str,
+        saved: Box<SavedPlan>,
+    },
+    /// A snapshot to take back.
+    Undo(&'a [cxskill::snapshot::SnapshotRow]),
+}
+
+impl<'a> Source<'a> {
+    /// The roster, for quoting failed rows as written.
+    fn input(&self) -> Option<&'a Input> {
+        match self {
+            Source::Roster { input, .. } => Some(input),
+            _ => None,
+        }
+    }
+
+    /// The roster's invalid rows, once.
+    fn take_invalid(&mut self) -> Vec<outcome::RowOutcome> {
+        match self {
+            Source::Roster { invalid, .. } => std::mem::take(invalid),
+            _ => Vec::new(),
+        }
+    }
+}
+
 /// roster → rows → plan (reads, diff, requests) → [confirm] → apply →
 /// report.
-fn run(args: &JobArgs, global: &Global, job: &Job, snapshot: Option<&Path>) -> i32 {
+fn run(args: &JobArgs, global: &Global, job: &Job, files: Files<'_>) -> i32 {
     if let Some(stop) = job.needs_terminal() {
         eprintln!("error: {}", stop.message());
         return stop.exit_code();
@@ -140,17 +339,36 @@ fn run(args: &JobArgs, global: &Global, job: &Job, snapshot: Option<&Path>) -> i
         finish(
             &args.records,
             global,
-            &input,
+            Some(&input),
             &RunReport::new(invalid, RequestCounts::default(), None),
             false,
         );
         return stop.exit_code();
     }
+    let source = Source::Roster {
+        input: &input,
+        validated: &validated,
+        invalid,
+    };
+    within(&args.connection, &args.records, global, job, source, files)
+}
+
+/// Plans (and applies) `source` on the async runtime against the
+/// configured tenant, or an in-process sandbox, with the job's concurrency
+/// from the settings.
+fn within(
+    args: &ConnectionArgs,
+    records: &ReportArgs,
+    global: &Global,
+    job: &Job,
+    source: Source<'_>,
+    files: Files<'_>,
+) -> i32 {
     let Some(runtime) = runtime() else {
         return exit_codes::FAILURE;
     };
     runtime.block_on(async {
-        let (connection, sandbox) = match connect(&args.connection, global).await {
+        let (connection, sandbox) = match connect(args, global).await {
             Ok(pair) => pair,
             Err(message) => {
                 eprintln!("error: {message}");
@@ -161,17 +379,7 @@ fn run(args: &JobArgs, global: &Global, job: &Job, snapshot: Option<&Path>) -> i
             concurrency: connection.concurrency,
             ..job.clone()
         };
-        let code = run_against(
-            &job,
-            args,
-            global,
-            &input,
-            &validated,
-            invalid,
-            &connection,
-            snapshot,
-        )
-        .await;
+        let code = run_against(&job, records, global, source, &connection, files).await;
         if let Some(handle) = sandbox {
             handle.shutdown().await;
         }
@@ -179,46 +387,106 @@ fn run(args: &JobArgs, global: &Global, job: &Job, snapshot: Option<&Path>) -> i
     })
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn run_against(
     job: &Job,
-    args: &JobArgs,
+    records: &ReportArgs,
     global: &Global,
-    input: &Input,
-    validated: &Validated,
-    invalid: Vec<outcome::RowOutcome>,
+    mut source: Source<'_>,
     connection: &Connection,
-    snapshot: Option<&Path>,
+    files: Files<'_>,
 ) -> i32 {
-    let records = &args.records;
+    let input = source.input();
     let client = match Client::connect(connection).await {
         Ok(client) => client,
-        Err(e) => return fatal(records, global, input, invalid, None, &e),
+        Err(e) => return fatal(records, global, input, source.take_invalid(), None, &e),
     };
     info!(api_root = %client.endpoint().api_root, "reading the tenant");
     let bar = progress(global, 0, "reading");
-    let planned = job.plan(&client, &validated.roster.rows).await;
+    let planned = match &source {
+        Source::Roster { validated, .. } => job.plan(&client, &validated.roster.rows).await,
+        Source::Saved { saved, .. } => job.plan_saved(&client, saved).await,
+        Source::Undo(rows) => job.plan_undo(&client, rows).await,
+    };
     bar.finish_and_clear();
     let mut planned = match planned {
         Ok(planned) => planned,
-        Err(e) => return fatal(records, global, input, invalid, Some(&client), &e),
+        Err(e) => {
+            let invalid = source.take_invalid();
+            return fatal(records, global, input, invalid, Some(&client), &e);
+        }
     };
-    planned.invalid.extend(invalid);
+    let here = TenantId {
+        tenant_id: client.tenant_id(),
+        business_unit_id: planned.holdings.business_unit.clone(),
+    };
+    if let Source::Saved { name, saved } = &source
+        && let Err(e) = saved.check_tenant(name, &here)
+    {
+        eprintln!("error: {e}");
+        return exit_codes::INVALID_INPUT;
+    }
+    planned.invalid.extend(source.take_invalid());
     let shown = global.output == Output::Human && !global.quiet;
     if shown {
+        print(&report::drift_human(&planned.drift));
         print(&report::plan_human(
             &planned.plan,
             &planned.expected,
             list_limit(),
         ));
     }
+    let concurrent: Vec<ConcurrentChange> = planned
+        .concurrent
+        .iter()
+        .map(|c| ConcurrentChange {
+            agent: c.agent,
+            skill: c.skill,
+            before: c.before,
+            after: c.after,
+        })
+        .collect();
     let planned_report = |planned: &Planned, client: &Client| {
         let mut rows = outcome::planned_rows(&planned.plan);
         rows.extend(planned.invalid.iter().cloned());
         let mut report = RunReport::new(rows, client.counts(), None);
         report.expected_requests = planned.expected.clone();
+        report.drift = planned.drift.clone();
+        report.concurrent_changes = concurrent.clone();
         report
     };
+    if let Some(path) = files.plan_out
+        && job.mode == Mode::Plan
+    {
+        let roster = match &source {
+            Source::Roster { input, .. } => RosterDigest {
+                name: input.source.to_string(),
+                sha256: planfile::digest(&input.bytes),
+            },
+            _ => RosterDigest {
+                name: String::new(),
+                sha256: String::new(),
+            },
+        };
+        let saved = SavedPlan::new(
+            &planned.plan,
+            &planned.holdings,
+            roster,
+            here.clone(),
+            planned.expected.clone(),
+            std::time::SystemTime::now(),
+        );
+        if let Err(e) = files::write_atomic(path, saved.to_json().as_bytes()) {
+            eprintln!("error: cannot write the plan {}: {e}", path.display());
+            return exit_codes::FAILURE;
+        }
+        if shown {
+            print(&format!(
+                "plan saved to {}; apply it with `cxskill apply {}`\n",
+                path.display(),
+                path.display()
+            ));
+        }
+    }
     match job.review(&planned) {
         Review::Done => {
             let report = planned_report(&planned, &client);
@@ -235,7 +503,8 @@ async fn run_against(
             if !shown {
                 // Never ask about a plan the user has not been shown.
                 eprint!(
-                    "{}",
+                    "{}{}",
+                    report::drift_human(&planned.drift),
                     report::plan_human(&planned.plan, &planned.expected, list_limit())
                 );
             }
@@ -247,7 +516,7 @@ async fn run_against(
         }
         Review::Proceed => {}
     }
-    if let Some(path) = snapshot {
+    if let Some(path) = files.snapshot {
         let written = report::snapshot_csv(&planned.plan)
             .map_err(|e| e.to_string())
             .and_then(|bytes| files::write_atomic(path, &bytes).map_err(|e| e.to_string()));
@@ -264,6 +533,7 @@ async fn run_against(
     watch_signals(&interrupt);
     let bar = progress(global, planned.writes.len() as u64, "applying");
     let plan = planned.plan.clone();
+    let drift = std::mem::take(&mut planned.drift);
     let mut invalid = std::mem::take(&mut planned.invalid);
     let applied = job
         .apply(&client, planned, interrupt, &|p: Progress| {
@@ -276,8 +546,10 @@ async fn run_against(
     rows.append(&mut invalid);
     let mut report = RunReport::new(rows, client.counts(), applied.fatal);
     report.interrupted = applied.interrupted.map(|s| s.name().to_owned());
-    report.concurrent_changes = applied.concurrent;
+    report.concurrent_changes = concurrent;
+    report.concurrent_changes.extend(applied.concurrent);
     report.warnings = applied.warnings;
+    report.drift = drift;
     finish(records, global, input, &report, false);
     if report.interrupted.is_some() {
         eprintln!(
@@ -340,7 +612,7 @@ fn list_limit() -> Option<usize> {
 fn fatal(
     records: &ReportArgs,
     global: &Global,
-    input: &Input,
+    input: Option<&Input>,
     invalid: Vec<outcome::RowOutcome>,
     client: Option<&Client>,
     error: &ClientError,
@@ -354,7 +626,15 @@ fn fatal(
 
 /// Renders the report on stdout and writes `--report` and `--failed-rows`.
 /// `planned`: a plan or dry run, whose human rendering is the plan itself.
-fn finish(records: &ReportArgs, global: &Global, input: &Input, report: &RunReport, planned: bool) {
+/// `input`: the roster, whose failed rows are quoted as written (a saved
+/// plan or a snapshot has none: its rows are written from the report).
+fn finish(
+    records: &ReportArgs,
+    global: &Global,
+    input: Option<&Input>,
+    report: &RunReport,
+    planned: bool,
+) {
     match global.output {
         Output::Json => print(&report::run_json(report)),
         Output::Human if global.quiet || planned => {}
@@ -366,9 +646,12 @@ fn finish(records: &ReportArgs, global: &Global, input: &Input, report: &RunRepo
         eprintln!("error: cannot write the report {}: {e}", path.display());
     }
     if let Some(path) = &records.failed_rows {
-        let written = report::failed_rows_csv(input, report)
-            .map_err(|e| e.to_string())
-            .and_then(|bytes| files::write_atomic(path, &bytes).map_err(|e| e.to_string()));
+        let written = match input {
+            Some(input) => report::failed_rows_csv(input, report),
+            None => report::failed_pairs_csv(report),
+        }
+        .map_err(|e| e.to_string())
+        .and_then(|bytes| files::write_atomic(path, &bytes).map_err(|e| e.to_string()));
         if let Err(e) = written {
             eprintln!(
                 "error: cannot write the failed rows {}: {e}",

@@ -25,9 +25,11 @@ use crate::interrupt::Interrupt;
 use crate::model::{RosterRow, Row};
 use crate::outcome::{RowOutcome, RunReport};
 use crate::plan::{self, Plan};
-use crate::read::{self, Activity, FullSetRead, Holdings, SKILLS_PER_READ};
+use crate::planfile::{Drift, SavedPlan};
+use crate::read::{self, Activity, Change, FullSetRead, Holdings, SKILLS_PER_READ};
 use crate::requests::{self, Strategy, WriteKind, Writes};
 use crate::resolve::{self, Directory};
+use crate::snapshot::{self, SnapshotRow};
 
 /// What the job is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,6 +70,9 @@ pub struct Job {
     pub skip_invalid: bool,
     /// `--max-removals`.
     pub max_removals: u64,
+    /// `--allow-drift`: apply a saved plan's targets to what the tenant
+    /// holds now.
+    pub allow_drift: bool,
     pub confirmation: Confirmation,
     pub strategy: Strategy,
     pub concurrency: usize,
@@ -83,6 +88,7 @@ impl Default for Job {
             prune: false,
             skip_invalid: false,
             max_removals: 50,
+            allow_drift: false,
             confirmation: Confirmation::Ask,
             strategy: Strategy::default(),
             concurrency: 5,
@@ -103,6 +109,8 @@ pub enum Stop {
     TooManyRemovals { removals: u64, max: u64 },
     /// `apply` off a terminal without `--yes`.
     NoTerminal,
+    /// A saved plan whose pairs changed since it was made.
+    Drift { count: usize },
     /// The user did not say `yes`.
     Declined,
 }
@@ -120,6 +128,9 @@ impl Stop {
                 "the plan removes {removals} assignments, more than --max-removals {max}; nothing was sent (raise --max-removals to go ahead)"
             ),
             Stop::NoTerminal => "apply needs a go-ahead: there is no terminal to ask on, so add --yes (or --auto-approve) to apply unattended; nothing was sent".to_owned(),
+            Stop::Drift { count } => format!(
+                "{count} pairs of the plan changed since it was made (listed above); nothing was sent: make the plan again, or --allow-drift to apply each target to what the tenant holds now"
+            ),
             Stop::Declined => "cancelled; nothing was sent".to_owned(),
         }
     }
@@ -158,6 +169,14 @@ pub struct Planned {
     /// The requests `apply` would send, by endpoint: the plan's reads
     /// again, then the writes and the reads they need.
     pub expected: BTreeMap<String, u64>,
+    /// Saved plans and undo: pairs the tenant no longer holds as expected.
+    pub drift: Vec<Drift>,
+    /// Removals that do not count against `--max-removals` (an undo taking
+    /// back assignments the run added).
+    pub exempt_removals: u64,
+    /// Changes someone made, found while planning, to assignments outside
+    /// the plan.
+    pub concurrent: Vec<Change>,
 }
 
 impl Planned {
@@ -204,10 +223,16 @@ impl Job {
         if invalid > 0 && !self.skip_invalid {
             return Review::Stop(Stop::InvalidRows { count: invalid });
         }
+        if !planned.drift.is_empty() && !self.allow_drift {
+            return Review::Stop(Stop::Drift {
+                count: planned.drift.len(),
+            });
+        }
         let counts = planned.plan.counts();
-        if counts.remove > self.max_removals {
+        let guarded = counts.remove.saturating_sub(planned.exempt_removals);
+        if guarded > self.max_removals {
             return Review::Stop(Stop::TooManyRemovals {
-                removals: counts.remove,
+                removals: guarded,
                 max: self.max_removals,
             });
         }
@@ -292,24 +317,115 @@ impl Job {
         }
         let plan = plan::build(&rows, &holdings, &directory.skills, self.prune);
         let writes = requests::choose(&plan, self.strategy);
-        if !writes.puts.is_empty() && directory.agents.is_none() {
-            // Whole sets will be read for the PUTs: who is inactive
-            // decides how (the agent listing is a catalogue read).
-            directory.agents = Some(client.agents().await?);
-        }
-        let activity = activity(&directory, &writes.put_agents());
-        let read = client.counts();
-        let expected = expected_requests(&read, &plan, &writes, &holdings, activity, &catalogue);
-        Ok(Planned {
+        Job::agents_for(client, &mut directory, &writes).await?;
+        Ok(planned(
+            client,
             plan,
             writes,
             holdings,
-            invalid: resolved.invalid,
-            activity,
+            &directory,
             catalogue,
-            read,
-            expected,
-        })
+            resolved.invalid,
+        ))
+    }
+
+    /// The skill catalogue: its ids, sorted, and the directory to resolve
+    /// against (without the agent listing).
+    async fn catalogue(client: &Client) -> Result<(Directory, Vec<u64>), ClientError> {
+        let skills = client.skills().await?;
+        let directory = Directory {
+            skills: skills.into_iter().map(|s| (s.skill_id, s)).collect(),
+            agents: None,
+        };
+        let mut catalogue: Vec<u64> = directory.skills.keys().copied().collect();
+        catalogue.sort_unstable();
+        Ok((directory, catalogue))
+    }
+
+    /// The agent listing, when the writes will read whole sets (who is
+    /// inactive decides how) and it was not read yet.
+    async fn agents_for(
+        client: &Client,
+        directory: &mut Directory,
+        writes: &Writes,
+    ) -> Result<(), ClientError> {
+        if !writes.puts.is_empty() && directory.agents.is_none() {
+            directory.agents = Some(client.agents().await?);
+        }
+        Ok(())
+    }
+
+    /// A saved plan against the tenant as it is now: re-reads the pairs it
+    /// changes (in bulk) and finds what drifted since it was made. Sends
+    /// nothing.
+    pub async fn plan_saved(
+        &self,
+        client: &Client,
+        saved: &SavedPlan,
+    ) -> Result<Planned, ClientError> {
+        let mut holdings = Holdings::default();
+        // What the plan's read saw of its agents' other assignments: known,
+        // so that a change since is noticed.
+        for (agent, skill, state) in saved.context_pairs() {
+            holdings.record(agent, skill, Some(state));
+        }
+        let concurrent = read::read_skills(client, &mut holdings, &saved.skills(), None).await?;
+        let (plan, drift) = saved.against(&holdings, self.allow_drift);
+        let writes = requests::choose(&plan, self.strategy);
+        let (mut directory, catalogue) = Job::catalogue(client).await?;
+        Job::agents_for(client, &mut directory, &writes).await?;
+        let named = plan.named();
+        let mut planned = planned(
+            client,
+            plan,
+            writes,
+            holdings,
+            &directory,
+            catalogue,
+            Vec::new(),
+        );
+        planned.drift = drift;
+        planned.concurrent = concurrent
+            .into_iter()
+            .filter(|c| c.was_known && !named.contains(&(c.agent, c.skill)))
+            .collect();
+        Ok(planned)
+    }
+
+    /// Undoing a snapshot against the tenant as it is now: re-reads its
+    /// pairs, and plans to put back the before-state of those that still
+    /// hold the run's target. Sends nothing.
+    pub async fn plan_undo(
+        &self,
+        client: &Client,
+        rows: &[SnapshotRow],
+    ) -> Result<Planned, ClientError> {
+        let mut skills: Vec<u64> = rows.iter().map(|r| r.skill).collect();
+        skills.sort_unstable();
+        skills.dedup();
+        let mut holdings = Holdings::default();
+        read::read_skills(client, &mut holdings, &skills, None).await?;
+        let (mut directory, catalogue) = Job::catalogue(client).await?;
+        let names = directory
+            .skills
+            .values()
+            .map(|s| (s.skill_id, s.skill_name.clone()))
+            .collect();
+        let undo = snapshot::undo(rows, &holdings, names);
+        let writes = requests::choose(&undo.plan, self.strategy);
+        Job::agents_for(client, &mut directory, &writes).await?;
+        let mut planned = planned(
+            client,
+            undo.plan,
+            writes,
+            holdings,
+            &directory,
+            catalogue,
+            Vec::new(),
+        );
+        planned.drift = undo.drift;
+        planned.exempt_removals = undo.exempt_removals;
+        Ok(planned)
     }
 
     /// Sends the plan's requests.
@@ -337,6 +453,34 @@ impl Job {
             progress,
         )
         .await
+    }
+}
+
+/// The plan with its requests, and what the apply needs to know.
+fn planned(
+    client: &Client,
+    plan: Plan,
+    writes: Writes,
+    holdings: Holdings,
+    directory: &Directory,
+    catalogue: Vec<u64>,
+    invalid: Vec<RowOutcome>,
+) -> Planned {
+    let activity = activity(directory, &writes.put_agents());
+    let read = client.counts();
+    let expected = expected_requests(&read, &plan, &writes, &holdings, activity, &catalogue);
+    Planned {
+        plan,
+        writes,
+        holdings,
+        invalid,
+        activity,
+        catalogue,
+        read,
+        expected,
+        drift: Vec::new(),
+        exempt_removals: 0,
+        concurrent: Vec::new(),
     }
 }
 
@@ -462,6 +606,9 @@ mod tests {
             catalogue: vec![1, 2, 3, 4, 9],
             read: RequestCounts::default(),
             expected: BTreeMap::new(),
+            drift: Vec::new(),
+            exempt_removals: 0,
+            concurrent: Vec::new(),
         }
     }
 

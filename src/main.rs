@@ -19,6 +19,8 @@ fn main() -> ExitCode {
         Command::Plan(args) => commands::plan(args, &cli.global),
         Command::Apply(args) => commands::apply(args, &cli.global),
         Command::Export(args) => commands::export(args, &cli.global),
+        Command::Show(args) => commands::show(args, &cli.global),
+        Command::Undo(args) => commands::undo(args, &cli.global),
         Command::Sandbox(args) => commands::sandbox(args),
         Command::Config {
             command: ConfigCommand::Show(args),

@@ -207,6 +207,9 @@ pub struct RunReport {
     /// Plan and dry run: the requests `apply` would send, by endpoint.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub expected_requests: BTreeMap<String, u64>,
+    /// A saved plan or an undo: the pairs someone changed since.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub drift: Vec<crate::planfile::Drift>,
 }
 
 impl RunReport {

@@ -69,6 +69,9 @@ pub struct Plan {
     pub rejected: Vec<RejectedRow>,
     /// Skill names by id, for rendering.
     pub skill_names: HashMap<u64, String>,
+    /// Roster rows already in place that `pairs` does not list (a saved
+    /// plan keeps only its changes).
+    pub restated: u64,
 }
 
 /// How many rows will do what.
@@ -88,7 +91,10 @@ impl Counts {
 
 impl Plan {
     pub fn counts(&self) -> Counts {
-        let mut counts = Counts::default();
+        let mut counts = Counts {
+            unchanged: self.restated,
+            ..Counts::default()
+        };
         for pair in &self.pairs {
             match pair.action {
                 Action::Add => counts.add += 1,

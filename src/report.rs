@@ -253,6 +253,39 @@ pub fn plan_human(plan: &Plan, expected: &BTreeMap<String, u64>, limit: Option<u
     out
 }
 
+/// The pairs of a saved plan (or a snapshot) that someone changed since:
+/// what was expected, what the tenant holds now. Empty without drift.
+pub fn drift_human(drift: &[crate::planfile::Drift]) -> String {
+    let mut out = String::new();
+    if drift.is_empty() {
+        return out;
+    }
+    push_line(
+        &mut out,
+        &format!("changed since (drift, {}):", thousands(drift.len() as u64)),
+    );
+    push_capped(
+        &mut out,
+        drift.iter(),
+        |d| {
+            let line = if d.line == PRUNED {
+                String::new()
+            } else {
+                format!("line {}: ", d.line)
+            };
+            format!(
+                "  {line}agent {} skill {}: expected {}, the tenant holds {}",
+                d.agent,
+                d.skill,
+                state_text(d.planned),
+                state_text(d.now)
+            )
+        },
+        "all of them are in --report FILE or --output json",
+    );
+    out
+}
+
 /// `1 GET /skills/agents, 2 POST /agents/skills`: reads first, then the
 /// writes in the order they go.
 pub fn endpoint_list(counts: &BTreeMap<String, u64>) -> String {
@@ -451,6 +484,25 @@ pub fn run_json(report: &RunReport) -> String {
     text
 }
 
+/// The failed, unknown and invalid rows of a run without a roster (a saved
+/// plan, an undo) as a roster CSV, `agent,skill,proficiency,error`.
+pub fn failed_pairs_csv(report: &RunReport) -> Result<Vec<u8>, csv::Error> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    write_safe(&mut writer, ["agent", "skill", "proficiency", "error"])?;
+    for row in report.rows.iter().filter(|r| RunReport::is_unsettled(r)) {
+        write_safe(
+            &mut writer,
+            [
+                row.agent.clone().unwrap_or_default(),
+                row.skill.map(|s| s.to_string()).unwrap_or_default(),
+                row.proficiency.clone().unwrap_or_default(),
+                row.error.clone().unwrap_or_default(),
+            ],
+        )?;
+    }
+    writer.into_inner().map_err(|e| e.into_error().into())
+}
+
 /// The failed, unknown and invalid rows as CSV with their original columns plus
 /// `error`, ready to fix and run again. Every cell is [`csv_safe`]. Linear
 /// in the rows: the errors are grouped by line once.
@@ -506,26 +558,27 @@ pub fn failed_rows_csv(input: &Input, report: &RunReport) -> Result<Vec<u8>, csv
     writer.into_inner().map_err(|e| e.into_error().into())
 }
 
-/// The prior state of every assignment the plan will touch, as a roster
-/// that `cxskill apply` accepts: a changed or removed assignment at its old
-/// proficiency and flag, an added one as `remove`. Applying it undoes the
-/// run.
+/// The state of every assignment the plan will touch, before the run and
+/// as the run sets it, as a roster that `cxskill apply` accepts: a changed
+/// or removed assignment at its old proficiency and flag, an added one as
+/// `remove`, so that applying it undoes the run; `run_proficiency` and
+/// `run_active` (ignored by the roster reader) say what the run set, so
+/// that `cxskill undo` can leave alone a pair someone changed since.
 pub fn snapshot_csv(plan: &Plan) -> Result<Vec<u8>, csv::Error> {
     let mut writer = csv::Writer::from_writer(Vec::new());
-    write_safe(
-        &mut writer,
-        ["agent", "skill", "proficiency", "active", "skill_name"],
-    )?;
+    write_safe(&mut writer, crate::snapshot::HEADER)?;
+    let cells = |state: Option<State>| match state {
+        None => ("remove".to_owned(), String::new()),
+        Some(s) => (s.proficiency.to_string(), s.active.to_string()),
+    };
     for pair in plan.pairs.iter().filter(|p| p.changes()) {
         let name = plan
             .skill_names
             .get(&pair.skill)
             .map(String::as_str)
             .unwrap_or("");
-        let (proficiency, active) = match pair.before {
-            None => ("remove".to_owned(), String::new()),
-            Some(from) => (from.proficiency.to_string(), from.active.to_string()),
-        };
+        let (proficiency, active) = cells(pair.before);
+        let (run_proficiency, run_active) = cells(pair.after);
         write_safe(
             &mut writer,
             [
@@ -534,6 +587,8 @@ pub fn snapshot_csv(plan: &Plan) -> Result<Vec<u8>, csv::Error> {
                 proficiency,
                 active,
                 name.to_owned(),
+                run_proficiency,
+                run_active,
             ],
         )?;
     }

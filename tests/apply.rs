@@ -662,12 +662,19 @@ fn snapshot_then_apply_snapshot_restores_the_original_state() {
     assert_ne!(sandbox.state(), before);
     let undo = read(&snapshot);
     assert!(
-        undo.starts_with("agent,skill,proficiency,active,skill_name\n"),
+        undo.starts_with("agent,skill,proficiency,active,skill_name,run_proficiency,run_active\n"),
         "{undo}"
     );
-    assert!(undo.contains("1001,445566,7,true,Sales\n"), "{undo}");
-    assert!(undo.contains("1001,778899,4,true,Chat FR\n"), "{undo}");
-    assert!(undo.contains("1002,112234,remove,,Billing ES\n"), "{undo}");
+    // Before the run, and what the run set.
+    assert!(undo.contains("1001,445566,7,true,Sales,3,true\n"), "{undo}");
+    assert!(
+        undo.contains("1001,778899,4,true,Chat FR,remove,\n"),
+        "{undo}"
+    );
+    assert!(
+        undo.contains("1002,112234,remove,,Billing ES,4,true\n"),
+        "{undo}"
+    );
 
     let out = sandbox.cxskill(&fast(&["apply", "--yes", &snapshot]));
     assert_eq!(
