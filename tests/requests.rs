@@ -689,3 +689,186 @@ fn an_edit_by_another_admin_during_the_run_is_kept_and_reported() {
         );
     }
 }
+
+#[test]
+fn a_413_splits_the_body_and_every_pair_still_lands() {
+    use axum::Router;
+    use axum::routing::{get, post};
+    use std::sync::{Arc, Mutex};
+    // A tenant whose upsert takes at most two pairs a body: larger ones
+    // are 413.
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let root = "/inContactAPI/services/v34.0";
+    let sizes: Arc<Mutex<Vec<usize>>> = Arc::default();
+    let seen = sizes.clone();
+    let app = Router::new()
+        .route(
+            "/auth/token",
+            post(|| async { axum::Json(serde_json::json!({"access_token": "t", "token_type": "Bearer", "expires_in": 3600})) }),
+        )
+        .route(
+            &format!("{root}/skills"),
+            get(|| async { axum::Json(serde_json::json!({"totalRecords": 1, "skills": [{"skillId": 5, "skillName": "Sales", "isActive": true}]})) }),
+        )
+        .route(
+            &format!("{root}/skills/agents"),
+            get(|| async { axum::Json(serde_json::json!({"businessUnitId": 1, "agentSkillAssignments": []})) }),
+        )
+        .route(
+            &format!("{root}/agents/skills"),
+            post(move |body: axum::Json<Value>| {
+                let seen = seen.clone();
+                async move {
+                    let mut rows = Vec::new();
+                    for item in body["agentAndSkillDetails"].as_array().unwrap() {
+                        for agent in item["agentIds"].as_array().unwrap() {
+                            for skills in item["skills"].as_array().unwrap() {
+                                for skill in skills["skillIds"].as_array().unwrap() {
+                                    rows.push(serde_json::json!({"agentId": agent, "skillId": skill, "success": true}));
+                                }
+                            }
+                        }
+                    }
+                    seen.lock().unwrap().push(rows.len());
+                    if rows.len() > 2 {
+                        return (axum::http::StatusCode::PAYLOAD_TOO_LARGE, axum::Json(serde_json::json!({"error": "RequestTooLarge"})));
+                    }
+                    (
+                        axum::http::StatusCode::OK,
+                        axum::Json(serde_json::json!({"resultSet": {"errorCount": "0", "skillResults": rows}})),
+                    )
+                }
+            }),
+        );
+    runtime.spawn(async move { axum::serve(listener, app).await });
+    let dir = TempDir::new("413");
+    let rows: String = (1..=7).map(|a| format!("{a},5,3\n")).collect();
+    let roster = dir.file("r.csv", &format!("agent,skill,proficiency\n{rows}"));
+    let base = format!("http://127.0.0.1:{port}");
+    let out = common::cxskill_unconfigured(
+        &["apply", "--yes", &roster, "--output", "json"],
+        &[
+            ("CXSKILL_API_BASE", &base),
+            ("CXSKILL_TOKEN_URL", &format!("{base}/auth/token")),
+            ("CXSKILL_TOKEN", "t"),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(report_json(&out)["summary"]["applied"], 7);
+    let sizes = sizes.lock().unwrap().clone();
+    // 7 refused, split in halves until every body fits.
+    assert_eq!(sizes[0], 7, "{sizes:?}");
+    let landed: usize = sizes.iter().filter(|&&n| n <= 2).sum();
+    assert_eq!(landed, 7, "{sizes:?}");
+}
+
+#[test]
+fn full_sets_older_than_the_limit_are_read_again_with_updated_since() {
+    use cxskill::client::Client;
+    use cxskill::config::{ApiClient, Connection, Credentials, RetryPolicy, TokenAuth};
+    use cxskill::interrupt::Interrupt;
+    use cxskill::job::{Confirmation, Job, Mode};
+    use cxskill::roster::{Format, Input, Source};
+    use cxskill::secret::Secret;
+    use std::time::Duration;
+
+    let state = seeded_state(12, 14);
+    let sandbox = Rehearsal::with_tenant(tenant_of(&state, 12, &[]), SandboxOptions::default());
+    // Every agent changes one skill to 6..=20: twelve full-set PUTs, after
+    // one bulk read of their sets, each re-read first since any read is
+    // too old under a limit of zero.
+    let rows: Vec<Row> = (1..=12)
+        .map(|a| {
+            let (&(_, s), &(p, _)) = state.range((a, 0)..=(a, u64::MAX)).next().unwrap();
+            (a, s, Some(if p == 13 { 14 } else { 13 }))
+        })
+        .collect();
+    let handle = sandbox.handle();
+    let credentials = handle.credentials();
+    let connection = Connection {
+        api_base: None,
+        api_version: "v34.0".into(),
+        token_url: handle.token_url(),
+        credentials: Credentials::AccessKey {
+            access_key_id: credentials.access_key_id,
+            access_key_secret: Secret::new(credentials.access_key_secret),
+            client: Some(ApiClient {
+                id: credentials.client_id,
+                secret: Secret::new(credentials.client_secret),
+                auth: TokenAuth::Body,
+            }),
+        },
+        connect_timeout: Duration::from_secs(5),
+        request_timeout: Duration::from_secs(30),
+        rate: 1000.0,
+        concurrency: 1,
+        retry: RetryPolicy::default(),
+        max_answer_bytes: cxskill::config::DEFAULT_MAX_ANSWER_BYTES,
+    };
+    let job = Job {
+        mode: Mode::Apply,
+        confirmation: Confirmation::Given,
+        concurrency: 1,
+        max_read_age: Duration::ZERO,
+        ..Job::default()
+    };
+    let input = Input::from_bytes(Source::Stdin, Format::Csv, roster_csv(&rows));
+    let roster = cxskill::roster::parse(&input, &Default::default());
+    let applied = sandbox.runtime.block_on(async {
+        let client = Client::connect(&connection).await.expect("connect");
+        let planned = job.plan(&client, &roster.rows).await.expect("plan");
+        job.apply(&client, planned, Interrupt::new(), &|_| ()).await
+    });
+    assert!(applied.fatal.is_none(), "{:?}", applied.fatal);
+    assert_eq!(sandbox.state(), roster_target(&state, &rows));
+    let rereads = sandbox
+        .requests()
+        .iter()
+        .filter(|r| {
+            r.path.ends_with("/v34.0/agents/skills")
+                && r.method == "GET"
+                && r.query
+                    .as_deref()
+                    .is_some_and(|q| q.contains("UpdatedSince="))
+        })
+        .count();
+    // Two filter combinations per re-read, one re-read before each PUT.
+    assert_eq!(rereads, 2 * 12, "{:?}", sandbox.endpoints());
+}
+
+#[test]
+fn plan_lists_the_requests_apply_would_send_by_endpoint() {
+    let sandbox = Rehearsal::start(SandboxOptions::default());
+    let out = sandbox.cxskill(&fast(&["plan", "examples/roster.csv"]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("requests: 1 GET /agents, 1 GET /skills, 2 GET /skills/agents, 1 POST /agents/skills, 7 POST /agents/{id}/skills, 1 DELETE /agents/{id}/skills\n"),
+        "{text}"
+    );
+    assert!(
+        text.ends_with("17 to add, 3 to change, 1 to remove, 4 unchanged; 13 requests\n"),
+        "{text}"
+    );
+    let out = sandbox.cxskill(&fast(&["plan", "examples/roster.csv", "--output", "json"]));
+    let report = report_json(&out);
+    assert_eq!(report["expected_requests"]["POST /agents/skills"], 1);
+    assert_eq!(report["expected_requests"]["POST /agents/{id}/skills"], 7);
+    assert_eq!(report["expected_requests"]["GET /skills/agents"], 2);
+    // And apply sends exactly that.
+    let before = sandbox.endpoints();
+    let out = sandbox.cxskill(&fast(&[
+        "apply",
+        "--yes",
+        "examples/roster.csv",
+        "--output",
+        "json",
+    ]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let sent = report_json(&out)["summary"]["requests"]["by_endpoint"].clone();
+    assert_eq!(sent, report["expected_requests"], "{before:?}");
+}
