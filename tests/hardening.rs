@@ -284,6 +284,37 @@ fn until_writes(sandbox: &Rehearsal, n: usize) {
 
 #[test]
 fn sigint_mid_apply_stops_writing_reports_and_a_rerun_converges() {
+    interrupted_mid_apply(libc::SIGINT, 130, "SIGINT");
+}
+
+#[test]
+fn sigterm_mid_apply_stops_the_same_way_with_exit_143() {
+    interrupted_mid_apply(libc::SIGTERM, 143, "SIGTERM");
+}
+
+#[test]
+fn a_signal_while_reading_sends_nothing() {
+    let (sandbox, state, rows) = slow_run();
+    let dir = TempDir::new("signal-reading");
+    let roster = dir.file("roster.csv", &roster_csv(&rows));
+    let child = sandbox
+        .command(&["apply", "--yes", &roster, "--rate", "20"])
+        .spawn()
+        .expect("spawn");
+    // The first read is under way (150 ms of latency each).
+    let started = Instant::now();
+    while sandbox.requests().is_empty() && started.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // SAFETY: signalling our own child process.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    let out = child.wait_with_output().expect("wait");
+    assert_ne!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(sandbox.writes().is_empty(), "a write was sent");
+    assert_eq!(sandbox.state(), state);
+}
+
+fn interrupted_mid_apply(signal: libc::c_int, code: i32, name: &str) {
     let (sandbox, state, rows) = slow_run();
     let dir = TempDir::new("sigint");
     let roster = dir.file("roster.csv", &roster_csv(&rows));
@@ -305,12 +336,12 @@ fn sigint_mid_apply_stops_writing_reports_and_a_rerun_converges() {
     let child = sandbox.command(&args).spawn().expect("spawn");
     until_writes(&sandbox, 3);
     // SAFETY: signalling our own child process.
-    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    unsafe { libc::kill(child.id() as libc::pid_t, signal) };
     let out = child.wait_with_output().expect("wait");
-    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(code), "{}", stderr(&out));
     assert!(stderr(&out).contains("re-run"), "{}", stderr(&out));
     let report: Value = serde_json::from_str(&read(&report_path)).expect("the report was written");
-    assert_eq!(report["interrupted"], "SIGINT");
+    assert_eq!(report["interrupted"], name);
     let tenant = sandbox.state();
     let (applied, failed, _) = report_agrees_with_tenant(&report, &rows, &tenant);
     assert!(applied >= 1, "{report}");
@@ -318,7 +349,7 @@ fn sigint_mid_apply_stops_writing_reports_and_a_rerun_converges() {
     assert!(
         report["rows"].as_array().unwrap().iter().any(|r| r["error"]
             .as_str()
-            .is_some_and(|e| e.contains("interrupted (SIGINT), not sent"))),
+            .is_some_and(|e| e.contains(&format!("interrupted ({name}), not sent")))),
         "{report}"
     );
     let csv = read(&failed_path);
