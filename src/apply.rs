@@ -499,10 +499,13 @@ impl<'a> Run<'a> {
             };
             let Some(key) = key else { continue };
             let Some(&i) = mine.get(&key).or_else(|| {
-                // A full set carries the agent's other roster pairs too.
+                // A full set carries the agent's other roster pairs too, at
+                // their targets; a pair being removed it only restates, so
+                // its row proves nothing about the removal.
                 (write.kind == WriteKind::AgentPut)
                     .then(|| self.index.get(&key))
                     .flatten()
+                    .filter(|&&i| self.plan.pairs[i].action != Action::Remove)
             }) else {
                 if !row.success && write.kind == WriteKind::AgentPut {
                     let reason = row.error.as_deref().unwrap_or(NO_REASON);
@@ -982,7 +985,8 @@ impl<'a> Run<'a> {
             .map(|(i, _)| i)
             .collect();
         carried.sort_unstable();
-        let body = requests::put_body(&fresh, self.plan, &carried);
+        let ledger = &self.ledger;
+        let body = requests::put_body(&fresh, self.plan, &carried, |i| ledger[i].applied);
         let held: HashSet<u64> = fresh.iter().map(|(s, _)| *s).collect();
         let write = Write {
             kind: WriteKind::AgentPut,

@@ -374,16 +374,28 @@ fn upsert_body<'a>(pairs: impl Iterator<Item = &'a Pair>) -> UpsertBody {
 
 /// The full merged set an agent's PUT carries: every assignment the fresh
 /// read holds (unchanged ones at their current values), with the roster's
-/// targets for the skills the agent holds, and without the ones being
-/// removed. A skill the agent does not hold is not listed: a PUT cannot
-/// add it, and would fail its row.
-pub fn put_body(fresh: &[(u64, State)], plan: &Plan, agent_pairs: &[usize]) -> SkillsBody {
+/// targets for the skills the agent holds. A skill the agent does not hold
+/// is not listed: a PUT cannot add it, and would fail its row.
+///
+/// The PUT never removes anything itself. A skill the roster removes is
+/// left out only when `removed` says its DELETE was answered: where the
+/// tenant refused the DELETE (or did not say), the skill stays listed at
+/// its current value, so that a replacing PUT cannot remove by omission
+/// what the tenant would not remove.
+pub fn put_body(
+    fresh: &[(u64, State)],
+    plan: &Plan,
+    agent_pairs: &[usize],
+    removed: impl Fn(usize) -> bool,
+) -> SkillsBody {
     let mut set: BTreeMap<u64, State> = fresh.iter().copied().collect();
     for &i in agent_pairs {
         let pair = &plan.pairs[i];
         match (pair.action, pair.after) {
             (Action::Remove, _) => {
-                set.remove(&pair.skill);
+                if removed(i) {
+                    set.remove(&pair.skill);
+                }
             }
             (_, Some(after)) => {
                 if let Some(held) = set.get_mut(&pair.skill) {
@@ -542,7 +554,7 @@ mod tests {
     }
 
     #[test]
-    fn the_put_carries_the_full_merged_set_without_removals_or_unheld_skills() {
+    fn the_put_carries_the_full_merged_set_without_answered_removals_or_unheld_skills() {
         let state = |p: u8, active: bool| State {
             proficiency: p,
             active,

@@ -872,3 +872,54 @@ fn plan_lists_the_requests_apply_would_send_by_endpoint() {
     let sent = report_json(&out)["summary"]["requests"]["by_endpoint"].clone();
     assert_eq!(sent, report["expected_requests"], "{before:?}");
 }
+
+#[test]
+fn a_replacing_put_never_removes_what_the_tenant_refused_to_remove() {
+    let state = seeded_state(4, 15);
+    let mut held = state.range((1, 0)..=(1, u64::MAX));
+    let (&(_, changed), &(p, _)) = held.next().unwrap();
+    let (&(_, refused), _) = held.next().unwrap();
+    // Agent 1: one skill changes to 6..=20 (a full-set PUT) and one the
+    // tenant refuses to touch is removed (its DELETE fails its row).
+    let rows: Vec<Row> = vec![
+        (1, changed, Some(if p == 11 { 12 } else { 11 })),
+        (1, refused, None),
+    ];
+    let sandbox = Rehearsal::with_tenant(
+        tenant_of(&state, 4, &[]),
+        SandboxOptions {
+            put_semantics: PutSemantics::Replace,
+            refuse_skills: vec![refused],
+            ..SandboxOptions::default()
+        },
+    );
+    let (out, report) = apply(&sandbox, &rows, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let tenant = sandbox.state();
+    assert!(
+        tenant.contains_key(&(1, refused)),
+        "removed by omission in the PUT"
+    );
+    let statuses: Vec<(u64, String)> = report["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["skill"].as_u64().unwrap(),
+                r["status"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert!(
+        statuses.contains(&(refused, "failed".to_owned())),
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.contains(&(changed, "applied".to_owned())),
+        "{statuses:?}"
+    );
+    let mut expected = roster_target(&state, &rows[..1]);
+    expected.insert((1, refused), state[&(1, refused)]);
+    assert_eq!(tenant, expected);
+}
