@@ -510,7 +510,10 @@ impl Client {
         let found: wire::Discovery = serde_json::from_slice(&bytes).map_err(|e| {
             failure(
                 TokenFailure::Discovery,
-                format!("discovery at {origin} did not answer with a configuration ({e})"),
+                format!(
+                    "discovery at {origin} did not answer with a configuration ({})",
+                    secret::scrub(&e.to_string())
+                ),
             )
         })?;
         let api = found.api_endpoint.clone().ok_or_else(|| {
@@ -522,7 +525,7 @@ impl Client {
         config::check_url("discovered API host", &api).map_err(|e| {
             failure(
                 TokenFailure::Discovery,
-                format!("{e}; no token was sent to it"),
+                secret::scrub(&format!("{e}; no token was sent to it")),
             )
         })?;
         Ok(Endpoint {
@@ -1273,7 +1276,8 @@ impl Client {
             token_error(
                 TokenFailure::NotAToken,
                 format!(
-                    "the token URL answered {status} but not with a token ({e}); check the token URL (token_url, CXSKILL_TOKEN_URL or --token-url)"
+                    "the token URL answered {status} but not with a token ({}); check the token URL (token_url, CXSKILL_TOKEN_URL or --token-url)",
+                    secret::scrub(&e.to_string())
                 ),
             )
         })?;
@@ -1312,17 +1316,18 @@ enum Target {
 }
 
 impl Target {
-    /// For messages: the path, or the URL's path and query.
+    /// For messages: the path, or the URL's path and query (a `next`
+    /// link is server text: scrubbed).
     fn shown(&self) -> String {
         match self {
             Target::Path(path) => path.clone(),
-            Target::Url(url) => Url::parse(url).map_or_else(
+            Target::Url(url) => secret::scrub(&Url::parse(url).map_or_else(
                 |_| url.clone(),
                 |u| match u.query() {
                     Some(q) => format!("{}?{q}", u.path()),
                     None => u.path().to_owned(),
                 },
-            ),
+            )),
         }
     }
 }
@@ -1656,10 +1661,12 @@ fn status_error(path: &str, response: &Response) -> ClientError {
     }
 }
 
+/// The answer as `T`, or why not. A serde error quotes the value it
+/// could not read, which is server text: scrubbed.
 fn decode<T: DeserializeOwned>(path: &str, response: &Response) -> Result<T, ClientError> {
     serde_json::from_slice(&response.body).map_err(|e| ClientError::Decode {
         endpoint: format!("GET {path}"),
-        reason: e.to_string(),
+        reason: secret::scrub(&e.to_string()),
     })
 }
 
