@@ -492,3 +492,103 @@ fn export_holds_inactive_assignments_agents_and_skills_and_applies_back_to_nothi
     assert!(sandbox.writes().is_empty(), "{:?}", sandbox.writes());
     assert_eq!(sandbox.state(), before);
 }
+
+// --- A next link to another host ----------------------------------------------
+
+#[test]
+fn a_next_link_to_another_host_is_not_followed_and_the_read_pages_by_skip() {
+    use std::sync::{Arc, Mutex};
+    // Where the tenant's next link points: a listener that counts who
+    // connects (a bearer token would go with the request).
+    let elsewhere = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    elsewhere.set_nonblocking(true).expect("nonblocking");
+    let next = format!(
+        "http://{}{ROOT}/agents/1/skills?top=2&skip=2",
+        elsewhere.local_addr().expect("addr")
+    );
+    let put: Arc<Mutex<Option<Value>>> = Arc::default();
+    let kept = put.clone();
+    let tenant = Stub::start(
+        Router::new()
+            .route(
+                &format!("{ROOT}/agents"),
+                get(|| async {
+                    axum::Json(json!({"totalRecords": 1, "agents": [
+                        {"agentId": 1, "firstName": "Ada", "lastName": "One", "isActive": true}]}))
+                }),
+            )
+            .route(
+                &format!("{ROOT}/skills"),
+                get(|| async {
+                    axum::Json(json!({"totalRecords": 3, "skills": [
+                        {"skillId": 5, "skillName": "Sales", "isActive": true},
+                        {"skillId": 6, "skillName": "Chat", "isActive": true},
+                        {"skillId": 7, "skillName": "Mail", "isActive": true}]}))
+                }),
+            )
+            .merge(plan_read())
+            .route(
+                &format!("{ROOT}/agents/1/skills"),
+                get(move |RawQuery(query): RawQuery| {
+                    let next = next.clone();
+                    async move {
+                        // Two rows a page, whatever `top` asks.
+                        let (_, skip) = paging(query.as_deref());
+                        let all = [row(1, 5, 3), row(1, 6, 4), row(1, 7, 9)];
+                        let page: Vec<Value> =
+                            all.iter().skip(skip as usize).take(2).cloned().collect();
+                        axum::Json(json!({"totalRecords": 3, "agentSkillAssignments": page,
+                                          "_links": {"next": next}}))
+                    }
+                })
+                .put(move |axum::Json(body): axum::Json<Value>| {
+                    let kept = kept.clone();
+                    async move {
+                        let rows: Vec<Value> = body["skills"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .map(|s| json!({"skillId": s["skillId"], "success": true}))
+                            .collect();
+                        *kept.lock().unwrap() = Some(body);
+                        axum::Json(json!({"resultSet": {"errorCount": 0, "skillResults": rows}}))
+                    }
+                }),
+            ),
+    );
+    let dir = TempDir::new("next-elsewhere");
+    let roster = dir.file("r.csv", "agent,skill,proficiency\n1,5,12\n");
+    let base = tenant.base();
+    let out = cxskill_unconfigured(
+        &["apply", "--yes", &roster, "--output", "json"],
+        &[
+            ("CXSKILL_API_BASE", &base),
+            ("CXSKILL_TOKEN_URL", &tenant.token_url()),
+            ("CXSKILL_TOKEN", "stub-token"),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    assert!(elsewhere.accept().is_err(), "the next link was followed");
+    let skips: Vec<Option<String>> = tenant
+        .seen()
+        .iter()
+        .filter(|s| s.method == "GET" && s.path == format!("{ROOT}/agents/1/skills"))
+        .map(|s| s.query.clone())
+        .collect();
+    assert!(
+        skips
+            .iter()
+            .any(|q| q.as_deref().is_some_and(|q| q.contains("skip=2"))),
+        "{skips:?}"
+    );
+    let body = put.lock().unwrap().clone();
+    assert_eq!(
+        body,
+        Some(json!({"skills": [
+            {"skillId": "5", "proficiency": 12, "isActive": true},
+            {"skillId": "6", "proficiency": 4, "isActive": true},
+            {"skillId": "7", "proficiency": 9, "isActive": true}]})),
+        "the full set, read to its end: {}",
+        both(&out)
+    );
+}
