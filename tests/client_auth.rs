@@ -198,6 +198,23 @@ fn a_token_url_that_is_not_a_token_endpoint_is_exit_3() {
         "wrong_token_url",
         &[&nope, "404 Not Found", "not a token endpoint"],
     );
+
+    // A sign-in page that answers 200 with HTML.
+    let page = Stub::start(Router::new().route(
+        "/login",
+        post(|| async { axum::response::Html("<html><body>Sign in</body></html>") }),
+    ));
+    let login = format!("{}/login", page.base());
+    refused(
+        &sandbox,
+        &[("CXSKILL_TOKEN_URL", &login)],
+        "wrong_token_url",
+        &[
+            &login,
+            "answered 200 OK but not with a token",
+            "check the token URL",
+        ],
+    );
 }
 
 /// A real token of the sandbox, its payload naming another tenant.
