@@ -465,13 +465,17 @@ impl Client {
         let started = Instant::now();
         let response = loop {
             attempt += 1;
+            let request_id = Uuid::new_v4();
             let sent = self
                 .http
                 .get(url.clone())
                 .header(header::ACCEPT, "application/json")
-                .header("X-Request-ID", Uuid::new_v4().to_string())
+                .header("X-Request-ID", request_id.to_string())
+                .header("traceparent", self.traceparent())
                 .send()
                 .await;
+            let status = sent.as_ref().ok().map(|r| r.status().as_u16());
+            debug!(endpoint = "discovery", ?status, %request_id, attempt, "request");
             let (retry_after, reason) = match sent {
                 Ok(response) if is_transient(response.status()) => (
                     retry_after(&response),
@@ -1236,11 +1240,13 @@ impl Client {
         let response = loop {
             attempt += 1;
             self.limiter.until_ready().await;
+            let request_id = Uuid::new_v4();
             let mut request = self
                 .http
                 .post(&self.token_url)
                 .header(header::ACCEPT, "application/json")
-                .header("X-Request-ID", Uuid::new_v4().to_string())
+                .header("X-Request-ID", request_id.to_string())
+                .header("traceparent", self.traceparent())
                 .form(&form);
             if let Some(ApiClient {
                 id,
@@ -1250,7 +1256,10 @@ impl Client {
             {
                 request = request.basic_auth(id, Some(secret.expose()));
             }
-            let (retry_after, reason) = match request.send().await {
+            let sent = request.send().await;
+            let status = sent.as_ref().ok().map(|r| r.status().as_u16());
+            debug!(endpoint = "token", ?status, %request_id, attempt, "request");
+            let (retry_after, reason) = match sent {
                 Ok(response) if is_transient(response.status()) => (
                     retry_after(&response),
                     format!("the token endpoint answered {}", response.status()),
