@@ -88,6 +88,46 @@ fn the_api_host_is_discovered_from_the_token_with_no_api_base_configured() {
 }
 
 #[test]
+fn the_token_request_and_discovery_carry_a_logged_request_id_and_the_runs_traceparent_too() {
+    // "Every request from cxskill carries X-Request-ID and a traceparent":
+    // the token exchange and discovery as much as the API calls.
+    let sandbox = Rehearsal::start(SandboxOptions::default());
+    let out = sandbox.cxskill(&fast(&["plan", "examples/roster.csv", "-vv"]));
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    let requests = sandbox.requests();
+    let mut traces = std::collections::BTreeSet::new();
+    let mut ids = std::collections::BTreeSet::new();
+    for r in &requests {
+        let what = format!("{} {}", r.method, r.path);
+        let id = r
+            .request_id
+            .as_deref()
+            .unwrap_or_else(|| panic!("no X-Request-ID on {what}"));
+        assert!(uuid::Uuid::parse_str(id).is_ok(), "{what}: {id}");
+        assert!(ids.insert(id.to_owned()), "{what}: request id reused");
+        assert!(
+            stderr(&out).contains(id),
+            "{what}: request id {id} not logged at -vv:\n{}",
+            stderr(&out)
+        );
+        let traceparent = r
+            .traceparent
+            .as_deref()
+            .unwrap_or_else(|| panic!("no traceparent on {what}"));
+        let parts: Vec<&str> = traceparent.split('-').collect();
+        assert_eq!(parts.len(), 4, "{what}: {traceparent}");
+        traces.insert(parts[1].to_owned());
+    }
+    assert!(
+        requests.iter().any(|r| r.path == "/auth/token")
+            && requests
+                .iter()
+                .any(|r| r.path == "/.well-known/cxone-configuration")
+    );
+    assert_eq!(traces.len(), 1, "one trace per run: {traces:?}");
+}
+
+#[test]
 fn config_show_says_the_api_host_is_discovered_at_run_time_and_asks_nothing() {
     let sandbox = Rehearsal::start(SandboxOptions::default());
     let out = sandbox.cxskill(&["config", "show"]);
