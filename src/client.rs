@@ -465,13 +465,17 @@ impl Client {
         let started = Instant::now();
         let response = loop {
             attempt += 1;
+            let request_id = Uuid::new_v4();
             let sent = self
                 .http
                 .get(url.clone())
                 .header(header::ACCEPT, "application/json")
-                .header("X-Request-ID", Uuid::new_v4().to_string())
+                .header("X-Request-ID", request_id.to_string())
+                .header("traceparent", self.traceparent())
                 .send()
                 .await;
+            let status = sent.as_ref().ok().map(|r| r.status().as_u16());
+            debug!(endpoint = "discovery", ?status, %request_id, attempt, "request");
             let (retry_after, reason) = match sent {
                 Ok(response) if is_transient(response.status()) => (
                     retry_after(&response),
@@ -510,7 +514,10 @@ impl Client {
         let found: wire::Discovery = serde_json::from_slice(&bytes).map_err(|e| {
             failure(
                 TokenFailure::Discovery,
-                format!("discovery at {origin} did not answer with a configuration ({e})"),
+                format!(
+                    "discovery at {origin} did not answer with a configuration ({})",
+                    secret::scrub(&e.to_string())
+                ),
             )
         })?;
         let api = found.api_endpoint.clone().ok_or_else(|| {
@@ -522,7 +529,7 @@ impl Client {
         config::check_url("discovered API host", &api).map_err(|e| {
             failure(
                 TokenFailure::Discovery,
-                format!("{e}; no token was sent to it"),
+                secret::scrub(&format!("{e}; no token was sent to it")),
             )
         })?;
         Ok(Endpoint {
@@ -1233,11 +1240,13 @@ impl Client {
         let response = loop {
             attempt += 1;
             self.limiter.until_ready().await;
+            let request_id = Uuid::new_v4();
             let mut request = self
                 .http
                 .post(&self.token_url)
                 .header(header::ACCEPT, "application/json")
-                .header("X-Request-ID", Uuid::new_v4().to_string())
+                .header("X-Request-ID", request_id.to_string())
+                .header("traceparent", self.traceparent())
                 .form(&form);
             if let Some(ApiClient {
                 id,
@@ -1247,7 +1256,10 @@ impl Client {
             {
                 request = request.basic_auth(id, Some(secret.expose()));
             }
-            let (retry_after, reason) = match request.send().await {
+            let sent = request.send().await;
+            let status = sent.as_ref().ok().map(|r| r.status().as_u16());
+            debug!(endpoint = "token", ?status, %request_id, attempt, "request");
+            let (retry_after, reason) = match sent {
                 Ok(response) if is_transient(response.status()) => (
                     retry_after(&response),
                     format!("the token endpoint answered {}", response.status()),
@@ -1273,7 +1285,8 @@ impl Client {
             token_error(
                 TokenFailure::NotAToken,
                 format!(
-                    "the token URL answered {status} but not with a token ({e}); check the token URL (token_url, CXSKILL_TOKEN_URL or --token-url)"
+                    "the token URL answered {status} but not with a token ({}); check the token URL (token_url, CXSKILL_TOKEN_URL or --token-url)",
+                    secret::scrub(&e.to_string())
                 ),
             )
         })?;
@@ -1312,17 +1325,18 @@ enum Target {
 }
 
 impl Target {
-    /// For messages: the path, or the URL's path and query.
+    /// For messages: the path, or the URL's path and query (a `next`
+    /// link is server text: scrubbed).
     fn shown(&self) -> String {
         match self {
             Target::Path(path) => path.clone(),
-            Target::Url(url) => Url::parse(url).map_or_else(
+            Target::Url(url) => secret::scrub(&Url::parse(url).map_or_else(
                 |_| url.clone(),
                 |u| match u.query() {
                     Some(q) => format!("{}?{q}", u.path()),
                     None => u.path().to_owned(),
                 },
-            ),
+            )),
         }
     }
 }
@@ -1656,10 +1670,12 @@ fn status_error(path: &str, response: &Response) -> ClientError {
     }
 }
 
+/// The answer as `T`, or why not. A serde error quotes the value it
+/// could not read, which is server text: scrubbed.
 fn decode<T: DeserializeOwned>(path: &str, response: &Response) -> Result<T, ClientError> {
     serde_json::from_slice(&response.body).map_err(|e| ClientError::Decode {
         endpoint: format!("GET {path}"),
-        reason: e.to_string(),
+        reason: secret::scrub(&e.to_string()),
     })
 }
 

@@ -392,11 +392,10 @@ pub fn put_body(
     for &i in agent_pairs {
         let pair = &plan.pairs[i];
         match (pair.action, pair.after) {
-            (Action::Remove, _) => {
-                if removed(i) {
-                    set.remove(&pair.skill);
-                }
+            (Action::Remove, _) if removed(i) => {
+                set.remove(&pair.skill);
             }
+            (Action::Remove, _) => {}
             (_, Some(after)) => {
                 if let Some(held) = set.get_mut(&pair.skill) {
                     *held = after;
@@ -571,10 +570,16 @@ mod tests {
             (2, state(7, true)),
             (3, state(4, false)),
         ];
-        let body = put_body(&fresh, &p, &[0, 1, 2]);
+        let body = put_body(&fresh, &p, &[0, 1, 2], |_| true);
         assert_eq!(
             serde_json::to_string(&body).unwrap(),
             r#"{"skills":[{"skillId":"1","proficiency":3,"isActive":true},{"skillId":"2","proficiency":9,"isActive":true}]}"#
+        );
+        // A removal the tenant has not confirmed stays listed as it is.
+        let body = put_body(&fresh, &p, &[0, 1, 2], |_| false);
+        assert_eq!(
+            serde_json::to_string(&body).unwrap(),
+            r#"{"skills":[{"skillId":"1","proficiency":3,"isActive":true},{"skillId":"2","proficiency":9,"isActive":true},{"skillId":"3","proficiency":4,"isActive":false}]}"#
         );
     }
 

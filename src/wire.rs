@@ -22,7 +22,7 @@ use std::fmt;
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 
-use crate::secret::Secret;
+use crate::secret::{self, Secret};
 
 // --- Authentication and discovery ------------------------------------------
 
@@ -462,10 +462,13 @@ fn opt_text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>
 }
 
 /// A row's `error`: text is the reason; `true`, `false`, `null` or an
-/// empty string give none.
+/// empty string give none. The text is scrubbed of secrets here, where it
+/// enters the client: a server may quote the request (its `Authorization`
+/// header) in it, and it goes on to the report, the failed rows and the
+/// warnings.
 fn error_text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
     Ok(match Scalar::deserialize(deserializer)? {
-        Scalar::Text(text) if !text.trim().is_empty() => Some(text),
+        Scalar::Text(text) if !text.trim().is_empty() => Some(secret::scrub(&text)),
         _ => None,
     })
 }

@@ -101,9 +101,9 @@ fn snapshot_export_and_failed_rows_neutralise_formulas_and_read_back() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(
         read(&snapshot),
-        "agent,skill,proficiency,active,skill_name\n\
-         1,10,3,true,'@SUM(1+1)\u{1b}]0;owned\u{7}\n\
-         1,11,remove,,Chat \u{202e}RF\n"
+        "agent,skill,proficiency,active,skill_name,run_proficiency,run_active\n\
+         1,10,3,true,'@SUM(1+1)\u{1b}]0;owned\u{7},4,true\n\
+         1,11,remove,,Chat \u{202e}RF,5,true\n"
     );
 
     let export = dir.path("export.csv");
