@@ -114,6 +114,18 @@ struct Verdict {
 
 type Task<'a> = Pin<Box<dyn Future<Output = Done> + Send + 'a>>;
 
+/// What a canary body showed.
+enum Canary {
+    /// Checked: the upsert adds and modifies, never removes (or it was
+    /// found to replace, and the run stops).
+    Verified,
+    /// Nothing could have been wiped (the agents hold nothing else, or
+    /// nothing of the body landed): the next body is the canary.
+    Unverified,
+    /// A read the check needs failed: no more upserts.
+    CannotVerify(String),
+}
+
 /// A request that finished.
 enum Done {
     Write(Write, Result<Response, ClientError>),
@@ -159,8 +171,6 @@ struct Run<'a> {
     progress: &'a (dyn Fn(Progress) + Sync),
     holdings: Holdings,
     ledger: Vec<Verdict>,
-    /// The pairs by (agent, skill), for mapping answer rows.
-    index: HashMap<(u64, u64), usize>,
     named: HashSet<(u64, u64)>,
     roster_agents: HashSet<u64>,
     bulk: bool,
@@ -190,12 +200,6 @@ impl<'a> Run<'a> {
         progress: &'a (dyn Fn(Progress) + Sync),
         total: usize,
     ) -> Run<'a> {
-        let index = plan
-            .pairs
-            .iter()
-            .enumerate()
-            .map(|(i, p)| ((p.agent, p.skill), i))
-            .collect();
         Run {
             client,
             plan,
@@ -203,7 +207,6 @@ impl<'a> Run<'a> {
             progress,
             holdings,
             ledger: vec![Verdict::default(); plan.pairs.len()],
-            index,
             named: plan.named(),
             roster_agents: plan
                 .pairs
@@ -242,12 +245,27 @@ impl<'a> Run<'a> {
 
     async fn first_phase(&mut self, writes: Vec<Write>) {
         let mut queue: VecDeque<Write> = writes.into();
-        if self.canary_pending
-            && let Some(at) = queue.iter().position(|w| w.kind == WriteKind::Upsert)
-            && let Some(first) = queue.remove(at)
-        {
-            self.canary_pending = false;
-            self.canary(first, &mut queue).await;
+        // Upsert bodies go one at a time until one that could have wiped
+        // something has been checked.
+        while self.canary_pending && self.bulk && !self.stopping() {
+            let Some(at) = queue.iter().position(|w| w.kind == WriteKind::Upsert) else {
+                break;
+            };
+            let Some(write) = queue.remove(at) else {
+                break;
+            };
+            match self.canary(write, &mut queue).await {
+                Canary::Verified => self.canary_pending = false,
+                Canary::Unverified => {}
+                Canary::CannotVerify(why) => {
+                    let message = format!(
+                        "the check that POST /agents/skills does not replace could not be made ({why}); the rest of the run writes per agent"
+                    );
+                    warn!("{message}");
+                    self.warnings.push(message);
+                    self.bulk = false;
+                }
+            }
         }
         self.run_queue(queue).await;
     }
@@ -324,25 +342,45 @@ impl<'a> Run<'a> {
 
     fn launch(&mut self, write: Write) -> Task<'a> {
         let body = write.body(self.plan);
-        self.launch_with(write, body)
+        self.launch_with(write, body, None)
     }
 
-    fn launch_with(&mut self, write: Write, body: requests::Body) -> Task<'a> {
+    /// A write under way. With a `deadline`, no attempt starts after it
+    /// (a full set must not land older than `max_read_age`).
+    fn launch_with(
+        &mut self,
+        write: Write,
+        body: requests::Body,
+        deadline: Option<Instant>,
+    ) -> Task<'a> {
         for &i in &write.pairs {
             *self.in_flight.entry(i).or_default() += 1;
         }
         let client = self.client;
         Box::pin(async move {
-            let result = client
-                .send(
-                    write.method(),
-                    write.kind.route(),
-                    &write.path(),
-                    Some(&body),
-                )
-                .await;
+            let (method, route, path) = (write.method(), write.kind.route(), write.path());
+            let result = match deadline {
+                Some(deadline) => {
+                    client
+                        .send_before(method, route, &path, Some(&body), deadline)
+                        .await
+                }
+                None => client.send(method, route, &path, Some(&body)).await,
+            };
             Done::Write(write, result)
         })
+    }
+
+    /// Forgets that a write's pairs are in flight.
+    fn landed(&mut self, write: &Write) {
+        for &i in &write.pairs {
+            if let Some(n) = self.in_flight.get_mut(&i) {
+                *n -= 1;
+                if *n == 0 {
+                    self.in_flight.remove(&i);
+                }
+            }
+        }
     }
 
     /// Takes in one write's answer.
@@ -353,14 +391,7 @@ impl<'a> Run<'a> {
         queue: &mut VecDeque<Write>,
     ) {
         self.done += 1;
-        for &i in &write.pairs {
-            if let Some(n) = self.in_flight.get_mut(&i) {
-                *n -= 1;
-                if *n == 0 {
-                    self.in_flight.remove(&i);
-                }
-            }
-        }
+        self.landed(&write);
         match result {
             Ok(response) => {
                 self.exhausted_in_a_row = 0;
@@ -417,6 +448,21 @@ impl<'a> Run<'a> {
                     queue.push_front(a);
                 }
             }
+            Err(ClientError::Expired {
+                maybe_sent,
+                ref reason,
+                ..
+            }) => {
+                let message = format!("not sent again in time: {reason}");
+                for &i in &write.pairs {
+                    let verdict = &mut self.ledger[i];
+                    if maybe_sent {
+                        verdict.unsettled.get_or_insert_with(|| message.clone());
+                    } else {
+                        verdict.not_sent.get_or_insert_with(|| message.clone());
+                    }
+                }
+            }
             Err(error) => {
                 let message = format!("the answer could not be read: {error}");
                 for &i in &write.pairs {
@@ -458,6 +504,15 @@ impl<'a> Run<'a> {
         let missing_endpoint = matches!(status.as_u16(), 405 | 501)
             || (status == StatusCode::NOT_FOUND && !response.json);
         if write.kind.is_bulk() && missing_endpoint {
+            if response.after_lost_attempt {
+                // An earlier attempt may have landed before the tenant
+                // said it lacks the endpoint: only a read can tell.
+                for &i in &write.pairs {
+                    self.ledger[i].unsettled.get_or_insert_with(|| {
+                        "an earlier attempt of a bulk write may have landed".to_owned()
+                    });
+                }
+            }
             self.fall_back(&write, status);
             for converted in self.per_agent(&write) {
                 self.total += 1;
@@ -488,7 +543,9 @@ impl<'a> Run<'a> {
             .iter()
             .map(|&i| ((self.plan.pairs[i].agent, self.plan.pairs[i].skill), i))
             .collect();
-        let mut mentioned = HashSet::new();
+        // What the answer says of each pair: a success, refusals (with
+        // their reasons), or both (which proves nothing).
+        let mut said: HashMap<usize, (bool, Vec<Option<String>>)> = HashMap::new();
         for row in rows {
             let key = match write.kind {
                 WriteKind::Upsert => row.agent_id.zip(row.skill_id),
@@ -498,15 +555,7 @@ impl<'a> Run<'a> {
                 WriteKind::SkillDelete => row.agent_id.zip(write.target),
             };
             let Some(key) = key else { continue };
-            let Some(&i) = mine.get(&key).or_else(|| {
-                // A full set carries the agent's other roster pairs too, at
-                // their targets; a pair being removed it only restates, so
-                // its row proves nothing about the removal.
-                (write.kind == WriteKind::AgentPut)
-                    .then(|| self.index.get(&key))
-                    .flatten()
-                    .filter(|&&i| self.plan.pairs[i].action != Action::Remove)
-            }) else {
+            let Some(&i) = mine.get(&key) else {
                 if !row.success && write.kind == WriteKind::AgentPut {
                     let reason = row.error.as_deref().unwrap_or(NO_REASON);
                     self.warnings.push(format!(
@@ -516,28 +565,46 @@ impl<'a> Run<'a> {
                 }
                 continue;
             };
-            mentioned.insert(i);
-            let verdict = &mut self.ledger[i];
+            let entry = said.entry(i).or_default();
             if row.success {
-                verdict.applied = true;
-                continue;
+                entry.0 = true;
+            } else {
+                entry.1.push(row.error);
             }
-            match row.error {
-                Some(reason) => {
-                    verdict.refuse(&reason);
-                    if response.after_lost_attempt {
-                        // "Already assigned" to a retry of a write that did
-                        // land: only the tenant can say.
-                        verdict.unsettled.get_or_insert_with(|| {
-                            "refused on a retry after an attempt whose answer was lost".to_owned()
-                        });
-                    }
+        }
+        let mentioned: HashSet<usize> = said.keys().copied().collect();
+        for (i, (success, refusals)) in said {
+            let verdict = &mut self.ledger[i];
+            match (success, refusals.is_empty()) {
+                (true, true) => verdict.applied = true,
+                (true, false) => {
+                    verdict.unsettled.get_or_insert_with(|| {
+                        "the answer says the row both succeeded and failed".to_owned()
+                    });
                 }
-                None => {
-                    verdict.refuse(NO_REASON);
-                    verdict
-                        .unsettled
-                        .get_or_insert_with(|| NO_REASON.to_owned());
+                (false, _) => {
+                    for reason in refusals {
+                        match reason {
+                            Some(reason) => {
+                                verdict.refuse(&reason);
+                                if response.after_lost_attempt {
+                                    // "Already assigned" to a retry of a
+                                    // write that did land: only the tenant
+                                    // can say.
+                                    verdict.unsettled.get_or_insert_with(|| {
+                                        "refused on a retry after an attempt whose answer was lost"
+                                            .to_owned()
+                                    });
+                                }
+                            }
+                            None => {
+                                verdict.refuse(NO_REASON);
+                                verdict
+                                    .unsettled
+                                    .get_or_insert_with(|| NO_REASON.to_owned());
+                            }
+                        }
+                    }
                 }
             }
         }
@@ -604,28 +671,42 @@ impl<'a> Run<'a> {
 
     // --- The canary --------------------------------------------------------
 
-    /// Sends the first upsert body alone, then reads back its agents' sets:
-    /// an assignment the body did not name that has vanished means this
-    /// tenant's upsert replaces, and the run stops.
-    async fn canary(&mut self, write: Write, queue: &mut VecDeque<Write>) {
+    /// Sends an upsert body alone, then reads back its agents' sets: an
+    /// assignment the body did not name that has vanished means this
+    /// tenant's upsert replaces, and the run stops (putting back what
+    /// vanished). The baseline is read again first when the plan's read is
+    /// older than `max_read_age` (a confirmation prompt sat between), so
+    /// that someone else's removal is not taken for the upsert's.
+    async fn canary(&mut self, write: Write, queue: &mut VecDeque<Write>) -> Canary {
         let agents = write.agents(self.plan);
-        // The baseline: every assignment these agents hold outside the
-        // body. Read the rest of the catalogue first if the plan's reads
-        // did not cover it.
-        let unread: Vec<u64> = self
+        let stale = self
+            .holdings
+            .read_at
+            .is_none_or(|at| at.elapsed() > self.options.max_read_age);
+        // Every assignment of these agents must be known: read the rest of
+        // the catalogue if the plan's reads did not cover it, and read the
+        // baseline again if it is old.
+        let skills: Vec<u64> = self
             .options
             .catalogue
             .iter()
             .copied()
-            .filter(|&s| !self.holdings.skill_read(s))
-            .filter(|_| agents.iter().any(|&a| !self.holdings.is_complete(a)))
+            .filter(|&s| {
+                !self.holdings.skill_read(s)
+                    || (stale
+                        && agents
+                            .iter()
+                            .any(|&a| self.holdings.get(a, s) != Known::Absent))
+            })
+            .filter(|_| agents.iter().any(|&a| !self.holdings.is_complete(a)) || stale)
             .collect();
-        if !unread.is_empty() {
-            match read::read_skills(self.client, &mut self.holdings, &unread, None).await {
+        if !skills.is_empty() {
+            match read::read_skills(self.client, &mut self.holdings, &skills, None).await {
                 Ok(changes) => self.note_changes(&changes),
                 Err(error) => {
                     self.read_failed(&error);
-                    return self.run_single(write, queue).await;
+                    queue.push_front(write);
+                    return Canary::CannotVerify(error.to_string());
                 }
             }
         }
@@ -644,10 +725,19 @@ impl<'a> Run<'a> {
             })
             .filter(|(key, _)| !body_pairs.contains(key))
             .collect();
+        let pairs = write.pairs.clone();
         self.run_single(write, queue).await;
         if baseline.is_empty() {
-            debug!("canary: the first upsert's agents hold nothing else to watch");
-            return;
+            debug!("canary: these agents hold nothing else to watch; the next body is checked");
+            return Canary::Unverified;
+        }
+        let landed = pairs.iter().any(|&i| {
+            let verdict = &self.ledger[i];
+            verdict.applied || verdict.unsettled.is_some()
+        });
+        if !landed {
+            debug!("canary: nothing of the body landed; the next body is checked");
+            return Canary::Unverified;
         }
         let mut skills: Vec<u64> = baseline.iter().map(|((_, s), _)| *s).collect();
         skills.sort_unstable();
@@ -655,7 +745,7 @@ impl<'a> Run<'a> {
         let mut after = Holdings::default();
         if let Err(error) = read::read_skills(self.client, &mut after, &skills, None).await {
             self.read_failed(&error);
-            return;
+            return Canary::CannotVerify(error.to_string());
         }
         let vanished: Vec<((u64, u64), State)> = baseline
             .into_iter()
@@ -665,15 +755,16 @@ impl<'a> Run<'a> {
         self.note_changes(&changes);
         if vanished.is_empty() {
             debug!("canary: the upsert kept every assignment it did not name");
-            return;
+            return Canary::Verified;
         }
         let message = format!(
-            "this tenant's POST /agents/skills replaces the agents' skill sets instead of adding to them: after the first bulk body, {} assignments it did not name were gone; cxskill put them back and stopped. Re-run with --no-bulk (per-agent writes)",
+            "this tenant's POST /agents/skills replaces the agents' skill sets instead of adding to them: after a bulk body, {} assignments it did not name were gone; cxskill put them back and stopped. Re-run with --no-bulk (per-agent writes)",
             vanished.len()
         );
         warn!("{message}");
         self.fatal = Some(message);
         self.restore(vanished).await;
+        Canary::Verified
     }
 
     /// Takes a canary read into the holdings, and the changes it shows.
@@ -790,7 +881,7 @@ impl<'a> Run<'a> {
             }
             return;
         }
-        let how = FullSetRead::choose(agents.len(), self.options.activity);
+        let mut how = FullSetRead::choose(agents.len(), self.options.activity);
         info!(agents = agents.len(), read = ?how, "full-set PUTs");
         let mut stamp: Option<FullSetStamp> = None;
         if let FullSetRead::Bulk(_) = &how {
@@ -826,11 +917,35 @@ impl<'a> Run<'a> {
         let mut in_flight: FuturesUnordered<Task<'a>> = FuturesUnordered::new();
         let mut grace: Option<Instant> = None;
         let mut no_queue = VecDeque::new();
+        // PUTs that ran out of time before an answer, built again from a
+        // fresh read: at most a few times each.
+        let mut rebuilt: HashMap<u64, u32> = HashMap::new();
         loop {
             while in_flight.len() < self.options.concurrency.max(1) && !self.stopping() {
                 let Some(agent) = pending.pop_front() else {
                     break;
                 };
+                if let FullSetRead::Bulk(combos) = &how
+                    && let Some(taken) = &stamp
+                    && taken.at.elapsed() > self.options.max_read_age
+                {
+                    let combos = combos.clone();
+                    let started = Instant::now();
+                    stamp = self.refresh(&watched, &combos, taken.clone()).await;
+                    if stamp.is_none() {
+                        pending.push_front(agent);
+                        break;
+                    }
+                    if started.elapsed() > self.options.max_read_age {
+                        // A refresh that takes longer than the limit would
+                        // run before every PUT: read each agent instead,
+                        // just before its PUT.
+                        info!(
+                            "the bulk re-read is slower than the freshness limit: reading agents one by one"
+                        );
+                        how = FullSetRead::PerAgent;
+                    }
+                }
                 match &how {
                     FullSetRead::PerAgent => {
                         let client = self.client;
@@ -838,16 +953,7 @@ impl<'a> Run<'a> {
                             Done::Read(agent, client.agent_skills(agent).await)
                         }));
                     }
-                    FullSetRead::Bulk(combos) => {
-                        if let Some(taken) = &stamp
-                            && taken.at.elapsed() > self.options.max_read_age
-                        {
-                            stamp = self.refresh(&watched, combos, taken.clone()).await;
-                            if stamp.is_none() {
-                                pending.push_front(agent);
-                                break;
-                            }
-                        }
+                    FullSetRead::Bulk(_) => {
                         if let Some(task) = self.put(agent, &puts[&agent]) {
                             in_flight.push(task);
                         }
@@ -875,6 +981,10 @@ impl<'a> Run<'a> {
                 }
             };
             match next {
+                Some(Done::Read(agent, _)) if self.stopping() => {
+                    let reason = self.why_stopped();
+                    self.fail_put(&puts[&agent], reason);
+                }
                 Some(Done::Read(agent, read)) => match read {
                     Ok(AgentRead::Found(listing)) => {
                         let changes = self.holdings.absorb_agent(agent, &listing.rows);
@@ -896,6 +1006,28 @@ impl<'a> Run<'a> {
                         );
                     }
                 },
+                Some(Done::Write(write, Err(ClientError::Expired { maybe_sent, .. })))
+                    if write
+                        .target
+                        .is_some_and(|a| rebuilt.get(&a).copied().unwrap_or(0) < 3)
+                        && !self.stopping() =>
+                {
+                    // The full set ran out of time: read it again and
+                    // build the PUT anew, rather than land a stale one.
+                    self.landed(&write);
+                    for &i in &write.pairs {
+                        if maybe_sent {
+                            self.ledger[i].unsettled.get_or_insert_with(|| {
+                                "an attempt of the full-set PUT may have landed".to_owned()
+                            });
+                        }
+                    }
+                    if let Some(agent) = write.target {
+                        *rebuilt.entry(agent).or_default() += 1;
+                        self.total += 1;
+                        pending.push_back(agent);
+                    }
+                }
                 Some(Done::Write(write, result)) => self.answered(write, result, &mut no_queue),
                 None => {}
             }
@@ -988,35 +1120,46 @@ impl<'a> Run<'a> {
         let ledger = &self.ledger;
         let body = requests::put_body(&fresh, self.plan, &carried, |i| ledger[i].applied);
         let held: HashSet<u64> = fresh.iter().map(|(s, _)| *s).collect();
-        let write = Write {
-            kind: WriteKind::AgentPut,
-            target: Some(agent),
-            pairs: pairs
-                .iter()
-                .copied()
-                .filter(|&i| {
-                    let pair = &self.plan.pairs[i];
-                    if held.contains(&pair.skill) {
-                        true
-                    } else {
-                        // Not held: a PUT cannot change it (someone removed
-                        // it since the plan).
-                        self.ledger[i].refusal.get_or_insert_with(|| {
-                            format!(
-                                "agent {agent} no longer holds skill {}: it was removed since the plan was made",
-                                pair.skill
-                            )
-                        });
-                        false
-                    }
-                })
-                .collect(),
-        };
-        if body.skills.is_empty() || write.pairs.is_empty() {
+        let required: Vec<usize> = pairs
+            .iter()
+            .copied()
+            .filter(|&i| {
+                let pair = &self.plan.pairs[i];
+                if held.contains(&pair.skill) {
+                    true
+                } else {
+                    // Not held: a PUT cannot change it (someone removed it
+                    // since the plan).
+                    self.ledger[i].refusal.get_or_insert_with(|| {
+                        format!(
+                            "agent {agent} no longer holds skill {}: it was removed since the plan was made",
+                            pair.skill
+                        )
+                    });
+                    false
+                }
+            })
+            .collect();
+        if body.skills.is_empty() || required.is_empty() {
             self.done += 1;
             return None;
         }
-        Some(self.launch_with(write, requests::Body::Skills(body)))
+        // The answer speaks for every roster pair the body carries at its
+        // target; a pair being removed it only restates, so its row proves
+        // nothing about the removal.
+        let write = Write {
+            kind: WriteKind::AgentPut,
+            target: Some(agent),
+            pairs: carried
+                .into_iter()
+                .filter(|&i| {
+                    let pair = &self.plan.pairs[i];
+                    pair.action != Action::Remove && held.contains(&pair.skill)
+                })
+                .collect(),
+        };
+        let deadline = Instant::now() + self.options.max_read_age;
+        Some(self.launch_with(write, requests::Body::Skills(body), Some(deadline)))
     }
 
     fn fail_put(&mut self, pairs: &[usize], reason: String) {

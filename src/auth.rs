@@ -207,6 +207,7 @@ pub fn diagnose(error: &ClientError, api_root: &str, preissued: bool) -> AuthErr
         ),
         ClientError::TooLarge { .. } => (Failure::WrongApiRoot, error.to_string()),
         ClientError::Config(message) => (Failure::Configuration, message.clone()),
+        ClientError::Expired { .. } => (Failure::Unreachable, error.to_string()),
     };
     AuthError { failure, message }
 }

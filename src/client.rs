@@ -88,6 +88,16 @@ pub enum ClientError {
     /// The settings cannot work (no API host can be found, say).
     #[error("{0}")]
     Config(String),
+    /// A request whose body may only be sent until a deadline (a full set
+    /// read at a given time) could not be answered before it.
+    #[error(
+        "{endpoint}: not retried: its body would be older than allowed ({reason}); it is built again from a fresh read"
+    )]
+    Expired {
+        endpoint: String,
+        reason: String,
+        maybe_sent: bool,
+    },
 }
 
 impl ClientError {
@@ -808,7 +818,7 @@ impl Client {
                 )),
             };
             let response = self
-                .send_to(Method::GET, route, &target, None::<&()>)
+                .send_to(Method::GET, route, &target, None::<&()>, None)
                 .await?;
             let shown = target.shown();
             if response.status == StatusCode::NO_CONTENT {
@@ -890,8 +900,29 @@ impl Client {
         path: &str,
         body: Option<&B>,
     ) -> Result<Response, ClientError> {
-        self.send_to(method, route, &Target::Path(path.to_owned()), body)
+        self.send_to(method, route, &Target::Path(path.to_owned()), body, None)
             .await
+    }
+
+    /// As [`Client::send`], but no attempt starts after `deadline`: for a
+    /// body built from a read that must not be older than a limit when it
+    /// lands (a full-set PUT). Past it, [`ClientError::Expired`].
+    pub async fn send_before<B: Serialize + ?Sized>(
+        &self,
+        method: Method,
+        route: Route,
+        path: &str,
+        body: Option<&B>,
+        deadline: Instant,
+    ) -> Result<Response, ClientError> {
+        self.send_to(
+            method,
+            route,
+            &Target::Path(path.to_owned()),
+            body,
+            Some(deadline),
+        )
+        .await
     }
 
     async fn send_to<B: Serialize + ?Sized>(
@@ -900,6 +931,7 @@ impl Client {
         route: Route,
         target: &Target,
         body: Option<&B>,
+        deadline: Option<Instant>,
     ) -> Result<Response, ClientError> {
         let endpoint = format!("{method} {}", target.shown());
         let url = match target {
@@ -1037,6 +1069,15 @@ impl Client {
                         .map_err(|e| e.maybe_sent(lost_attempt))?
                 }
             };
+            if let Some(deadline) = deadline
+                && Instant::now() + retry_in > deadline
+            {
+                return Err(ClientError::Expired {
+                    endpoint,
+                    reason: format!("{attempt} attempts, none answered in time"),
+                    maybe_sent: lost_attempt,
+                });
+            }
             tokio::time::sleep(retry_in).await;
         }
     }

@@ -48,6 +48,9 @@ pub struct Holdings {
     /// Skills `GET /skills/agents` called invalid.
     invalid_skills: HashSet<u64>,
     pub business_unit: Option<String>,
+    /// When the first read of these holdings began: how old what they say
+    /// may be.
+    pub read_at: Option<Instant>,
 }
 
 /// What the holdings say of one (agent, skill) pair.
@@ -292,6 +295,7 @@ pub async fn read_skills(
     skills: &[u64],
     updated_since: Option<&str>,
 ) -> Result<Vec<Change>, ClientError> {
+    holdings.read_at.get_or_insert_with(Instant::now);
     let mut changes = Vec::new();
     let mut queue: Vec<Vec<u64>> = skills
         .chunks(SKILLS_PER_READ)
@@ -407,6 +411,7 @@ pub async fn read_full_sets(
     concurrency: usize,
 ) -> Result<(FullSetStamp, Vec<Change>), ClientError> {
     let started = Instant::now();
+    holdings.read_at.get_or_insert(started);
     match how {
         FullSetRead::PerAgent => {
             let changes = read_agents(client, holdings, agents, concurrency).await?;
