@@ -12,6 +12,7 @@ use cxskill::exit_codes;
 use cxskill::report::Output;
 use cxskill::roster::{Delimiter, Encoding, Format, ReadOptions};
 use cxskill::sandbox::PutSemantics;
+use cxskill::style::ColorWhen;
 
 /// Bulk-update agent skill proficiencies in NICE CXone, without wiping
 /// anything.
@@ -36,6 +37,13 @@ pub struct Global {
     /// Print results as text for a person or as one JSON document.
     #[arg(long, value_enum, default_value_t = Output::Human, global = true)]
     pub output: Output,
+
+    /// When to colour the output: `auto` at a terminal, `always`, or
+    /// `never`. Overrides NO_COLOR (any non-empty value: no colour) and
+    /// CLICOLOR_FORCE (non-empty, not 0: colour anywhere), which apply
+    /// when the flag is not given.
+    #[arg(long, value_enum, value_name = "WHEN", global = true)]
+    pub color: Option<ColorWhen>,
 
     /// More diagnostics on stderr: -v for progress, -vv for every request.
     #[arg(short, long, action = ArgAction::Count, global = true, conflicts_with = "quiet")]

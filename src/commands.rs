@@ -29,6 +29,7 @@ use cxskill::roster::{self, Input};
 use cxskill::sandbox::{self, SandboxHandle, SandboxOptions, Tenant};
 use cxskill::secret::Secret;
 use cxskill::settings::{self, Config, Effective, Flags};
+use cxskill::style::{self, Palette};
 use cxskill::validate::{self, Validated};
 
 /// `cxskill validate`: roster → validated rows → summary.
@@ -104,7 +105,7 @@ fn job_of(args: &JobArgs) -> Job {
 /// report.
 fn run(args: &JobArgs, global: &Global, job: &Job, snapshot: Option<&Path>) -> i32 {
     if let Some(stop) = job.needs_terminal() {
-        eprintln!("error: {}", stop.message());
+        report_error(&stop.message());
         return stop.exit_code();
     }
     let (input, validated) = match read_roster(&args.roster, global) {
@@ -130,12 +131,12 @@ fn run(args: &JobArgs, global: &Global, job: &Job, snapshot: Option<&Path>) -> i
         // Nothing is read or sent for a roster with bad rows. The report
         // lists them (printing the validate summary too listed each twice).
         match stop {
-            Stop::InvalidRows { .. } => eprintln!(
-                "error: {}: {} invalid; nothing was sent",
+            Stop::InvalidRows { .. } => report_error(&format!(
+                "{}: {} invalid; nothing was sent",
                 validated.roster.source,
                 report::plural(invalid.len() as u64, "row is", "rows are")
-            ),
-            _ => eprintln!("error: {}", stop.message()),
+            )),
+            _ => report_error(&stop.message()),
         }
         finish(
             &args.records,
@@ -153,7 +154,7 @@ fn run(args: &JobArgs, global: &Global, job: &Job, snapshot: Option<&Path>) -> i
         let (connection, sandbox) = match connect(&args.connection, global).await {
             Ok(pair) => pair,
             Err(message) => {
-                eprintln!("error: {message}");
+                report_error(&message);
                 return exit_codes::FAILURE;
             }
         };
@@ -210,6 +211,7 @@ async fn run_against(
             &planned.plan,
             &planned.expected,
             list_limit(),
+            colors().stdout,
         ));
     }
     let planned_report = |planned: &Planned, client: &Client| {
@@ -228,7 +230,7 @@ async fn run_against(
         Review::Stop(stop) => {
             let report = planned_report(&planned, &client);
             finish(records, global, input, &report, true);
-            eprintln!("error: {}", stop.message());
+            report_error(&stop.message());
             return job.exit_code(&report, Some(&planned.plan), Some(&stop));
         }
         Review::Ask => {
@@ -236,7 +238,12 @@ async fn run_against(
                 // Never ask about a plan the user has not been shown.
                 eprint!(
                     "{}",
-                    report::plan_human(&planned.plan, &planned.expected, list_limit())
+                    report::plan_human(
+                        &planned.plan,
+                        &planned.expected,
+                        list_limit(),
+                        colors().stderr
+                    )
                 );
             }
             if !confirm() {
@@ -252,10 +259,10 @@ async fn run_against(
             .map_err(|e| e.to_string())
             .and_then(|bytes| files::write_atomic(path, &bytes).map_err(|e| e.to_string()));
         if let Err(e) = written {
-            eprintln!(
-                "error: cannot write the snapshot {}: {e}; nothing was sent",
+            report_error(&format!(
+                "cannot write the snapshot {}: {e}; nothing was sent",
                 path.display()
-            );
+            ));
             return exit_codes::FAILURE;
         }
     }
@@ -345,7 +352,7 @@ fn fatal(
     client: Option<&Client>,
     error: &ClientError,
 ) -> i32 {
-    eprintln!("error: {error}");
+    report_error(&error);
     let counts = client.map(Client::counts).unwrap_or_default();
     let report = RunReport::new(invalid, counts, Some(error.to_string()));
     finish(records, global, input, &report, false);
@@ -363,17 +370,17 @@ fn finish(records: &ReportArgs, global: &Global, input: &Input, report: &RunRepo
     if let Some(path) = &records.report
         && let Err(e) = files::write_atomic(path, report::run_json(report).as_bytes())
     {
-        eprintln!("error: cannot write the report {}: {e}", path.display());
+        report_error(&format!("cannot write the report {}: {e}", path.display()));
     }
     if let Some(path) = &records.failed_rows {
         let written = report::failed_rows_csv(input, report)
             .map_err(|e| e.to_string())
             .and_then(|bytes| files::write_atomic(path, &bytes).map_err(|e| e.to_string()));
         if let Err(e) = written {
-            eprintln!(
-                "error: cannot write the failed rows {}: {e}",
+            report_error(&format!(
+                "cannot write the failed rows {}: {e}",
                 path.display()
-            );
+            ));
         }
     }
 }
@@ -383,12 +390,12 @@ fn finish(records: &ReportArgs, global: &Global, input: &Input, report: &RunRepo
 /// or says why it cannot and gives the exit code.
 fn read_roster(args: &RosterArgs, global: &Global) -> Result<(Input, Validated), i32> {
     let levels = levels(global).map_err(|error| {
-        eprintln!("error: {error}");
+        report_error(&error);
         exit_codes::FAILURE
     })?;
     let input =
         Input::read_with(&args.roster, args.format, args.read_options()).map_err(|error| {
-            eprintln!("error: {error}");
+            report_error(&error);
             exit_codes::INVALID_INPUT
         })?;
     let validated = validate::validate(roster::parse(&input, &levels));
@@ -503,7 +510,7 @@ pub fn config_show(args: &TenantArgs, global: &Global) -> i32 {
             exit_codes::OK
         }
         Err(message) => {
-            eprintln!("error: {message}");
+            report_error(&message);
             exit_codes::FAILURE
         }
     }
@@ -519,7 +526,7 @@ pub fn auth_check(args: &ConnectionArgs, global: &Global) -> i32 {
         let (connection, sandbox) = match connect(args, global).await {
             Ok(pair) => pair,
             Err(message) => {
-                eprintln!("error: {message}");
+                report_error(&message);
                 return exit_codes::FAILURE;
             }
         };
@@ -540,7 +547,7 @@ pub fn auth_check(args: &ConnectionArgs, global: &Global) -> i32 {
                 if global.output == Output::Json {
                     print(&error.json());
                 }
-                eprintln!("error: {error}");
+                report_error(&error);
                 exit_codes::FAILURE
             }
         }
@@ -562,7 +569,7 @@ pub fn man() -> i32 {
     use clap::CommandFactory;
     let mut page = Vec::new();
     if let Err(e) = clap_mangen::Man::new(Cli::command()).render(&mut page) {
-        eprintln!("error: cannot render the man page: {e}");
+        report_error(&format!("cannot render the man page: {e}"));
         return exit_codes::FAILURE;
     }
     print(&String::from_utf8_lossy(&page));
@@ -611,7 +618,7 @@ pub fn export(args: &ExportArgs, global: &Global) -> i32 {
     let (agents, skills) = match (agents, skills) {
         (Ok(agents), Ok(skills)) => (agents, skills),
         (Err(e), _) | (_, Err(e)) => {
-            eprintln!("error: {e}");
+            report_error(&e);
             return exit_codes::INVALID_INPUT;
         }
     };
@@ -622,7 +629,7 @@ pub fn export(args: &ExportArgs, global: &Global) -> i32 {
         let (connection, sandbox) = match connect(&args.connection, global).await {
             Ok(pair) => pair,
             Err(message) => {
-                eprintln!("error: {message}");
+                report_error(&message);
                 return exit_codes::FAILURE;
             }
         };
@@ -636,25 +643,25 @@ pub fn export(args: &ExportArgs, global: &Global) -> i32 {
         let rows = match result {
             Ok(rows) => rows,
             Err(ExportError::Filter(message)) => {
-                eprintln!("error: {message}");
+                report_error(&message);
                 return exit_codes::INVALID_INPUT;
             }
             Err(e) => {
-                eprintln!("error: {e}");
+                report_error(&e);
                 return exit_codes::FAILURE;
             }
         };
         let csv = match report::export_csv(&rows) {
             Ok(csv) => csv,
             Err(e) => {
-                eprintln!("error: cannot render the roster: {e}");
+                report_error(&format!("cannot render the roster: {e}"));
                 return exit_codes::FAILURE;
             }
         };
         match &args.out {
             Some(path) => {
                 if let Err(e) = files::write_atomic(path, &csv) {
-                    eprintln!("error: cannot write {}: {e}", path.display());
+                    report_error(&format!("cannot write {}: {e}", path.display()));
                     return exit_codes::FAILURE;
                 }
                 info!(rows = rows.len(), path = %path.display(), "exported");
@@ -671,7 +678,7 @@ pub fn sandbox(args: &SandboxArgs) -> i32 {
         Some(path) => match Tenant::load(path) {
             Ok(tenant) => tenant,
             Err(e) => {
-                eprintln!("error: {e}");
+                report_error(&e);
                 return exit_codes::INVALID_INPUT;
             }
         },
@@ -703,7 +710,7 @@ pub fn sandbox(args: &SandboxArgs) -> i32 {
         let handle = match sandbox::start(args.listen, tenant, options).await {
             Ok(handle) => handle,
             Err(e) => {
-                eprintln!("error: {e}");
+                report_error(&e);
                 return exit_codes::FAILURE;
             }
         };
@@ -723,10 +730,50 @@ fn runtime() -> Option<tokio::runtime::Runtime> {
     {
         Ok(runtime) => Some(runtime),
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            report_error(&format!("cannot start the async runtime: {e}"));
             None
         }
     }
+}
+
+/// Colour for stdout and stderr, each decided once per run.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Colors {
+    pub stdout: Palette,
+    pub stderr: Palette,
+}
+
+static COLORS: OnceLock<Colors> = OnceLock::new();
+
+/// Decides colour once, for the whole run: `--color`, else `NO_COLOR`
+/// and `CLICOLOR_FORCE`, else whether each stream is a terminal.
+pub fn init_colors(global: &Global) -> Colors {
+    *COLORS.get_or_init(|| {
+        let decide = |terminal: bool| {
+            Palette::new(style::use_color(
+                global.color,
+                &settings::process_env,
+                terminal,
+            ))
+        };
+        Colors {
+            stdout: decide(std::io::stdout().is_terminal()),
+            stderr: decide(std::io::stderr().is_terminal()),
+        }
+    })
+}
+
+/// The colours decided by [`init_colors`] (none before it).
+fn colors() -> Colors {
+    COLORS.get().copied().unwrap_or_default()
+}
+
+/// `error: MESSAGE` on stderr, red where colour is on, terminal-safe.
+fn report_error(message: &dyn std::fmt::Display) {
+    let text = report::error_lines(&message.to_string(), colors().stderr);
+    let mut stderr = std::io::stderr().lock();
+    let _ = stderr.write_all(text.as_bytes());
+    let _ = stderr.flush();
 }
 
 /// Writes to stdout, ignoring a closed pipe (`cxskill ... | head`).

@@ -27,7 +27,8 @@
 //!   that; [`export`] reads the tenant back as a roster; [`files`]
 //!   writes the files a run leaves behind, atomically; [`interrupt`]
 //!   carries Ctrl-C and SIGTERM to the engine; [`secret`] keeps secrets
-//!   out of every output.
+//!   out of every output; [`style`] decides colour and holds the palette
+//!   the renderings paint with.
 //! - [`exit_codes`] is the contract with scripts and cron jobs.
 
 pub mod apply;
@@ -51,5 +52,6 @@ pub mod roster;
 pub mod sandbox;
 pub mod secret;
 pub mod settings;
+pub mod style;
 pub mod validate;
 pub mod wire;

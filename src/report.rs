@@ -16,6 +16,7 @@ use crate::model::State;
 use crate::outcome::{RowOutcome, RunReport, Status};
 use crate::plan::{Action, PRUNED, Pair, Plan};
 use crate::roster::{self, Column, Input};
+use crate::style::{Paint, Palette};
 use crate::validate::Summary;
 
 /// At most this many rows per group in the human report; the JSON report
@@ -75,6 +76,33 @@ where
 fn push_line(out: &mut String, line: &str) {
     out.push_str(&terminal_safe(line));
     out.push('\n');
+}
+
+/// Appends one line of human output, made [`terminal_safe`], then
+/// painted: the palette's sequences are the only ones that reach the
+/// terminal.
+fn push_painted(out: &mut String, line: &str, palette: Palette, paint: Paint) {
+    out.push_str(&palette.paint(paint, &terminal_safe(line)));
+    out.push('\n');
+}
+
+/// An error for stderr: `error: MESSAGE`, one line per line of the
+/// message, each [`terminal_safe`] and painted red when the palette says
+/// so.
+pub fn error_lines(message: &str, palette: Palette) -> String {
+    let mut out = String::new();
+    for (i, line) in message.lines().enumerate() {
+        let line = if i == 0 {
+            format!("error: {line}")
+        } else {
+            line.to_owned()
+        };
+        push_painted(&mut out, &line, palette, Paint::Error);
+    }
+    if out.is_empty() {
+        push_painted(&mut out, "error:", palette, Paint::Error);
+    }
+    out
 }
 
 /// Appends at most [`HUMAN_LIST_LIMIT`] lines of a list, then how many
@@ -180,8 +208,14 @@ pub fn validate_json(summary: &Summary) -> String {
 /// change (old → new), `-` remove; then the rows that will not be sent;
 /// then the requests apply would send, by endpoint, and the one-line
 /// summary. At most `limit` change lines are listed (the rest are counted;
-/// `--output json` has them all).
-pub fn plan_human(plan: &Plan, expected: &BTreeMap<String, u64>, limit: Option<usize>) -> String {
+/// `--output json` has them all). With a colour palette, `+` lines are
+/// green, `~` yellow and `-` red.
+pub fn plan_human(
+    plan: &Plan,
+    expected: &BTreeMap<String, u64>,
+    limit: Option<usize>,
+    palette: Palette,
+) -> String {
     let mut out = String::new();
     let mut order: Vec<u64> = Vec::new();
     let mut by_agent: HashMap<u64, Vec<&Pair>> = HashMap::new();
@@ -210,7 +244,14 @@ pub fn plan_human(plan: &Plan, expected: &BTreeMap<String, u64>, limit: Option<u
                 continue;
             }
             shown += 1;
-            push_line(&mut out, &format!("  {}", plan_line(plan, pair)));
+            let line = plan_line(plan, pair);
+            out.push_str("  ");
+            match pair.action {
+                Action::Add => push_painted(&mut out, &line, palette, Paint::Add),
+                Action::Change => push_painted(&mut out, &line, palette, Paint::Change),
+                Action::Remove => push_painted(&mut out, &line, palette, Paint::Remove),
+                Action::Unchanged => push_line(&mut out, &line),
+            }
         }
     }
     if hidden > 0 {
@@ -738,6 +779,79 @@ mod tests {
         assert_eq!(
             String::from_utf8(export_csv(&[]).expect("csv")).expect("utf-8"),
             "agent,skill,proficiency,active,agent_name,skill_name\n"
+        );
+    }
+
+    fn coloured_plan() -> Plan {
+        use crate::model::{Proficiency, Target};
+        let set = |p: i64| Target::Set {
+            proficiency: Proficiency::new(p).expect("1..=20"),
+            active: None,
+        };
+        let state = |p: u8| State {
+            proficiency: p,
+            active: true,
+        };
+        let pair = |line, skill, target, action, before, after| Pair {
+            line,
+            agent: 1001,
+            skill,
+            target,
+            action,
+            before,
+            after,
+        };
+        Plan {
+            pairs: vec![
+                pair(2, 5, set(3), Action::Add, None, Some(state(3))),
+                pair(3, 6, set(4), Action::Change, Some(state(7)), Some(state(4))),
+                pair(4, 7, Target::Remove, Action::Remove, Some(state(2)), None),
+                pair(
+                    5,
+                    8,
+                    set(1),
+                    Action::Unchanged,
+                    Some(state(1)),
+                    Some(state(1)),
+                ),
+            ],
+            rejected: Vec::new(),
+            skill_names: HashMap::from([(7, "Chat\u{1b}[8m FR".to_owned())]),
+        }
+    }
+
+    #[test]
+    fn plan_lines_are_green_yellow_red_with_colour_and_plain_without() {
+        let plan = coloured_plan();
+        let text = plan_human(&plan, &BTreeMap::new(), None, Palette::COLOR);
+        assert!(text.contains("  \u{1b}[32m+ 5  3\u{1b}[0m\n"), "{text:?}");
+        assert!(
+            text.contains("  \u{1b}[33m~ 6  7 → 4\u{1b}[0m\n"),
+            "{text:?}"
+        );
+        // The tenant's escape sequence is shown, not obeyed, inside the red.
+        assert!(
+            text.contains("  \u{1b}[31m- 7 Chat\\u{1b}[8m FR  (was 2)\u{1b}[0m\n"),
+            "{text:?}"
+        );
+        assert!(
+            text.ends_with("1 to add, 1 to change, 1 to remove, 1 unchanged; 0 requests\n"),
+            "{text:?}"
+        );
+        let plain = plan_human(&plan, &BTreeMap::new(), None, Palette::PLAIN);
+        assert_eq!(plain.matches('\u{1b}').count(), 0, "{plain:?}");
+        assert!(plain.contains("  + 5  3\n"), "{plain:?}");
+    }
+
+    #[test]
+    fn error_lines_are_red_only_with_colour_and_always_terminal_safe() {
+        assert_eq!(
+            error_lines("no \u{1b}]0;x tenant", Palette::PLAIN),
+            "error: no \\u{1b}]0;x tenant\n"
+        );
+        assert_eq!(
+            error_lines("first\nsecond", Palette::COLOR),
+            "\u{1b}[31merror: first\u{1b}[0m\n\u{1b}[31msecond\u{1b}[0m\n"
         );
     }
 

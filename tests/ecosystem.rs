@@ -1,0 +1,244 @@
+//! cxskill among the tools people already use: colour (at a terminal, in
+//! a pipe, NO_COLOR, CLICOLOR_FORCE, --color), `-o`/`--output json`
+//! everywhere, man pages, `config init`, summaries that say what
+//! happened. The real binary, on a pseudo-terminal where it matters.
+
+mod common;
+
+use std::io::Read;
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::process::{Command, Output, Stdio};
+
+use common::{isolated_command, stderr, stdout};
+
+const ESC: char = '\u{1b}';
+
+/// A pseudo-terminal pair: the binary writes to the slave as to a
+/// terminal, the test reads what it wrote from the master.
+struct Pty {
+    master: OwnedFd,
+    slave: OwnedFd,
+}
+
+impl Pty {
+    fn open() -> Pty {
+        let (mut master, mut slave) = (-1, -1);
+        let size = libc::winsize {
+            ws_row: 50,
+            ws_col: 200,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        // SAFETY: openpty writes two descriptors into the pointers given;
+        // the name and termios pointers may be null.
+        let rc = unsafe {
+            libc::openpty(
+                &mut master,
+                &mut slave,
+                std::ptr::null_mut(),
+                std::ptr::null(),
+                &size,
+            )
+        };
+        assert_eq!(rc, 0, "openpty: {}", std::io::Error::last_os_error());
+        for fd in [master, slave] {
+            // Not inherited by the children other tests spawn meanwhile,
+            // which would hold the terminal open and the read below.
+            // SAFETY: fcntl on descriptors this function owns.
+            unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+        }
+        // SAFETY: both descriptors were just opened and are owned here.
+        unsafe {
+            Pty {
+                master: OwnedFd::from_raw_fd(master),
+                slave: OwnedFd::from_raw_fd(slave),
+            }
+        }
+    }
+
+    fn stdio(&self) -> Stdio {
+        Stdio::from(self.slave.try_clone().expect("dup the pty slave"))
+    }
+
+    /// Everything written to the terminal until every writer closed it.
+    fn read_all(self, child: std::process::Child) -> (String, Output) {
+        drop(self.slave);
+        let mut master = std::fs::File::from(self.master);
+        let mut bytes = Vec::new();
+        let mut buffer = [0u8; 4096];
+        loop {
+            // EIO once the last slave descriptor is closed.
+            match master.read(&mut buffer) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => bytes.extend_from_slice(&buffer[..n]),
+            }
+        }
+        let output = child.wait_with_output().expect("wait for cxskill");
+        (String::from_utf8_lossy(&bytes).into_owned(), output)
+    }
+}
+
+/// Which standard streams go to the terminal; the others are pipes.
+#[derive(Clone, Copy)]
+enum OnTerminal {
+    Stdout,
+    Stderr,
+}
+
+/// Runs the binary with one stream on a pseudo-terminal: returns what
+/// reached the terminal and the output of the piped streams.
+fn on_terminal(args: &[&str], env: &[(&str, &str)], which: OnTerminal) -> (String, Output) {
+    let pty = Pty::open();
+    let mut command = isolated_command(args);
+    command
+        .env_remove("NO_COLOR")
+        .env_remove("CLICOLOR_FORCE")
+        .envs(env.iter().copied())
+        .stdin(Stdio::null());
+    match which {
+        OnTerminal::Stdout => command.stdout(pty.stdio()).stderr(Stdio::piped()),
+        OnTerminal::Stderr => command.stdout(Stdio::piped()).stderr(pty.stdio()),
+    };
+    let child = command.spawn().expect("run cxskill");
+    // The command holds copies of the slave: drop them, so the read ends
+    // when the binary exits.
+    drop(command);
+    pty.read_all(child)
+}
+
+/// Runs the binary with every stream piped.
+fn in_pipes(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command: Command = isolated_command(args);
+    command
+        .env_remove("NO_COLOR")
+        .env_remove("CLICOLOR_FORCE")
+        .envs(env.iter().copied())
+        .stdin(Stdio::null());
+    command.output().expect("run cxskill")
+}
+
+const PLAN: &[&str] = &["plan", "examples/roster.csv", "--sandbox"];
+
+#[test]
+fn plan_diff_is_coloured_at_a_terminal() {
+    let (terminal, out) = on_terminal(PLAN, &[], OnTerminal::Stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(terminal.contains("\u{1b}[32m+ 112234"), "{terminal:?}");
+    assert!(terminal.contains("\u{1b}[33m~ 445566"), "{terminal:?}");
+    assert!(terminal.contains("\u{1b}[31m- 778899"), "{terminal:?}");
+    // The summary is not painted.
+    assert!(
+        terminal.contains("\n17 to add, 3 to change, 1 to remove, 4 unchanged"),
+        "{terminal:?}"
+    );
+}
+
+#[test]
+fn plan_diff_in_a_pipe_has_no_colour() {
+    let out = in_pipes(PLAN, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("  + 112234"), "{}", stdout(&out));
+    assert!(!stdout(&out).contains(ESC), "{:?}", stdout(&out));
+}
+
+#[test]
+fn no_color_turns_colour_off_at_a_terminal() {
+    let (terminal, out) = on_terminal(PLAN, &[("NO_COLOR", "1")], OnTerminal::Stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(terminal.contains("  + 112234"), "{terminal:?}");
+    assert!(!terminal.contains(ESC), "{terminal:?}");
+}
+
+#[test]
+fn clicolor_force_and_color_always_colour_a_pipe_and_the_flag_beats_the_variables() {
+    let forced = in_pipes(PLAN, &[("CLICOLOR_FORCE", "1")]);
+    assert!(
+        stdout(&forced).contains("\u{1b}[32m+ 112234"),
+        "{:?}",
+        stdout(&forced)
+    );
+    let zero = in_pipes(PLAN, &[("CLICOLOR_FORCE", "0")]);
+    assert!(!stdout(&zero).contains(ESC), "{:?}", stdout(&zero));
+
+    let always: Vec<&str> = [PLAN, &["--color", "always"]].concat();
+    let out = in_pipes(&always, &[("NO_COLOR", "1")]);
+    assert!(
+        stdout(&out).contains("\u{1b}[31m- 778899"),
+        "{:?}",
+        stdout(&out)
+    );
+
+    for when in ["never", "auto"] {
+        let args: Vec<&str> = [PLAN, &["--color", when]].concat();
+        let out = in_pipes(&args, &[("CLICOLOR_FORCE", "1")]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        assert!(
+            !stdout(&out).contains(ESC),
+            "--color {when}: {:?}",
+            stdout(&out)
+        );
+    }
+    let (terminal, _) = on_terminal(
+        &[PLAN, &["--color=never"]].concat(),
+        &[],
+        OnTerminal::Stdout,
+    );
+    assert!(!terminal.contains(ESC), "{terminal:?}");
+}
+
+#[test]
+fn errors_are_red_at_a_terminal_and_plain_in_a_pipe() {
+    let args = ["validate", "no/such/roster.csv"];
+    let (terminal, out) = on_terminal(&args, &[], OnTerminal::Stderr);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        terminal.contains("\u{1b}[31merror: no/such/roster.csv: cannot read the roster"),
+        "{terminal:?}"
+    );
+
+    let out = in_pipes(&args, &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).starts_with("error: no/such/roster.csv: cannot read the roster"),
+        "{:?}",
+        stderr(&out)
+    );
+    assert!(!stderr(&out).contains(ESC), "{:?}", stderr(&out));
+
+    let (terminal, _) = on_terminal(&args, &[("NO_COLOR", "1")], OnTerminal::Stderr);
+    assert!(terminal.starts_with("error: no/such"), "{terminal:?}");
+    assert!(!terminal.contains(ESC), "{terminal:?}");
+}
+
+#[test]
+fn usage_errors_from_the_parser_follow_the_color_flag() {
+    let out = in_pipes(&["--color", "always", "validate"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains(ESC), "{:?}", stderr(&out));
+    let (terminal, out) = on_terminal(&["validate", "--color=never"], &[], OnTerminal::Stderr);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(terminal.contains("error:"), "{terminal:?}");
+    assert!(!terminal.contains(ESC), "{terminal:?}");
+}
+
+#[test]
+fn verbose_logs_follow_the_same_colour_rule() {
+    let args = ["auth", "check", "--sandbox", "-v"];
+    let logged = |text: &str| -> String {
+        text.lines()
+            .find(|l| l.contains("in-process sandbox"))
+            .unwrap_or_else(|| panic!("no log line in {text:?}"))
+            .to_owned()
+    };
+    let (terminal, out) = on_terminal(&args, &[], OnTerminal::Stderr);
+    assert_eq!(out.status.code(), Some(0), "{terminal}");
+    assert!(logged(&terminal).contains(ESC), "{terminal:?}");
+
+    let (terminal, _) = on_terminal(&args, &[("NO_COLOR", "1")], OnTerminal::Stderr);
+    assert!(!logged(&terminal).contains(ESC), "{terminal:?}");
+
+    let out = in_pipes(&args, &[]);
+    assert!(!logged(&stderr(&out)).contains(ESC), "{:?}", stderr(&out));
+    let out = in_pipes(&args, &[("CLICOLOR_FORCE", "1")]);
+    assert!(logged(&stderr(&out)).contains(ESC), "{:?}", stderr(&out));
+}
