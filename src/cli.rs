@@ -34,8 +34,9 @@ pub struct Cli {
 /// Options every command takes.
 #[derive(Debug, Args)]
 pub struct Global {
-    /// Print results as text for a person or as one JSON document.
-    #[arg(long, value_enum, default_value_t = Output::Human, global = true)]
+    /// Print results as text for a person or as one JSON document (`-o
+    /// json`, as in kubectl).
+    #[arg(short, long, value_enum, default_value_t = Output::Human, global = true)]
     pub output: Output,
 
     /// When to colour the output: `auto` at a terminal, `always`, or
@@ -83,10 +84,13 @@ pub enum Command {
     Plan(PlanArgs),
     /// Converge the tenant to the roster, without wiping other skills.
     Apply(ApplyArgs),
-    /// Write the tenant's current assignments as a roster CSV.
+    /// Write the tenant's current assignments as a roster: CSV, or with
+    /// `-o json` a JSON array that `apply` reads too.
     Export(ExportArgs),
     /// Serve a local CXone tenant to rehearse against (loopback only by
-    /// default).
+    /// default). Prints its addresses and the lines that point cxskill at
+    /// it (with `-o json`, as one JSON document on one line), then serves
+    /// until Ctrl-C.
     Sandbox(SandboxArgs),
     /// Inspect the configuration.
     Config {
@@ -348,8 +352,9 @@ pub struct ExportArgs {
     #[arg(long = "skill", value_name = "SKILL")]
     pub skills: Vec<String>,
 
-    /// Write the roster to FILE instead of stdout.
-    #[arg(short = 'o', long = "out", value_name = "FILE")]
+    /// Write the roster to FILE instead of stdout (in the format `--output`
+    /// chooses: CSV, or JSON with `-o json`).
+    #[arg(long = "out", value_name = "FILE")]
     pub out: Option<PathBuf>,
 }
 
@@ -499,6 +504,36 @@ fn put_semantics(text: &str) -> Result<PutSemantics, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        // clap's own checks over every subcommand: no two flags share a
+        // name or a short (`-o` is --output everywhere), and so on.
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn dash_o_is_output_on_every_command() {
+        use clap::Parser;
+        for args in [
+            &["cxskill", "validate", "r.csv", "-o", "json"][..],
+            &["cxskill", "export", "-o", "json", "--out", "x.json"],
+            &["cxskill", "sandbox", "-o", "json"],
+            &["cxskill", "config", "show", "-o", "json"],
+            &["cxskill", "auth", "check", "-o", "json"],
+        ] {
+            let cli = Cli::try_parse_from(args).expect("parses");
+            assert_eq!(cli.global.output, Output::Json, "{args:?}");
+        }
+        let cli = Cli::try_parse_from(["cxskill", "export", "--out", "json"]).expect("parses");
+        match cli.command {
+            Command::Export(export) => {
+                assert_eq!(export.out, Some(PathBuf::from("json")));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 
     #[test]
     fn byte_sizes_take_binary_suffixes() {

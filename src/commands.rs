@@ -603,7 +603,7 @@ fn confirm() -> bool {
     answer.trim().eq_ignore_ascii_case("yes")
 }
 
-/// `cxskill export`: the current assignments as a roster CSV.
+/// `cxskill export`: the current assignments as a roster, CSV or JSON.
 pub fn export(args: &ExportArgs, global: &Global) -> i32 {
     let agents: Result<Vec<AgentSpec>, String> = args
         .agents
@@ -651,8 +651,12 @@ pub fn export(args: &ExportArgs, global: &Global) -> i32 {
                 return exit_codes::FAILURE;
             }
         };
-        let csv = match report::export_csv(&rows) {
-            Ok(csv) => csv,
+        let roster = match global.output {
+            Output::Human => report::export_csv(&rows),
+            Output::Json => Ok(report::export_json(&rows).into_bytes()),
+        };
+        let roster = match roster {
+            Ok(roster) => roster,
             Err(e) => {
                 report_error(&format!("cannot render the roster: {e}"));
                 return exit_codes::FAILURE;
@@ -660,20 +664,20 @@ pub fn export(args: &ExportArgs, global: &Global) -> i32 {
         };
         match &args.out {
             Some(path) => {
-                if let Err(e) = files::write_atomic(path, &csv) {
+                if let Err(e) = files::write_atomic(path, &roster) {
                     report_error(&format!("cannot write {}: {e}", path.display()));
                     return exit_codes::FAILURE;
                 }
                 info!(rows = rows.len(), path = %path.display(), "exported");
             }
-            None => print(&String::from_utf8_lossy(&csv)),
+            None => print(&String::from_utf8_lossy(&roster)),
         }
         exit_codes::OK
     })
 }
 
 /// `cxskill sandbox`: serves a tenant until Ctrl-C.
-pub fn sandbox(args: &SandboxArgs) -> i32 {
+pub fn sandbox(args: &SandboxArgs, global: &Global) -> i32 {
     let tenant = match &args.tenant {
         Some(path) => match Tenant::load(path) {
             Ok(tenant) => tenant,
@@ -714,7 +718,10 @@ pub fn sandbox(args: &SandboxArgs) -> i32 {
                 return exit_codes::FAILURE;
             }
         };
-        print(&handle.banner());
+        match global.output {
+            Output::Json => print(&handle.banner_json()),
+            Output::Human => print(&handle.banner()),
+        }
         let _ = tokio::signal::ctrl_c().await;
         handle.shutdown().await;
         exit_codes::OK

@@ -20,7 +20,7 @@ fn main() -> ExitCode {
         Command::Plan(args) => commands::plan(args, &cli.global),
         Command::Apply(args) => commands::apply(args, &cli.global),
         Command::Export(args) => commands::export(args, &cli.global),
-        Command::Sandbox(args) => commands::sandbox(args),
+        Command::Sandbox(args) => commands::sandbox(args, &cli.global),
         Command::Config {
             command: ConfigCommand::Show(args),
         } => commands::config_show(args, &cli.global),

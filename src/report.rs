@@ -613,6 +613,15 @@ pub fn export_csv(rows: &[crate::export::ExportRow]) -> Result<Vec<u8>, csv::Err
     writer.into_inner().map_err(|e| e.into_error().into())
 }
 
+/// `cxskill export -o json`: the rows as one JSON array of `{agent,
+/// skill, proficiency, active, agent_name, skill_name}`, which `apply`
+/// reads as a JSON roster (the names are ignored there).
+pub fn export_json(rows: &[crate::export::ExportRow]) -> String {
+    let mut text = serde_json::to_string_pretty(rows).unwrap_or_else(|_| "[]".to_owned());
+    text.push('\n');
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -242,3 +242,114 @@ fn verbose_logs_follow_the_same_colour_rule() {
     let out = in_pipes(&args, &[("CLICOLOR_FORCE", "1")]);
     assert!(logged(&stderr(&out)).contains(ESC), "{:?}", stderr(&out));
 }
+
+// --- -o / --output json on every command --------------------------------
+
+#[test]
+fn export_json_is_an_array_of_rows_that_apply_reads_back_without_a_write() {
+    let sandbox = common::Rehearsal::start(cxskill::sandbox::SandboxOptions::default());
+    let out = sandbox.cxskill(&common::fast(&["export", "-o", "json"]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let rows = common::report_json(&out);
+    let rows = rows.as_array().expect("a JSON array");
+    assert_eq!(rows.len(), sandbox.state().len());
+    for row in rows {
+        let keys: Vec<&str> = row
+            .as_object()
+            .expect("an object")
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "active",
+                "agent",
+                "agent_name",
+                "proficiency",
+                "skill",
+                "skill_name"
+            ],
+            "{row}"
+        );
+    }
+
+    let dir = common::TempDir::new("export-json");
+    let file = dir.path("tenant.json");
+    let out = sandbox.cxskill(&common::fast(&["export", "--out", &file, "-o", "json"]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let written: serde_json::Value =
+        serde_json::from_str(&common::read(&file)).expect("the file is the JSON array");
+    assert_eq!(written.as_array().map(Vec::len), Some(rows.len()));
+    let out = sandbox.cxskill(&common::fast(&["apply", &file, "--yes"]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(sandbox.writes().is_empty(), "{:?}", sandbox.writes());
+}
+
+/// `cxskill sandbox ARGS` on an ephemeral port: its first line of
+/// stdout, then (after SIGINT) the rest of stdout, stderr and the exit.
+fn sandbox_run(args: &[&str]) -> (String, Output) {
+    use std::io::BufRead;
+    let mut all = vec!["sandbox", "--listen", "127.0.0.1:0"];
+    all.extend_from_slice(args);
+    let mut child = isolated_command(&all)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run cxskill sandbox");
+    let mut reader = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+    let mut first = String::new();
+    reader.read_line(&mut first).expect("first line");
+    let pid = libc::pid_t::try_from(child.id()).expect("pid");
+    // SAFETY: signals the child this test spawned.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+    let mut rest = String::new();
+    reader.read_to_string(&mut rest).expect("rest of stdout");
+    let mut output = child.wait_with_output().expect("wait");
+    output.stdout = rest.into_bytes();
+    (first, output)
+}
+
+#[test]
+fn sandbox_json_is_one_document_with_its_addresses_and_export_lines() {
+    let (first, out) = sandbox_run(&["-o", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let doc: serde_json::Value = serde_json::from_str(&first).expect("one JSON line");
+    let base = doc["api_base"].as_str().expect("api_base").to_owned();
+    assert!(base.starts_with("http://127.0.0.1:"), "{doc}");
+    assert_eq!(
+        doc["listen"].as_str().map(|l| format!("http://{l}")),
+        Some(base.clone())
+    );
+    assert_eq!(doc["token_url"], format!("{base}/auth/token"));
+    assert_eq!(
+        doc["api_root"],
+        format!("{base}/inContactAPI/services/v34.0")
+    );
+    assert!(
+        doc["discovery_url"]
+            .as_str()
+            .is_some_and(|u| u.starts_with(&format!("{base}/.well-known/cxone-configuration"))),
+        "{doc}"
+    );
+    let export: Vec<&str> = doc["export"]
+        .as_array()
+        .expect("export lines")
+        .iter()
+        .filter_map(|l| l.as_str())
+        .collect();
+    assert_eq!(
+        export[0],
+        format!("export CXSKILL_TOKEN_URL={base}/auth/token")
+    );
+    assert!(
+        export
+            .iter()
+            .any(|l| l.starts_with("export CXSKILL_ACCESS_KEY_SECRET=")),
+        "{export:?}"
+    );
+    assert_eq!(doc["tenant"]["agents"], 12);
+    // Nothing else on stdout: it stays one document.
+    assert_eq!(stdout(&out), "");
+}

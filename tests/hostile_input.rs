@@ -107,7 +107,7 @@ fn snapshot_export_and_failed_rows_neutralise_formulas_and_read_back() {
     );
 
     let export = dir.path("export.csv");
-    let out = sandbox.cxskill(&fast(&["export", "-o", &export]));
+    let out = sandbox.cxskill(&fast(&["export", "--out", &export]));
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let csv = read(&export);
     assert!(
