@@ -4,7 +4,8 @@
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
+use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use tracing::info;
@@ -23,6 +24,7 @@ use cxskill::interrupt::{Interrupt, Signal};
 use cxskill::job::{Confirmation, Job, Mode, Planned, Review, Stop};
 use cxskill::model::{AgentSpec, Levels, SkillSpec};
 use cxskill::outcome::{self, RunReport};
+use cxskill::progress::ProgressLine;
 use cxskill::report::{self, Output};
 use cxskill::requests::{DEFAULT_BATCH_SIZE, Strategy};
 use cxskill::roster::{self, Input};
@@ -274,8 +276,7 @@ async fn run_against(
     let mut invalid = std::mem::take(&mut planned.invalid);
     let applied = job
         .apply(&client, planned, interrupt, &|p: Progress| {
-            bar.set_length(p.total);
-            bar.set_position(p.done);
+            bar.update(p.done, p.total);
         })
         .await;
     bar.finish_and_clear();
@@ -576,17 +577,101 @@ pub fn man() -> i32 {
     exit_codes::OK
 }
 
-/// A progress bar on stderr when it is a terminal; hidden otherwise (cron,
-/// pipes) and with --quiet.
-fn progress(global: &Global, total: u64, what: &'static str) -> ProgressBar {
-    if global.quiet || !std::io::stderr().is_terminal() {
-        return ProgressBar::hidden();
+/// The progress of a long stage, on stderr: a bar at a terminal; off a
+/// terminal (cron, a log file) at `-v`, a line at most every 10 s; nothing
+/// with --quiet or without -v off a terminal. `total` counts requests
+/// (0: nothing is counted; the bar then only shows that the stage runs).
+fn progress(global: &Global, total: u64, what: &'static str) -> Meter {
+    let shown = meter_kind(
+        global.quiet,
+        global.verbose,
+        std::io::stderr().is_terminal(),
+    );
+    match shown {
+        MeterKind::Bar => Meter::Bar(progress_bar(total, what)),
+        MeterKind::Lines => Meter::Lines(Mutex::new(ProgressLine::new(
+            what,
+            "requests",
+            total,
+            Instant::now,
+        ))),
+        MeterKind::Nothing => Meter::Nothing,
     }
+}
+
+/// Which progress display a run gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MeterKind {
+    Bar,
+    Lines,
+    Nothing,
+}
+
+fn meter_kind(quiet: bool, verbose: u8, stderr_terminal: bool) -> MeterKind {
+    match (quiet, stderr_terminal, verbose) {
+        (true, _, _) => MeterKind::Nothing,
+        (false, true, _) => MeterKind::Bar,
+        (false, false, 0) => MeterKind::Nothing,
+        (false, false, _) => MeterKind::Lines,
+    }
+}
+
+/// A stage's progress display; [`Meter::update`] takes `(done, total)`.
+enum Meter {
+    Bar(ProgressBar),
+    Lines(Mutex<ProgressLine<fn() -> Instant>>),
+    Nothing,
+}
+
+impl Meter {
+    fn update(&self, done: u64, total: u64) {
+        match self {
+            Meter::Bar(bar) => {
+                bar.set_length(total);
+                bar.set_position(done);
+            }
+            Meter::Lines(line) => {
+                let due = line
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .update(done, total);
+                if let Some(line) = due {
+                    info!("{line}");
+                }
+            }
+            Meter::Nothing => {}
+        }
+    }
+
+    fn finish_and_clear(&self) {
+        if let Meter::Bar(bar) = self {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// The bar: `applying ████░░ 1200/5000 requests  48/s  ETA 1m19s`, the
+/// rate in whole numbers; a spinner while nothing is counted.
+const BAR_TEMPLATE: &str = "{msg} {bar:30} {pos}/{len} requests  {rate}  ETA {eta}";
+const SPINNER_TEMPLATE: &str = "{spinner} {msg} {elapsed}";
+
+fn progress_bar(total: u64, what: &'static str) -> ProgressBar {
     let bar = ProgressBar::new(total);
-    if let Ok(style) =
-        ProgressStyle::with_template("{msg} {bar:30} {pos}/{len} agents  {per_sec}  ETA {eta}")
-    {
-        bar.set_style(style);
+    let template = if total == 0 {
+        SPINNER_TEMPLATE
+    } else {
+        BAR_TEMPLATE
+    };
+    if let Ok(style) = ProgressStyle::with_template(template) {
+        bar.set_style(style.with_key(
+            "rate",
+            |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = w.write_str(&cxskill::progress::rate(state.per_sec()));
+            },
+        ));
+    }
+    if total == 0 {
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
     }
     bar.set_message(what);
     bar
@@ -788,4 +873,26 @@ pub fn print(text: &str) {
     let mut stdout = std::io::stdout().lock();
     let _ = stdout.write_all(text.as_bytes());
     let _ = stdout.flush();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_is_a_bar_at_a_terminal_and_lines_off_one_only_at_v() {
+        assert_eq!(meter_kind(false, 0, true), MeterKind::Bar);
+        assert_eq!(meter_kind(false, 1, false), MeterKind::Lines);
+        assert_eq!(meter_kind(false, 3, false), MeterKind::Lines);
+        assert_eq!(meter_kind(false, 0, false), MeterKind::Nothing);
+        assert_eq!(meter_kind(true, 0, true), MeterKind::Nothing);
+    }
+
+    #[test]
+    fn the_bar_shows_a_whole_number_rate() {
+        assert!(BAR_TEMPLATE.contains("{rate}"), "{BAR_TEMPLATE}");
+        assert!(!BAR_TEMPLATE.contains("per_sec"), "{BAR_TEMPLATE}");
+        assert!(ProgressStyle::with_template(BAR_TEMPLATE).is_ok());
+        assert!(ProgressStyle::with_template(SPINNER_TEMPLATE).is_ok());
+    }
 }

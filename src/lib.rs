@@ -27,7 +27,8 @@
 //!   that; [`export`] reads the tenant back as a roster; [`files`]
 //!   writes the files a run leaves behind, atomically; [`interrupt`]
 //!   carries Ctrl-C and SIGTERM to the engine; [`secret`] keeps secrets
-//!   out of every output; [`style`] decides colour and holds the palette
+//!   out of every output; [`progress`] is the throttled progress line
+//!   of long unattended runs; [`style`] decides colour and holds the palette
 //!   the renderings paint with.
 //! - [`exit_codes`] is the contract with scripts and cron jobs.
 
@@ -44,6 +45,7 @@ pub mod job;
 pub mod model;
 pub mod outcome;
 pub mod plan;
+pub mod progress;
 pub mod read;
 pub mod report;
 pub mod requests;

@@ -353,3 +353,70 @@ fn sandbox_json_is_one_document_with_its_addresses_and_export_lines() {
     // Nothing else on stdout: it stays one document.
     assert_eq!(stdout(&out), "");
 }
+
+// --- Long unattended runs -------------------------------------------------
+
+/// A run of a dozen seconds, off a terminal at -v, logs its progress
+/// (the throttling itself is unit-tested with a fake clock in
+/// `cxskill::progress`; this proves the binary wires it to stderr).
+#[test]
+fn off_a_terminal_a_long_apply_logs_progress_lines_at_v() {
+    let agents = 30;
+    let before = common::seeded_state(agents, 7);
+    // One change per agent, so one write (and its read) per agent.
+    let rows: Vec<common::Row> = (1..=agents)
+        .map(|agent| {
+            let (&(_, skill), &(p, _)) = before
+                .range((agent, 0)..(agent + 1, 0))
+                .next()
+                .expect("every agent holds skills");
+            (agent, skill, Some(if p == 20 { 1 } else { p + 1 }))
+        })
+        .collect();
+    let sandbox = common::Rehearsal::with_tenant(
+        common::tenant_of(&before, agents, &[]),
+        cxskill::sandbox::SandboxOptions {
+            latency: std::time::Duration::from_millis(400),
+            ..Default::default()
+        },
+    );
+    let dir = common::TempDir::new("progress");
+    let roster = dir.file("roster.csv", &common::roster_csv(&rows));
+    let out = sandbox.cxskill(&[
+        "apply",
+        &roster,
+        "--yes",
+        "--no-bulk",
+        "--concurrency",
+        "1",
+        "--rate",
+        "1000",
+        "-v",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let log = stderr(&out);
+    let lines: Vec<&str> = log.lines().filter(|l| l.contains("applying: ")).collect();
+    assert!(!lines.is_empty(), "no progress line in:\n{log}");
+    for line in &lines {
+        let text = &line[line.find("applying: ").expect("found")..];
+        let (counts, rest) = text["applying: ".len()..]
+            .split_once(" requests, ")
+            .unwrap_or_else(|| panic!("{line}"));
+        let (done, total) = counts.split_once('/').unwrap_or_else(|| panic!("{line}"));
+        assert!(
+            done.parse::<u64>().is_ok() && total.parse::<u64>().is_ok(),
+            "{line}"
+        );
+        let (rate, eta) = rest
+            .split_once(", ETA ")
+            .unwrap_or_else(|| panic!("{line}"));
+        assert!(
+            rate.strip_suffix("/s")
+                .is_some_and(|r| r == "<1" || r.parse::<u64>().is_ok()),
+            "not a whole rate: {line}"
+        );
+        assert!(!eta.is_empty(), "{line}");
+    }
+    // Without -v, nothing but the report.
+    assert!(!common::stdout(&out).contains("applying: "));
+}
