@@ -429,6 +429,15 @@ fn effective(global: &Global, tenant: &TenantArgs) -> Result<Effective, String> 
     };
     let effective = Effective::resolve(&flags, &settings::process_env, config(global)?)
         .map_err(|e| e.to_string())?;
+    // Problems in the profiles not in use: said once per run, however
+    // often the settings are resolved.
+    static WARNED: std::sync::Once = std::sync::Once::new();
+    WARNED.call_once(|| {
+        let in_use = effective.profile.as_ref().map(|p| p.value.as_str());
+        for problem in effective.config.problems(in_use) {
+            tracing::warn!("{problem}");
+        }
+    });
     if let Some(profile) = &effective.profile {
         info!(profile = %profile.value, source = %profile.source, "using a profile of the config file");
     }

@@ -175,6 +175,11 @@ pub enum SettingsError {
         origin: String,
         reason: String,
     },
+    /// The profile in use has a problem (an unknown key, an inline
+    /// secret, a bad level): the message of the check, which names the
+    /// file, line and key.
+    #[error("{0}")]
+    BadProfile(String),
     #[error(transparent)]
     Connection(#[from] ConfigError),
 }
@@ -203,8 +208,9 @@ struct FileDoc {
     default_profile: Option<String>,
     #[serde(default)]
     levels: BTreeMap<String, toml::Value>,
+    /// Each profile is checked on its own (see [`Config::parse`]).
     #[serde(default)]
-    profile: BTreeMap<String, ProfileDoc>,
+    profile: BTreeMap<String, IgnoredAny>,
     // Accepted only to be refused with a message that says what to do.
     access_key_secret: Option<IgnoredAny>,
     client_secret: Option<IgnoredAny>,
@@ -285,7 +291,9 @@ pub struct Config {
     pub found: bool,
     default_profile: Option<String>,
     levels: Vec<(String, Proficiency)>,
-    profiles: BTreeMap<String, Profile>,
+    /// Every profile, checked; a broken one keeps the message of what is
+    /// wrong with it, which is an error only when it is the one in use.
+    profiles: BTreeMap<String, Result<Profile, String>>,
 }
 
 impl fmt::Debug for Config {
@@ -353,74 +361,51 @@ impl Config {
         Ok(config)
     }
 
-    /// Parses and checks the text of a config file found at `path`.
+    /// Parses and checks the text of a config file found at `path`. The
+    /// top level (`default_profile`, `[levels]`, no inline secret, no
+    /// unknown key) must be right for any command to run. Each
+    /// `[profile.NAME]` is checked on its own: a problem in one is an
+    /// error only for a run that uses it (see [`Config::problems`]), so a
+    /// typo in a profile nobody uses today breaks nothing.
     pub fn parse(path: &Path, text: &str) -> Result<Config, SettingsError> {
-        let doc: FileDoc = toml::from_str(text).map_err(|e| SettingsError::Parse {
+        let parse_error = |e: toml::de::Error| SettingsError::Parse {
             path: path.to_path_buf(),
             at: e.span().map(|span| line_column(text, span.start)),
             message: e.message().trim().to_owned(),
-        })?;
-        let inline = |table: &str, doc_secrets: [&Option<IgnoredAny>; 3]| {
-            let keys = [
-                ("access_key_secret", "CXSKILL_ACCESS_KEY_SECRET"),
-                ("client_secret", "CXSKILL_CLIENT_SECRET"),
-                ("token", "CXSKILL_TOKEN"),
-            ];
-            match keys.iter().zip(doc_secrets).find(|(_, v)| v.is_some()) {
-                Some(((key, env), _)) => Err(SettingsError::InlineSecret {
-                    path: path.to_path_buf(),
-                    table: table.to_owned(),
-                    key,
-                    env,
-                }),
-                None => Ok(()),
-            }
         };
-        inline(
+        let doc: FileDoc = toml::from_str(text).map_err(parse_error)?;
+        inline_secret(
+            path,
             "the top level",
             [&doc.access_key_secret, &doc.client_secret, &doc.token],
         )?;
         let levels = check_levels(path, "[levels]", doc.levels)?;
+        // The profiles again, as spanned values, so that an error in one
+        // still names its line and column.
+        let tables = toml::de::DeTable::parse(text).map_err(parse_error)?;
+        let spanned: BTreeMap<&str, &toml::Spanned<toml::de::DeValue>> = tables
+            .get_ref()
+            .iter()
+            .filter(|(key, _)| key.get_ref().as_ref() == "profile")
+            .filter_map(|(_, value)| match value.get_ref() {
+                toml::de::DeValue::Table(table) => Some(table),
+                _ => None,
+            })
+            .flat_map(|table| table.iter())
+            .map(|(name, value)| (name.get_ref().as_ref(), value))
+            .collect();
         let mut profiles = BTreeMap::new();
-        for (name, p) in doc.profile {
-            let table = format!("[profile.{name}]");
-            inline(&table, [&p.access_key_secret, &p.client_secret, &p.token])?;
-            let spec = |key: &'static str, file: Option<String>, command: Option<String>| match (
-                file, command,
-            ) {
-                (Some(_), Some(_)) => Err(SettingsError::TwoSecretSources {
-                    path: path.to_path_buf(),
-                    table: table.clone(),
-                    key,
-                }),
-                (Some(file), None) => Ok(Some(SecretSpec::File(file))),
-                (None, Some(command)) => Ok(Some(SecretSpec::Command(command))),
-                (None, None) => Ok(None),
+        for name in doc.profile.into_keys() {
+            let checked = match spanned.get(name.as_str()) {
+                Some(&value) => {
+                    ProfileDoc::deserialize(toml::de::ValueDeserializer::from(value.clone()))
+                        .map_err(parse_error)
+                        .and_then(|doc| check_profile(path, &name, doc))
+                        .map_err(|e| e.to_string())
+                }
+                None => Err(format!("{}: cannot read [profile.{name}]", path.display())),
             };
-            let profile = Profile {
-                access_key_secret: spec(
-                    "access_key_secret",
-                    p.access_key_secret_file,
-                    p.access_key_secret_command,
-                )?,
-                client_secret: spec(
-                    "client_secret",
-                    p.client_secret_file,
-                    p.client_secret_command,
-                )?,
-                token: spec("token", p.token_file, p.token_command)?,
-                levels: check_levels(path, &format!("[profile.{name}.levels]"), p.levels)?,
-                api_base: p.api_base,
-                api_version: p.api_version,
-                token_url: p.token_url,
-                client_id: p.client_id,
-                access_key_id: p.access_key_id,
-                rate: p.rate,
-                concurrency: p.concurrency,
-                token_auth: p.token_auth,
-                max_answer_bytes: p.max_answer_bytes,
-            };
-            profiles.insert(name, profile);
+            profiles.insert(name, checked);
         }
         Ok(Config {
             path: Some(path.to_path_buf()),
@@ -432,10 +417,92 @@ impl Config {
         })
     }
 
+    /// What is wrong with the profiles other than `in_use`, one message
+    /// each: to warn about, since no setting of theirs is used.
+    pub fn problems(&self, in_use: Option<&str>) -> Vec<String> {
+        self.profiles
+            .iter()
+            .filter(|(name, _)| Some(name.as_str()) != in_use)
+            .filter_map(|(name, checked)| {
+                checked.as_ref().err().map(|message| {
+                    format!("profile `{name}` is not in use, so this is only a warning: {message}")
+                })
+            })
+            .collect()
+    }
+
     /// The profile names the file defines, sorted.
     pub fn profiles(&self) -> Vec<String> {
         self.profiles.keys().cloned().collect()
     }
+}
+
+/// A secret written in the file itself is refused, with what to do
+/// instead.
+fn inline_secret(
+    path: &Path,
+    table: &str,
+    written: [&Option<IgnoredAny>; 3],
+) -> Result<(), SettingsError> {
+    let keys = [
+        ("access_key_secret", "CXSKILL_ACCESS_KEY_SECRET"),
+        ("client_secret", "CXSKILL_CLIENT_SECRET"),
+        ("token", "CXSKILL_TOKEN"),
+    ];
+    match keys.iter().zip(written).find(|(_, v)| v.is_some()) {
+        Some(((key, env), _)) => Err(SettingsError::InlineSecret {
+            path: path.to_path_buf(),
+            table: table.to_owned(),
+            key,
+            env,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// One `[profile.NAME]`, checked: no inline secret, one source per
+/// secret, valid levels.
+fn check_profile(path: &Path, name: &str, p: ProfileDoc) -> Result<Profile, SettingsError> {
+    let table = format!("[profile.{name}]");
+    inline_secret(
+        path,
+        &table,
+        [&p.access_key_secret, &p.client_secret, &p.token],
+    )?;
+    let spec =
+        |key: &'static str, file: Option<String>, command: Option<String>| match (file, command) {
+            (Some(_), Some(_)) => Err(SettingsError::TwoSecretSources {
+                path: path.to_path_buf(),
+                table: table.clone(),
+                key,
+            }),
+            (Some(file), None) => Ok(Some(SecretSpec::File(file))),
+            (None, Some(command)) => Ok(Some(SecretSpec::Command(command))),
+            (None, None) => Ok(None),
+        };
+    Ok(Profile {
+        access_key_secret: spec(
+            "access_key_secret",
+            p.access_key_secret_file,
+            p.access_key_secret_command,
+        )?,
+        client_secret: spec(
+            "client_secret",
+            p.client_secret_file,
+            p.client_secret_command,
+        )?,
+        token: spec("token", p.token_file, p.token_command)?,
+        levels: check_levels(path, &format!("[profile.{name}.levels]"), p.levels)?,
+        api_base: p.api_base,
+        api_version: p.api_version,
+        token_url: p.token_url,
+        client_id: p.client_id,
+        access_key_id: p.access_key_id,
+        rate: p.rate,
+        concurrency: p.concurrency,
+        token_auth: p.token_auth,
+        max_answer_bytes: p.max_answer_bytes,
+    })
 }
 
 fn check_levels(
@@ -628,9 +695,14 @@ impl Effective {
         config: Config,
     ) -> Result<Effective, SettingsError> {
         let profile = select_profile(flags, env, &config)?;
-        let chosen = profile
+        let chosen = match profile
             .as_ref()
-            .and_then(|p| config.profiles.get(&p.value).map(|doc| (&p.value, doc)));
+            .and_then(|p| config.profiles.get(&p.value).map(|doc| (&p.value, doc)))
+        {
+            Some((_, Err(message))) => return Err(SettingsError::BadProfile(message.clone())),
+            Some((name, Ok(doc))) => Some((name, doc)),
+            None => None,
+        };
         let from_profile = |get: fn(&Profile) -> Option<String>| {
             chosen.and_then(|(name, doc)| {
                 get(doc).map(|value| Sourced {
@@ -1288,8 +1360,18 @@ api_base = "https://api-eu1.niceincontact.com"
         Effective::resolve(flags, &env_of(env), config(text)).expect("resolves")
     }
 
+    /// The error a run using profile `p` of `text` meets: an error of
+    /// the file's top level, else of the check of profile `p`.
     fn parse_error(text: &str) -> String {
-        match Config::parse(Path::new("c.toml"), text) {
+        let config = match Config::parse(Path::new("c.toml"), text) {
+            Ok(config) => config,
+            Err(e) => return e.to_string(),
+        };
+        let flags = Flags {
+            profile: Some("p".into()),
+            ..Flags::default()
+        };
+        match Effective::resolve(&flags, &env_of(&[]), config) {
             Ok(_) => panic!("accepted:\n{text}"),
             Err(e) => e.to_string(),
         }
@@ -1496,6 +1578,61 @@ api_base = "https://api-eu1.niceincontact.com"
         assert!(!error.contains("hunter2"), "{error}");
         let error = parse_error("api_base = \"https://x\"\n");
         assert!(error.contains("unknown field `api_base`"), "{error}");
+    }
+
+    #[test]
+    fn a_broken_profile_not_in_use_is_only_a_problem_to_warn_about() {
+        let text = "[profile.good]\napi_base = \"https://x.example\"\n\n\
+                    [profile.typo]\nclinet_id = \"hunter2\"\n\n\
+                    [profile.inline]\nclient_secret = \"hunter3\"\n";
+        let config = Config::parse(Path::new("c.toml"), text).expect("the top level is fine");
+        assert_eq!(config.profiles(), ["good", "inline", "typo"]);
+        let good = Flags {
+            profile: Some("good".into()),
+            ..Flags::default()
+        };
+        let e = Effective::resolve(&good, &env_of(&[]), config.clone()).expect("good resolves");
+        assert_eq!(
+            e.api_base.map(|b| b.value),
+            Some("https://x.example".to_owned())
+        );
+        let problems = config.problems(Some("good"));
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(
+            problems[0].starts_with("profile `inline` is not in use")
+                && problems[0].contains("`client_secret_file`"),
+            "{problems:?}"
+        );
+        assert!(
+            problems[1].starts_with("profile `typo` is not in use")
+                && problems[1].contains("c.toml:5:1: unknown field `clinet_id`"),
+            "{problems:?}"
+        );
+        assert!(!problems.concat().contains("hunter"), "{problems:?}");
+        // With no profile in use, every broken one is a warning.
+        assert_eq!(config.problems(None).len(), 2);
+
+        // The profile in use is checked strictly, by flag or by default.
+        for (flags, text) in [
+            (
+                Flags {
+                    profile: Some("typo".into()),
+                    ..Flags::default()
+                },
+                text.to_owned(),
+            ),
+            (
+                Flags::default(),
+                format!("default_profile = \"typo\"\n{text}"),
+            ),
+        ] {
+            let config = Config::parse(Path::new("c.toml"), &text).expect("parses");
+            let error = Effective::resolve(&flags, &env_of(&[]), config)
+                .expect_err("typo is in use")
+                .to_string();
+            assert!(error.contains("unknown field `clinet_id`"), "{error}");
+            assert!(error.starts_with("c.toml:"), "{error}");
+        }
     }
 
     #[test]

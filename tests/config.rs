@@ -579,13 +579,16 @@ fn config_flag_must_name_an_existing_file_but_the_default_may_be_absent() {
 fn inline_secret_in_the_config_is_exit_3_and_not_echoed() {
     let home = Home::new("inline");
     home.config("[profile.prod]\nclient_secret = \"hunter2-inline\"\n");
-    let out = home.run(&["config", "show"], &[]);
+    let hint = "use `client_secret_file`, `client_secret_command` or the environment variable CXSKILL_CLIENT_SECRET";
+    // In the profile in use: an error.
+    let out = home.run(&["config", "show", "--profile", "prod"], &[]);
     assert_eq!(out.status.code(), Some(3), "{}", both(&out));
-    assert!(
-        stderr(&out).contains("use `client_secret_file`, `client_secret_command` or the environment variable CXSKILL_CLIENT_SECRET"),
-        "{}",
-        stderr(&out)
-    );
+    assert!(stderr(&out).contains(hint), "{}", stderr(&out));
+    assert!(!both(&out).contains("hunter2-inline"));
+    // In a profile not in use: a warning, as loud, still not echoed.
+    let out = home.run(&["config", "show"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    assert!(stderr(&out).contains(hint), "{}", stderr(&out));
     assert!(!both(&out).contains("hunter2-inline"));
 }
 
@@ -779,5 +782,35 @@ fn cron_script_keeps_dated_reports_and_acts_on_each_exit_code() {
         stderr(&out).contains("cxskill auth check --profile prod"),
         "{}",
         stderr(&out)
+    );
+}
+
+#[test]
+fn a_typo_in_a_profile_not_in_use_is_warned_about_once_and_breaks_nothing() {
+    let sandbox = Rehearsal::start(SandboxOptions::default());
+    let home = Home::new("typo-elsewhere");
+    home.config(&format!(
+        "{}\n[profile.staging]\napi_base = \"https://x.example\"\nclinet_id = \"oops\"\n",
+        sandbox_profile(&sandbox, "good")
+    ));
+    // plan resolves the settings twice (levels, then the connection).
+    let out = home.run(&["plan", "examples/roster.csv", "--profile", "good"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    let warnings = stderr(&out);
+    assert_eq!(
+        warnings.matches("profile `staging` is not in use").count(),
+        1,
+        "{warnings}"
+    );
+    assert!(warnings.contains("unknown field `clinet_id`"), "{warnings}");
+
+    // The profile in use is still checked strictly: exit 3, by line.
+    let out = home.run(&["config", "show", "--profile", "staging"], &[]);
+    assert_eq!(out.status.code(), Some(3), "{}", both(&out));
+    let error = stderr(&out);
+    assert!(error.contains("unknown field `clinet_id`"), "{error}");
+    assert!(
+        error.contains(&format!("{}:", home.config_path().display())),
+        "{error}"
     );
 }
