@@ -92,7 +92,7 @@ pub enum Command {
     /// it (with `-o json`, as one JSON document on one line), then serves
     /// until Ctrl-C.
     Sandbox(SandboxArgs),
-    /// Inspect the configuration.
+    /// Write or inspect the configuration.
     Config {
         #[command(subcommand)]
         command: ConfigCommand,
@@ -110,6 +110,14 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
+    /// Write a commented config file to fill in: a profile with every key
+    /// (secrets as `*_file` / `*_command`), a `[levels]` example, and
+    /// `default_profile`. Writes to --config FILE or the default location,
+    /// a new file with mode 0600. An existing file is never overwritten:
+    /// a new profile (--profile NAME, else CXSKILL_PROFILE, else
+    /// `default`) is appended to it; one it already has is refused (exit
+    /// 2).
+    Init,
     /// Print every effective setting with its source (flag, environment,
     /// profile or default); secrets only as whether they are set and where
     /// from, never their value. Runs no secret command.

@@ -17,6 +17,7 @@ use crate::cli::{
 use cxskill::apply::Progress;
 use cxskill::client::{Client, ClientError, RequestCounts};
 use cxskill::config::{ApiClient, Connection, Credentials, RetryPolicy, TokenAuth};
+use cxskill::config_init;
 use cxskill::exit_codes;
 use cxskill::export::ExportError;
 use cxskill::files;
@@ -522,6 +523,31 @@ pub fn config_show(args: &TenantArgs, global: &Global) -> i32 {
         Err(message) => {
             report_error(&message);
             exit_codes::FAILURE
+        }
+    }
+}
+
+/// `cxskill config init`: a commented config file (or profile) to fill
+/// in, and where it was written.
+pub fn config_init(global: &Global) -> i32 {
+    let profile = global
+        .profile
+        .clone()
+        .filter(|p| !p.is_empty())
+        .or_else(|| settings::process_env("CXSKILL_PROFILE").filter(|p| !p.is_empty()))
+        .unwrap_or_else(|| config_init::DEFAULT_PROFILE.to_owned());
+    match config_init::init(global.config.as_deref(), &profile, &settings::process_env) {
+        Ok(done) => {
+            match global.output {
+                Output::Json => print(&done.json()),
+                Output::Human if global.quiet => {}
+                Output::Human => print(&done.human()),
+            }
+            exit_codes::OK
+        }
+        Err(e) => {
+            report_error(&e);
+            e.exit_code()
         }
     }
 }

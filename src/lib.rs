@@ -23,7 +23,8 @@
 //!   at the terminal if it must, and renders.
 //! - [`client`] talks to the Admin API ([`wire`] holds its JSON shapes;
 //!   the [`sandbox`] tenant has its own, strict); [`settings`] and
-//!   [`config`] say where the tenant is and who we are; [`auth`] checks
+//!   [`config`] say where the tenant is and who we are ([`config_init`]
+//!   writes a config file to fill in); [`auth`] checks
 //!   that; [`export`] reads the tenant back as a roster; [`files`]
 //!   writes the files a run leaves behind, atomically; [`interrupt`]
 //!   carries Ctrl-C and SIGTERM to the engine; [`secret`] keeps secrets
@@ -36,6 +37,7 @@ pub mod apply;
 pub mod auth;
 pub mod client;
 pub mod config;
+pub mod config_init;
 pub mod cover;
 pub mod exit_codes;
 pub mod export;

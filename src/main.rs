@@ -24,6 +24,9 @@ fn main() -> ExitCode {
         Command::Config {
             command: ConfigCommand::Show(args),
         } => commands::config_show(args, &cli.global),
+        Command::Config {
+            command: ConfigCommand::Init,
+        } => commands::config_init(&cli.global),
         Command::Auth {
             command: AuthCommand::Check(args),
         } => commands::auth_check(args, &cli.global),

@@ -242,6 +242,185 @@ struct ProfileDoc {
     token: Option<IgnoredAny>,
 }
 
+/// One key of a `[profile.NAME]` table: an example value (as TOML) and
+/// what it is.
+#[derive(Debug, Clone, Copy)]
+pub struct ProfileKey {
+    pub key: &'static str,
+    pub example: &'static str,
+    pub doc: &'static str,
+}
+
+/// Every key a `[profile.NAME]` table takes (besides its `levels`
+/// table), in the order `config init` writes them; the man page's FILES
+/// section lists the same. A test checks it against [`ProfileDoc`].
+pub const PROFILE_KEYS: &[ProfileKey] = &[
+    ProfileKey {
+        key: "api_base",
+        example: "\"https://api-na1.niceincontact.com\"",
+        doc: "scheme and host of the API [default: discovered from the token]",
+    },
+    ProfileKey {
+        key: "api_version",
+        example: "\"v34.0\"",
+        doc: "Admin API version [default: v34.0]",
+    },
+    ProfileKey {
+        key: "token_url",
+        example: "\"https://cxone.niceincontact.com/auth/token\"",
+        doc: "OAuth token endpoint [default: https://cxone.niceincontact.com/auth/token]",
+    },
+    ProfileKey {
+        key: "access_key_id",
+        example: "\"AK1234\"",
+        doc: "a CXone access key",
+    },
+    ProfileKey {
+        key: "access_key_secret_file",
+        example: "\"~/.config/cxskill/access-key.secret\"",
+        doc: "a file holding its secret (contents trimmed; `~` is your home, a relative path is from this file's directory)",
+    },
+    ProfileKey {
+        key: "access_key_secret_command",
+        example: "\"pass show cxone/access-key\"",
+        doc: "or a command printing it (run with `sh -c`, stdout trimmed)",
+    },
+    ProfileKey {
+        key: "client_id",
+        example: "\"cxskill\"",
+        doc: "the API client the access key is exchanged through (optional)",
+    },
+    ProfileKey {
+        key: "client_secret_file",
+        example: "\"~/.config/cxskill/client.secret\"",
+        doc: "a file holding the client's secret",
+    },
+    ProfileKey {
+        key: "client_secret_command",
+        example: "\"pass show cxone/client\"",
+        doc: "or a command printing it",
+    },
+    ProfileKey {
+        key: "token_file",
+        example: "\"~/.config/cxskill/token\"",
+        doc: "instead of an access key: a file holding a pre-issued bearer token (cannot be renewed)",
+    },
+    ProfileKey {
+        key: "token_command",
+        example: "\"vault kv get -field=token secret/cxone\"",
+        doc: "or a command printing it",
+    },
+    ProfileKey {
+        key: "token_auth",
+        example: "\"body\"",
+        doc: "how the client id and secret reach the token endpoint: `body` or `basic` [default: body]",
+    },
+    ProfileKey {
+        key: "rate",
+        example: "10",
+        doc: "requests per second [default: 10]",
+    },
+    ProfileKey {
+        key: "concurrency",
+        example: "5",
+        doc: "requests in flight at once [default: 5]",
+    },
+    ProfileKey {
+        key: "max_answer_bytes",
+        example: "67108864",
+        doc: "the largest answer read, in bytes [default: 67108864, 64 MiB]",
+    },
+];
+
+/// One environment variable cxskill reads, and what it sets.
+#[derive(Debug, Clone, Copy)]
+pub struct EnvVar {
+    pub name: &'static str,
+    pub doc: &'static str,
+}
+
+/// Every environment variable cxskill reads, in one place: the man page
+/// and `--help` are written from it, and a test checks that the source
+/// reads no `CXSKILL_*` variable missing here.
+pub const ENVIRONMENT: &[EnvVar] = &[
+    EnvVar {
+        name: "CXSKILL_PROFILE",
+        doc: "the profile of the config file to use (--profile wins)",
+    },
+    EnvVar {
+        name: "CXSKILL_API_BASE",
+        doc: "scheme and host of the API (--api-base wins; default: discovered from the token)",
+    },
+    EnvVar {
+        name: "CXSKILL_API_VERSION",
+        doc: "Admin API version (--api-version wins; default v34.0)",
+    },
+    EnvVar {
+        name: "CXSKILL_TOKEN_URL",
+        doc: "OAuth token endpoint (--token-url wins)",
+    },
+    EnvVar {
+        name: "CXSKILL_ACCESS_KEY_ID",
+        doc: "the CXone access key",
+    },
+    EnvVar {
+        name: "CXSKILL_ACCESS_KEY_SECRET",
+        doc: "its secret",
+    },
+    EnvVar {
+        name: "CXSKILL_CLIENT_ID",
+        doc: "the API client the access key is exchanged through (optional)",
+    },
+    EnvVar {
+        name: "CXSKILL_CLIENT_SECRET",
+        doc: "the client's secret",
+    },
+    EnvVar {
+        name: "CXSKILL_TOKEN",
+        doc: "a pre-issued bearer token; wins over an access key, and cannot be renewed",
+    },
+    EnvVar {
+        name: "CXSKILL_TOKEN_AUTH",
+        doc: "how the client id and secret reach the token endpoint: body or basic",
+    },
+    EnvVar {
+        name: "CXSKILL_RATE",
+        doc: "requests per second (--rate wins; default 10)",
+    },
+    EnvVar {
+        name: "CXSKILL_CONCURRENCY",
+        doc: "requests in flight at once (--concurrency wins; default 5)",
+    },
+    EnvVar {
+        name: "CXSKILL_MAX_ANSWER_BYTES",
+        doc: "the largest answer read, in bytes (--max-answer-bytes wins)",
+    },
+    EnvVar {
+        name: "CXSKILL_MAX_ROSTER_BYTES",
+        doc: "refuse a larger roster (--max-roster-bytes wins; default 1G)",
+    },
+    EnvVar {
+        name: "CXSKILL_MAX_FIELD_BYTES",
+        doc: "a longer roster field makes its row invalid (--max-field-bytes wins; default 64K)",
+    },
+    EnvVar {
+        name: "XDG_CONFIG_HOME",
+        doc: "the config file is $XDG_CONFIG_HOME/cxskill/config.toml",
+    },
+    EnvVar {
+        name: "HOME",
+        doc: "else ~/.config/cxskill/config.toml; `~` in a *_file path",
+    },
+    EnvVar {
+        name: "NO_COLOR",
+        doc: "any non-empty value: no colour (--color wins)",
+    },
+    EnvVar {
+        name: "CLICOLOR_FORCE",
+        doc: "non-empty and not 0: colour even off a terminal (--color wins)",
+    },
+];
+
 // --- The file, checked ------------------------------------------------------
 
 /// Where a profile says a secret is.
@@ -1827,6 +2006,65 @@ api_base = "https://api-eu1.niceincontact.com"
         assert_eq!(json["settings"]["rate"]["value"], 7.0);
         assert_eq!(json["settings"]["concurrency"]["value"], 3);
         assert_eq!(json["levels"]["lead"]["value"], 2);
+    }
+
+    #[test]
+    fn profile_keys_are_every_key_a_profile_takes() {
+        // serde lists the fields it expects when it meets an unknown one.
+        let error = parse_error("[profile.p]\nno_such_key = 1\n");
+        let expected = error
+            .split("expected one of ")
+            .nth(1)
+            .unwrap_or_else(|| panic!("{error}"));
+        let mut fields: Vec<&str> = expected
+            .split(", ")
+            .map(|f| f.trim().trim_matches('`'))
+            .filter(|f| !["levels", "access_key_secret", "client_secret", "token"].contains(f))
+            .collect();
+        let mut keys: Vec<&str> = PROFILE_KEYS.iter().map(|k| k.key).collect();
+        fields.sort_unstable();
+        keys.sort_unstable();
+        assert_eq!(keys, fields);
+    }
+
+    #[test]
+    fn every_cxskill_variable_the_source_reads_is_in_the_environment_list() {
+        let listed: Vec<&str> = ENVIRONMENT.iter().map(|v| v.name).collect();
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut files = vec![dir.clone()];
+        let mut found: BTreeMap<String, usize> = BTreeMap::new();
+        while let Some(path) = files.pop() {
+            if path.is_dir() {
+                for entry in std::fs::read_dir(&path).expect("read src") {
+                    files.push(entry.expect("entry").path());
+                }
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).expect("read a source file");
+            for (i, _) in text.match_indices("CXSKILL_") {
+                let name: String = text[i..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_uppercase() || *c == '_')
+                    .collect();
+                *found
+                    .entry(name.trim_end_matches('_').to_owned())
+                    .or_default() += 1;
+            }
+        }
+        found.remove("CXSKILL");
+        for name in found.keys() {
+            assert!(
+                listed.contains(&name.as_str()),
+                "{name} is not in ENVIRONMENT"
+            );
+        }
+        // Once in the list, at least once where it is read.
+        for name in listed.iter().filter(|n| n.starts_with("CXSKILL_")) {
+            assert!(
+                found.get(*name) >= Some(&2),
+                "{name} is listed but never read"
+            );
+        }
     }
 
     #[test]
