@@ -104,8 +104,24 @@ pub enum Command {
     },
     /// Print a shell completion script to stdout.
     Completions(CompletionsArgs),
-    /// Print the man page (roff) to stdout.
-    Man,
+    /// Print a man page (roff) to stdout: cxskill(1), or a command's, as
+    /// in `cxskill man apply` or `cxskill man config show`; or write them
+    /// all to a directory with --dir.
+    Man(ManArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// The command whose page to print [default: the top page,
+    /// cxskill(1), with the environment, the config file and the exit
+    /// codes].
+    #[arg(value_name = "COMMAND", conflicts_with = "dir")]
+    pub command: Vec<String>,
+
+    /// Write every page to DIR (made if missing): cxskill.1,
+    /// cxskill-apply.1, cxskill-config-show.1, ...
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

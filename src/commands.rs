@@ -11,8 +11,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use tracing::info;
 
 use crate::cli::{
-    ApplyArgs, Cli, ConnectionArgs, ExportArgs, Global, JobArgs, PlanArgs, ReportArgs, RosterArgs,
-    SandboxArgs, TenantArgs,
+    ApplyArgs, Cli, ConnectionArgs, ExportArgs, Global, JobArgs, ManArgs, PlanArgs, ReportArgs,
+    RosterArgs, SandboxArgs, TenantArgs,
 };
 use cxskill::apply::Progress;
 use cxskill::client::{Client, ClientError, RequestCounts};
@@ -600,15 +600,49 @@ pub fn completions(shell: clap_complete::Shell) -> i32 {
     exit_codes::OK
 }
 
-/// `cxskill man`: the man page in roff, from the same clap definitions.
-pub fn man() -> i32 {
+/// `cxskill man [COMMAND...]`: one man page in roff; `--dir DIR`: all of
+/// them, as files. From the same clap definitions as the parser.
+pub fn man(args: &ManArgs, global: &Global) -> i32 {
     use clap::CommandFactory;
-    let mut page = Vec::new();
-    if let Err(e) = clap_mangen::Man::new(Cli::command()).render(&mut page) {
-        report_error(&format!("cannot render the man page: {e}"));
+    let Some(dir) = &args.dir else {
+        return match cxskill::man::page(Cli::command(), &args.command) {
+            Ok(page) => {
+                print(&page.roff);
+                exit_codes::OK
+            }
+            Err(message) => {
+                report_error(&message);
+                exit_codes::INVALID_INPUT
+            }
+        };
+    };
+    let pages = cxskill::man::pages(Cli::command());
+    let written = std::fs::create_dir_all(dir).and_then(|()| {
+        pages
+            .iter()
+            .try_for_each(|page| std::fs::write(dir.join(page.file_name()), &page.roff))
+    });
+    if let Err(e) = written {
+        report_error(&format!(
+            "cannot write the man pages to {}: {e}",
+            dir.display()
+        ));
         return exit_codes::FAILURE;
     }
-    print(&String::from_utf8_lossy(&page));
+    let names: Vec<String> = pages.iter().map(cxskill::man::Page::file_name).collect();
+    match global.output {
+        Output::Json => print(&format!(
+            "{}\n",
+            serde_json::json!({"dir": dir.display().to_string(), "pages": names})
+        )),
+        Output::Human if global.quiet => {}
+        Output::Human => print(&format!(
+            "wrote {} to {}: {}\n",
+            report::plural(pages.len() as u64, "man page", "man pages"),
+            dir.display(),
+            names.join(", ")
+        )),
+    }
     exit_codes::OK
 }
 

@@ -31,7 +31,9 @@
 //!   out of every output; [`progress`] is the throttled progress line
 //!   of long unattended runs; [`style`] decides colour and holds the palette
 //!   the renderings paint with.
-//! - [`exit_codes`] is the contract with scripts and cron jobs.
+//! - [`exit_codes`] is the contract with scripts and cron jobs; [`man`]
+//!   writes the man pages from the clap definitions, the environment
+//!   list, the config keys and the exit codes.
 
 pub mod apply;
 pub mod auth;
@@ -44,6 +46,7 @@ pub mod export;
 pub mod files;
 pub mod interrupt;
 pub mod job;
+pub mod man;
 pub mod model;
 pub mod outcome;
 pub mod plan;

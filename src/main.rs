@@ -31,7 +31,7 @@ fn main() -> ExitCode {
             command: AuthCommand::Check(args),
         } => commands::auth_check(args, &cli.global),
         Command::Completions(args) => commands::completions(args.shell),
-        Command::Man => commands::man(),
+        Command::Man(args) => commands::man(args, &cli.global),
     };
     ExitCode::from(u8::try_from(code).unwrap_or(u8::MAX))
 }

@@ -420,3 +420,156 @@ fn off_a_terminal_a_long_apply_logs_progress_lines_at_v() {
     // Without -v, nothing but the report.
     assert!(!common::stdout(&out).contains("applying: "));
 }
+
+// --- Man pages --------------------------------------------------------------
+
+/// Every `cxskill…(1)` a page refers to, as page names (roff writes `-`
+/// as `\-`).
+fn references(page: &str) -> Vec<String> {
+    let text = page
+        .replace("\\-", "-")
+        .replace("\\fB", "")
+        .replace("\\fR", "");
+    let mut found = Vec::new();
+    for (i, _) in text.match_indices("cxskill") {
+        let name: String = text[i..]
+            .chars()
+            .take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-')
+            .collect();
+        if text[i + name.len()..].starts_with("(1)") {
+            found.push(name);
+        }
+    }
+    found
+}
+
+#[test]
+fn man_dir_writes_every_page_and_every_reference_names_a_written_page() {
+    let dir = common::TempDir::new("man");
+    let out = isolated_command(&["man", "--dir", &dir.path("man1")])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let written: Vec<String> = std::fs::read_dir(dir.0.join("man1"))
+        .expect("the directory")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        stdout(&out).starts_with(&format!("wrote {} man pages to ", written.len())),
+        "{}",
+        stdout(&out)
+    );
+    for expected in [
+        "cxskill.1",
+        "cxskill-validate.1",
+        "cxskill-plan.1",
+        "cxskill-apply.1",
+        "cxskill-export.1",
+        "cxskill-sandbox.1",
+        "cxskill-config.1",
+        "cxskill-config-init.1",
+        "cxskill-config-show.1",
+        "cxskill-auth.1",
+        "cxskill-auth-check.1",
+        "cxskill-completions.1",
+        "cxskill-man.1",
+    ] {
+        assert!(
+            written.contains(&expected.to_owned()),
+            "{expected}: {written:?}"
+        );
+    }
+    let mut referenced = 0;
+    for file in &written {
+        let page = common::read(dir.0.join("man1").join(file));
+        let name = file.trim_end_matches(".1");
+        assert!(page.starts_with(".ie \\n(.g .ds Aq"), "{file}");
+        assert_eq!(page.matches(".ie \\n(.g").count(), 1, "{file}");
+        assert!(page.contains(&format!("\n.TH {name} 1 ")), "{file}: {page}");
+        assert!(page.contains("\n.SH \"EXIT STATUS\"\n"), "{file}");
+        for reference in references(&page) {
+            referenced += 1;
+            assert!(
+                written.contains(&format!("{reference}.1")),
+                "{file} refers to {reference}(1), which was not written"
+            );
+        }
+        if name != "cxskill" {
+            assert!(
+                references(&page).contains(&"cxskill".to_owned()),
+                "{file} does not refer to cxskill(1)"
+            );
+        }
+    }
+    assert!(referenced > written.len(), "{referenced}");
+}
+
+#[test]
+fn man_prints_the_page_of_any_command_nested_ones_too() {
+    let dir = common::TempDir::new("man-one");
+    let all = isolated_command(&["man", "--dir", &dir.path("pages")])
+        .output()
+        .expect("run");
+    assert_eq!(all.status.code(), Some(0));
+    for (args, file) in [
+        (&["man"][..], "cxskill.1"),
+        (&["man", "apply"], "cxskill-apply.1"),
+        (&["man", "config", "show"], "cxskill-config-show.1"),
+        (&["man", "auth", "check"], "cxskill-auth-check.1"),
+        (&["man", "config", "init"], "cxskill-config-init.1"),
+    ] {
+        let out = isolated_command(args).output().expect("run");
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
+        assert_eq!(
+            stdout(&out),
+            common::read(dir.0.join("pages").join(file)),
+            "{args:?}"
+        );
+    }
+    let out = isolated_command(&["man", "config", "nosuch"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out)
+            .contains("no command `config nosuch`; the commands of `config` are: init, show"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn the_top_man_page_covers_the_environment_the_config_file_and_the_exit_codes() {
+    let out = isolated_command(&["man"]).output().expect("run");
+    let page = stdout(&out).replace("\\-", "-");
+    for section in ["ENVIRONMENT", "FILES", "\"EXIT STATUS\"", "SUBCOMMANDS"] {
+        assert!(page.contains(&format!("\n.SH {section}\n")), "{section}");
+    }
+    for var in cxskill::settings::ENVIRONMENT {
+        assert!(
+            page.contains(&format!("\\fB{}\\fR", var.name)),
+            "{}",
+            var.name
+        );
+    }
+    for key in cxskill::settings::PROFILE_KEYS {
+        assert!(
+            page.contains(&format!("\\fB{}\\fR", key.key)),
+            "{}",
+            key.key
+        );
+    }
+    for expected in [
+        "[profile.NAME.levels]",
+        "*_file",
+        "*_command",
+        "[levels]",
+        "$XDG_CONFIG_HOME/cxskill/config.toml",
+    ] {
+        assert!(page.contains(expected), "{expected}");
+    }
+    for (code, meaning) in cxskill::exit_codes::entries() {
+        assert!(page.contains(&format!("\\fB{code}\\fR\n")), "{code}");
+        assert!(page.contains(&meaning.replace('\'', "\\*(Aq")), "{meaning}");
+    }
+}
