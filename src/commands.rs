@@ -822,15 +822,22 @@ pub fn export(args: &ExportArgs, global: &Global) -> i32 {
                     report_error(&format!("cannot write {}: {e}", path.display()));
                     return exit_codes::FAILURE;
                 }
-                info!(rows = rows.len(), path = %path.display(), "exported");
             }
             None => print(&String::from_utf8_lossy(&roster)),
+        }
+        // What was done, on stdout when it carries nothing else.
+        let summary = report::export_summary(&rows, args.out.as_deref());
+        match (global.output, &args.out) {
+            _ if global.quiet => {}
+            (Output::Human, Some(_)) => print(&summary),
+            _ => eprint!("{summary}"),
         }
         exit_codes::OK
     })
 }
 
-/// `cxskill sandbox`: serves a tenant until Ctrl-C.
+/// `cxskill sandbox`: serves a tenant until Ctrl-C (or SIGTERM), then
+/// says what it served.
 pub fn sandbox(args: &SandboxArgs, global: &Global) -> i32 {
     let tenant = match &args.tenant {
         Some(path) => match Tenant::load(path) {
@@ -872,14 +879,53 @@ pub fn sandbox(args: &SandboxArgs, global: &Global) -> i32 {
                 return exit_codes::FAILURE;
             }
         };
+        // Listening before the banner: whoever reads it may stop the
+        // sandbox at once.
+        let stop = stop_signal();
         match global.output {
             Output::Json => print(&handle.banner_json()),
             Output::Human => print(&handle.banner()),
         }
-        let _ = tokio::signal::ctrl_c().await;
+        stop.await;
+        let summary = format!("sandbox stopped: {}\n", handle.summary());
         handle.shutdown().await;
+        // What it did, on stdout after the banner; on stderr when stdout
+        // is the one JSON document.
+        match global.output {
+            _ if global.quiet => {}
+            Output::Human => print(&summary),
+            Output::Json => eprint!("{summary}"),
+        }
         exit_codes::OK
     })
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM, listening from the moment it
+/// is called (tokio's `ctrl_c` would listen only once polled).
+fn stop_signal() -> impl std::future::Future<Output = ()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let sigint = signal(SignalKind::interrupt());
+        let sigterm = signal(SignalKind::terminate());
+        async move {
+            match (sigint, sigterm) {
+                (Ok(mut sigint), Ok(mut sigterm)) => {
+                    tokio::select! {
+                        _ = sigint.recv() => {}
+                        _ = sigterm.recv() => {}
+                    }
+                }
+                _ => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    async {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 /// The async runtime the client and the sandbox run on, or `None` after

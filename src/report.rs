@@ -156,29 +156,15 @@ pub fn plural(n: u64, one: &str, many: &str) -> String {
     format!("{} {}", thousands(n), if n == 1 { one } else { many })
 }
 
-/// The human rendering of `cxskill validate`: one summary line, then the
-/// errors and warnings, one per line, each with its line number; at most
-/// [`HUMAN_LIST_LIMIT`] of each (`--output json` has them all).
+/// The human rendering of `cxskill validate`: the errors and warnings,
+/// one per line, each with its line number (at most [`HUMAN_LIST_LIMIT`]
+/// of each; `--output json` has them all), then one summary line, last,
+/// where the eye lands: `25 rows, 12 agents, 6 skills: valid` or
+/// `r.csv: 9 errors in 11 rows; nothing was sent`.
 pub fn validate_human(summary: &Summary<'_>) -> String {
     let mut out = String::new();
-    let counts = format!(
-        "{}, {}, {}",
-        plural(summary.rows, "row", "rows"),
-        plural(summary.agents, "agent", "agents"),
-        plural(summary.skills, "skill", "skills")
-    );
     let source = &summary.source;
-    if summary.valid {
-        push_line(&mut out, &format!("{counts}: valid"));
-    } else {
-        push_line(
-            &mut out,
-            &format!(
-                "{source}: {} in {}; nothing was sent",
-                plural(summary.errors.len() as u64, "error", "errors"),
-                plural(summary.rows, "row", "rows"),
-            ),
-        );
+    if !summary.valid {
         push_capped(
             &mut out,
             summary.errors.iter(),
@@ -192,6 +178,34 @@ pub fn validate_human(summary: &Summary<'_>) -> String {
         |issue| format!("  warning: {source}: {issue}"),
         "all of them with --output json",
     );
+    let warnings = if summary.warnings.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; {}",
+            plural(summary.warnings.len() as u64, "warning", "warnings")
+        )
+    };
+    if summary.valid {
+        push_line(
+            &mut out,
+            &format!(
+                "{}, {}, {}: valid{warnings}",
+                plural(summary.rows, "row", "rows"),
+                plural(summary.agents, "agent", "agents"),
+                plural(summary.skills, "skill", "skills")
+            ),
+        );
+    } else {
+        push_line(
+            &mut out,
+            &format!(
+                "{source}: {} in {}{warnings}; nothing was sent",
+                plural(summary.errors.len() as u64, "error", "errors"),
+                plural(summary.rows, "row", "rows"),
+            ),
+        );
+    }
     out
 }
 
@@ -354,7 +368,9 @@ fn plan_line(plan: &Plan, pair: &Pair) -> String {
 
 /// The human report of an apply: applied, failed, unknown and invalid
 /// rows (each with its line and the reason), concurrent changes and
-/// warnings, then what happened in one line and the requests it took.
+/// warnings, then what happened in one line (`nothing was written` when
+/// no write was sent and no row applied, never `0 applied`) and the
+/// requests it took.
 pub fn run_human(report: &RunReport) -> String {
     let mut out = String::new();
     let group = |out: &mut String, status: Status, title: &str| {
@@ -420,23 +436,46 @@ pub fn run_human(report: &RunReport) -> String {
     if let Some(fatal) = &report.fatal {
         push_line(&mut out, &format!("stopped: {fatal}"));
     }
-    let _ = writeln!(
-        out,
-        "{} applied, {} unchanged, {} failed, {} unknown, {} invalid",
-        thousands(s.applied),
-        thousands(s.unchanged),
-        thousands(s.failed),
-        thousands(s.unknown),
-        thousands(s.invalid),
-    );
-    let _ = writeln!(
-        out,
-        "requests: {} ({}); {} retried, {} throttled",
-        thousands(r.total()),
-        endpoint_list(&r.by_endpoint),
-        thousands(r.retries),
-        thousands(r.throttled),
-    );
+    if s.applied + s.failed + s.unknown == 0 && r.writes() == 0 {
+        // Nothing was sent to change (a run stopped before its writes: an
+        // invalid roster, a failed login): say so, rather than "0 applied".
+        let rest: Vec<String> = [(s.unchanged, "unchanged"), (s.invalid, "invalid")]
+            .iter()
+            .filter(|(n, _)| *n > 0)
+            .map(|(n, what)| format!("{} {what}", thousands(*n)))
+            .collect();
+        let _ = writeln!(
+            out,
+            "nothing was written{}",
+            if rest.is_empty() {
+                String::new()
+            } else {
+                format!("; {}", rest.join(", "))
+            }
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "{} applied, {} unchanged, {} failed, {} unknown, {} invalid",
+            thousands(s.applied),
+            thousands(s.unchanged),
+            thousands(s.failed),
+            thousands(s.unknown),
+            thousands(s.invalid),
+        );
+    }
+    if r.total() == 0 {
+        let _ = writeln!(out, "requests: none");
+    } else {
+        let _ = writeln!(
+            out,
+            "requests: {} ({}); {} retried, {} throttled",
+            thousands(r.total()),
+            endpoint_list(&r.by_endpoint),
+            thousands(r.retries),
+            thousands(r.throttled),
+        );
+    }
     out
 }
 
@@ -613,6 +652,22 @@ pub fn export_csv(rows: &[crate::export::ExportRow]) -> Result<Vec<u8>, csv::Err
     writer.into_inner().map_err(|e| e.into_error().into())
 }
 
+/// `exported 120 assignments of 40 agents to FILE` (or `to stdout`).
+pub fn export_summary(rows: &[crate::export::ExportRow], out: Option<&std::path::Path>) -> String {
+    let agents: HashSet<&str> = rows.iter().map(|r| r.agent.as_str()).collect();
+    let mut text = String::new();
+    push_line(
+        &mut text,
+        &format!(
+            "exported {} of {} to {}",
+            plural(rows.len() as u64, "assignment", "assignments"),
+            plural(agents.len() as u64, "agent", "agents"),
+            out.map_or_else(|| "stdout".to_owned(), |p| p.display().to_string())
+        ),
+    );
+    text
+}
+
 /// `cxskill export -o json`: the rows as one JSON array of `{agent,
 /// skill, proficiency, active, agent_name, skill_name}`, which `apply`
 /// reads as a JSON roster (the names are ignored there).
@@ -744,9 +799,12 @@ mod tests {
         }
         let validated = crate::validate::validate(roster::parse(&input(&text), &Levels::default()));
         let out = validate_human(&validated.summary());
-        assert_eq!(out.lines().count(), 1 + HUMAN_LIST_LIMIT + 1, "{out}");
+        assert_eq!(out.lines().count(), HUMAN_LIST_LIMIT + 1 + 1, "{out}");
         assert!(
-            out.ends_with("  … and 130 more (all of them with --output json)\n"),
+            out.ends_with(
+                "  … and 130 more (all of them with --output json)\n\
+                 r.csv: 180 errors in 180 rows; nothing was sent\n"
+            ),
             "{out}"
         );
         let json: serde_json::Value =
@@ -861,6 +919,27 @@ mod tests {
         assert_eq!(
             error_lines("first\nsecond", Palette::COLOR),
             "\u{1b}[31merror: first\u{1b}[0m\n\u{1b}[31msecond\u{1b}[0m\n"
+        );
+    }
+
+    #[test]
+    fn a_run_that_wrote_nothing_says_so_rather_than_0_applied() {
+        let report = RunReport::new(
+            vec![invalid(2, "skill `x`: bad"), invalid(3, "agent `y`: bad")],
+            RequestCounts::default(),
+            None,
+        );
+        let text = run_human(&report);
+        assert!(
+            text.ends_with("nothing was written; 2 invalid\nrequests: none\n"),
+            "{text}"
+        );
+        assert!(!text.contains("0 applied"), "{text}");
+        let stopped = RunReport::new(Vec::new(), RequestCounts::default(), Some("no".into()));
+        assert!(
+            run_human(&stopped).ends_with("stopped: no\nnothing was written\nrequests: none\n"),
+            "{}",
+            run_human(&stopped)
         );
     }
 

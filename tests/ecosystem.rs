@@ -289,6 +289,12 @@ fn export_json_is_an_array_of_rows_that_apply_reads_back_without_a_write() {
 /// `cxskill sandbox ARGS` on an ephemeral port: its first line of
 /// stdout, then (after SIGINT) the rest of stdout, stderr and the exit.
 fn sandbox_run(args: &[&str]) -> (String, Output) {
+    sandbox_run_with(args, |_| {})
+}
+
+/// As [`sandbox_run`], calling `meanwhile` with the first line before
+/// the sandbox is stopped.
+fn sandbox_run_with(args: &[&str], meanwhile: impl FnOnce(&str)) -> (String, Output) {
     use std::io::BufRead;
     let mut all = vec!["sandbox", "--listen", "127.0.0.1:0"];
     all.extend_from_slice(args);
@@ -301,6 +307,7 @@ fn sandbox_run(args: &[&str]) -> (String, Output) {
     let mut reader = std::io::BufReader::new(child.stdout.take().expect("stdout"));
     let mut first = String::new();
     reader.read_line(&mut first).expect("first line");
+    meanwhile(&first);
     let pid = libc::pid_t::try_from(child.id()).expect("pid");
     // SAFETY: signals the child this test spawned.
     assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
@@ -572,4 +579,118 @@ fn the_top_man_page_covers_the_environment_the_config_file_and_the_exit_codes() 
         assert!(page.contains(&format!("\\fB{code}\\fR\n")), "{code}");
         assert!(page.contains(&meaning.replace('\'', "\\*(Aq")), "{meaning}");
     }
+}
+
+// --- Summaries ----------------------------------------------------------------
+
+#[test]
+fn plans_and_dry_runs_never_say_0_applied() {
+    for args in [
+        &["plan", "tests/data/mistakes.csv", "--sandbox"][..],
+        &["apply", "--dry-run", "tests/data/mistakes.csv", "--sandbox"],
+    ] {
+        let out = in_pipes(args, &[]);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let text = stdout(&out);
+        assert!(!text.contains("applied"), "{args:?}:\n{text}");
+        assert!(
+            text.ends_with("nothing was written; 9 invalid\nrequests: none\n"),
+            "{args:?}:\n{text}"
+        );
+    }
+    for args in [
+        &["plan", "examples/roster.csv", "--sandbox"][..],
+        &["apply", "--dry-run", "examples/roster.csv", "--sandbox"],
+    ] {
+        let out = in_pipes(args, &[]);
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
+        let text = stdout(&out);
+        assert!(!text.contains("applied"), "{args:?}:\n{text}");
+        let last = text.lines().last().unwrap_or_default();
+        assert!(
+            last.starts_with("17 to add, 3 to change, 1 to remove, 4 unchanged; "),
+            "{args:?}: {last}"
+        );
+    }
+    // A plan that cannot log in.
+    let sandbox = common::Rehearsal::start(cxskill::sandbox::SandboxOptions::default());
+    let out = sandbox.cxskill_with(
+        &["plan", "examples/roster.csv"],
+        &[("CXSKILL_ACCESS_KEY_SECRET", "not-the-secret")],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(!stdout(&out).contains("applied"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("\nnothing was written\n"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn validate_export_auth_check_and_sandbox_end_with_what_they_did() {
+    let out = in_pipes(&["validate", "examples/roster.csv"], &[]);
+    assert_eq!(
+        stdout(&out).lines().last(),
+        Some("25 rows, 12 agents, 6 skills: valid")
+    );
+
+    let dir = common::TempDir::new("summaries");
+    let file = dir.path("tenant.csv");
+    let out = in_pipes(&["export", "--sandbox", "--out", &file], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        format!("exported 10 assignments of 7 agents to {file}\n")
+    );
+    // The roster on stdout stays a roster: the summary goes to stderr.
+    let out = in_pipes(&["export", "--sandbox"], &[]);
+    assert!(
+        stdout(&out).starts_with("agent,skill,proficiency"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(
+        stderr(&out),
+        "exported 10 assignments of 7 agents to stdout\n"
+    );
+    let out = in_pipes(&["export", "--sandbox", "-q"], &[]);
+    assert_eq!(stderr(&out), "");
+
+    let out = in_pipes(&["auth", "check", "--sandbox"], &[]);
+    assert_eq!(
+        stdout(&out).lines().last(),
+        Some("ok: authenticated with the access key; the tenant has 12 agents and 6 skills")
+    );
+
+    let (_, out) = sandbox_run(&[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out).lines().last(),
+        Some("sandbox stopped: served 0 requests (0 writes); the tenant holds 10 assignments"),
+        "{}",
+        stdout(&out)
+    );
+    // With -o json, stdout stays the one document; the summary counts
+    // what was served.
+    let (_, out) = sandbox_run_with(&["-o", "json"], |first| {
+        let doc: serde_json::Value = serde_json::from_str(first).expect("json");
+        let listen = doc["listen"].as_str().expect("listen").to_owned();
+        let mut stream = std::net::TcpStream::connect(listen).expect("connect");
+        std::io::Write::write_all(
+            &mut stream,
+            b"GET /inContactAPI/services/v34.0/skills HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        )
+        .expect("send");
+        let mut answer = String::new();
+        let _ = stream.read_to_string(&mut answer);
+        assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+    });
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "");
+    assert_eq!(
+        stderr(&out),
+        "sandbox stopped: served 1 request (0 writes); the tenant holds 10 assignments\n"
+    );
 }
