@@ -560,6 +560,50 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_names_every_command_and_flag() {
+        use clap::CommandFactory;
+        let readme = include_str!("../README.md");
+        // `--rate` must not be found inside `--rate-limit`.
+        let named = |flag: &str| {
+            readme.match_indices(flag).any(|(i, _)| {
+                !readme[i + flag.len()..]
+                    .starts_with(|c: char| c.is_ascii_alphanumeric() || c == '-')
+            })
+        };
+        let mut missing = Vec::new();
+        let mut stack = vec![(String::from("cxskill"), Cli::command())];
+        while let Some((path, command)) = stack.pop() {
+            if !readme.contains(&path) {
+                missing.push(path.clone());
+            }
+            for arg in command.get_arguments() {
+                if arg.is_hide_set() || ["help", "version"].contains(&arg.get_id().as_str()) {
+                    continue;
+                }
+                if let Some(long) = arg.get_long()
+                    && !named(&format!("--{long}"))
+                {
+                    missing.push(format!("{path} --{long}"));
+                }
+                if let Some(short) = arg.get_short()
+                    && !named(&format!("-{short}"))
+                {
+                    missing.push(format!("{path} -{short}"));
+                }
+                for alias in arg.get_visible_aliases().unwrap_or_default() {
+                    if !named(&format!("--{alias}")) {
+                        missing.push(format!("{path} --{alias}"));
+                    }
+                }
+            }
+            for sub in command.get_subcommands() {
+                stack.push((format!("{path} {}", sub.get_name()), sub.clone()));
+            }
+        }
+        assert!(missing.is_empty(), "not in the README: {missing:#?}");
+    }
+
+    #[test]
     fn byte_sizes_take_binary_suffixes() {
         assert_eq!(byte_size("65536"), Ok(65536));
         assert_eq!(byte_size("64K"), Ok(65536));
