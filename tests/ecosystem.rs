@@ -694,3 +694,43 @@ fn validate_export_auth_check_and_sandbox_end_with_what_they_did() {
         "sandbox stopped: served 1 request (0 writes); the tenant holds 10 assignments\n"
     );
 }
+
+// --- Safe unattended use --------------------------------------------------------
+
+#[test]
+fn off_a_terminal_apply_needs_yes_or_auto_approve_and_a_dry_run_exits_as_the_apply_would() {
+    let sandbox = common::Rehearsal::start(cxskill::sandbox::SandboxOptions::default());
+    let before = sandbox.state();
+    let out = sandbox.cxskill(&common::fast(&["apply", "examples/roster.csv"]));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("add --yes (or --auto-approve)"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(sandbox.requests().is_empty(), "nothing is read or sent");
+
+    // The removal guard stops the dry run as it would stop the apply.
+    let out = sandbox.cxskill(&common::fast(&[
+        "apply",
+        "examples/roster.csv",
+        "--dry-run",
+        "--max-removals",
+        "0",
+    ]));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--max-removals 0"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(sandbox.state(), before);
+
+    let out = sandbox.cxskill(&common::fast(&[
+        "apply",
+        "examples/roster.csv",
+        "--auto-approve",
+    ]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(sandbox.state(), common::example_target(&before));
+}
