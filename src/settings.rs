@@ -339,9 +339,9 @@ pub struct EnvVar {
     pub doc: &'static str,
 }
 
-/// Every environment variable cxskill reads, in one place: the man page
-/// and `--help` are written from it, and a test checks that the source
-/// reads no `CXSKILL_*` variable missing here.
+/// Every environment variable cxskill reads, in one place: the man page's
+/// ENVIRONMENT section is written from it, and a test checks that the
+/// source reads no `CXSKILL_*` variable missing here.
 pub const ENVIRONMENT: &[EnvVar] = &[
     EnvVar {
         name: "CXSKILL_PROFILE",
