@@ -17,9 +17,10 @@
 #   CXSKILL_KEEP_DAYS days of reports to keep    (default: 90)
 #   CXSKILL_MAILTO    who hears about failures   (default: none: stderr only)
 #
-# Exit codes of cxskill (see `cxskill --help`):
+# Exit codes of cxskill (see `cxskill --help`, or `man cxskill`):
 #   0  everything is in place          1  some rows failed, the rest applied
-#   2  roster invalid, nothing sent    3  auth, network or config failure
+#   2  roster invalid, or no --yes; nothing sent
+#   3  auth, network or config failure
 #   4  (plan --detailed-exitcode only) there are changes to apply
 set -euo pipefail
 
@@ -57,8 +58,12 @@ if command -v flock >/dev/null; then
     fi
 fi
 
-# --yes: nobody is there to answer. --output json keeps cron's mail short
-# (stdout is the same document as --report, so it is dropped).
+# --yes (alias --auto-approve): nobody is there to answer the prompt, and
+# off a terminal apply without it refuses at once (exit 2, nothing sent).
+# --output json keeps cron's mail short (stdout is the same document as
+# --report, so it is dropped). To follow a long run in the log, add -v: a
+# progress line at most every 10 s (`applying: 1,200/5,000 requests, 48/s,
+# ETA 1m19s`), plus the other -v diagnostics, on stderr.
 status=0
 cxskill apply "$roster" --profile "$profile" --yes --output json \
     --report "$report" --failed-rows "$failed" >/dev/null || status=$?
@@ -76,8 +81,9 @@ case $status in
         notify "some rows failed ($stamp); rerun with: cxskill apply $failed" "$failed"
         ;;
     2)
-        # The roster (or the command line) is invalid; nothing was sent.
-        # The failed-rows file lists every invalid row with its error.
+        # The roster (or the command line) is invalid, or a guard
+        # (--max-removals) stopped the run; nothing was sent. The
+        # failed-rows file lists every invalid row with its error.
         notify "roster $roster is invalid; nothing was sent" "$failed"
         ;;
     3)

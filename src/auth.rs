@@ -213,6 +213,7 @@ pub fn diagnose(error: &ClientError, api_root: &str, preissued: bool) -> AuthErr
 }
 
 impl AuthCheck {
+    /// What was found, then one line saying what was done.
     pub fn human(&self) -> String {
         let how = if self.preissued_token {
             "pre-issued token"
@@ -235,16 +236,24 @@ impl AuthCheck {
             format!("{}  (configured api_base)", self.api_host)
         };
         let count = |n: Option<u64>| n.map_or_else(|| "?".to_owned(), |n| n.to_string());
+        let done = match (self.agents, self.skills) {
+            (Some(agents), Some(skills)) => format!(
+                "; the tenant has {} and {}",
+                crate::report::plural(agents, "agent", "agents"),
+                crate::report::plural(skills, "skill", "skills")
+            ),
+            _ => " and read the tenant".to_owned(),
+        };
         format!(
-            "ok: authenticated with the {how} and read the tenant\n\
-             \x20 API host       {host}\n\
+            "\x20 API host       {host}\n\
              \x20 API root       {}\n\
              \x20 tenant         {}\n\
              \x20 business unit  {}\n\
              \x20 token URL      {}\n\
              \x20 agents         {}\n\
              \x20 skills         {}\n\
-             \x20 token          {lifetime}\n",
+             \x20 token          {lifetime}\n\
+             ok: authenticated with the {how}{done}\n",
             self.api_root,
             self.tenant_id.as_deref().unwrap_or("(not stated)"),
             self.business_unit.as_deref().unwrap_or("(not stated)"),

@@ -12,6 +12,7 @@ use cxskill::exit_codes;
 use cxskill::report::Output;
 use cxskill::roster::{Delimiter, Encoding, Format, ReadOptions};
 use cxskill::sandbox::PutSemantics;
+use cxskill::style::ColorWhen;
 
 /// Bulk-update agent skill proficiencies in NICE CXone, without wiping
 /// anything.
@@ -33,9 +34,17 @@ pub struct Cli {
 /// Options every command takes.
 #[derive(Debug, Args)]
 pub struct Global {
-    /// Print results as text for a person or as one JSON document.
-    #[arg(long, value_enum, default_value_t = Output::Human, global = true)]
+    /// Print results as text for a person or as one JSON document (`-o
+    /// json`, as in kubectl).
+    #[arg(short, long, value_enum, default_value_t = Output::Human, global = true)]
     pub output: Output,
+
+    /// When to colour the output: `auto` at a terminal, `always`, or
+    /// `never`. Overrides NO_COLOR (any non-empty value: no colour) and
+    /// CLICOLOR_FORCE (non-empty, not 0: colour anywhere), which apply
+    /// when the flag is not given.
+    #[arg(long, value_enum, value_name = "WHEN", global = true)]
+    pub color: Option<ColorWhen>,
 
     /// More diagnostics on stderr: -v for progress, -vv for every request.
     #[arg(short, long, action = ArgAction::Count, global = true, conflicts_with = "quiet")]
@@ -75,7 +84,8 @@ pub enum Command {
     Plan(PlanArgs),
     /// Converge the tenant to the roster, without wiping other skills.
     Apply(ApplyArgs),
-    /// Write the tenant's current assignments as a roster CSV.
+    /// Write the tenant's current assignments as a roster: CSV, or with
+    /// `-o json` a JSON array that `apply` reads too.
     Export(ExportArgs),
     /// Show a saved plan (`plan --out`) as `plan` showed it, with its age.
     Show(ShowArgs),
@@ -83,9 +93,11 @@ pub enum Command {
     /// of the pairs that still hold the run's target.
     Undo(UndoArgs),
     /// Serve a local CXone tenant to rehearse against (loopback only by
-    /// default).
+    /// default). Prints its addresses and the lines that point cxskill at
+    /// it (with `-o json`, as one JSON document on one line), then serves
+    /// until Ctrl-C.
     Sandbox(SandboxArgs),
-    /// Inspect the configuration.
+    /// Write or inspect the configuration.
     Config {
         #[command(subcommand)]
         command: ConfigCommand,
@@ -97,12 +109,36 @@ pub enum Command {
     },
     /// Print a shell completion script to stdout.
     Completions(CompletionsArgs),
-    /// Print the man page (roff) to stdout.
-    Man,
+    /// Print a man page (roff) to stdout: cxskill(1), or a command's, as
+    /// in `cxskill man apply` or `cxskill man config show`; or write them
+    /// all to a directory with --dir.
+    Man(ManArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// The command whose page to print [default: the top page,
+    /// cxskill(1), with the environment, the config file and the exit
+    /// codes].
+    #[arg(value_name = "COMMAND", conflicts_with = "dir")]
+    pub command: Vec<String>,
+
+    /// Write every page to DIR (made if missing): cxskill.1,
+    /// cxskill-apply.1, cxskill-config-show.1, ...
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
+    /// Write a commented config file to fill in: a profile with every key
+    /// (secrets as `*_file` / `*_command`), a `[levels]` example, and
+    /// `default_profile`. Writes to --config FILE or the default location,
+    /// a new file with mode 0600. An existing file is never overwritten:
+    /// a new profile (--profile NAME, else CXSKILL_PROFILE, else
+    /// `default`) is appended to it; one it already has is refused (exit
+    /// 2).
+    Init,
     /// Print every effective setting with its source (flag, environment,
     /// profile or default); secrets only as whether they are set and where
     /// from, never their value. Runs no secret command.
@@ -398,8 +434,9 @@ pub struct ExportArgs {
     #[arg(long = "skill", value_name = "SKILL")]
     pub skills: Vec<String>,
 
-    /// Write the roster to FILE instead of stdout.
-    #[arg(short = 'o', long = "out", value_name = "FILE")]
+    /// Write the roster to FILE instead of stdout (in the format `--output`
+    /// chooses: CSV, or JSON with `-o json`).
+    #[arg(long = "out", value_name = "FILE")]
     pub out: Option<PathBuf>,
 }
 
@@ -549,6 +586,80 @@ fn put_semantics(text: &str) -> Result<PutSemantics, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        // clap's own checks over every subcommand: no two flags share a
+        // name or a short (`-o` is --output everywhere), and so on.
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn dash_o_is_output_on_every_command() {
+        use clap::Parser;
+        for args in [
+            &["cxskill", "validate", "r.csv", "-o", "json"][..],
+            &["cxskill", "export", "-o", "json", "--out", "x.json"],
+            &["cxskill", "sandbox", "-o", "json"],
+            &["cxskill", "config", "show", "-o", "json"],
+            &["cxskill", "auth", "check", "-o", "json"],
+        ] {
+            let cli = Cli::try_parse_from(args).expect("parses");
+            assert_eq!(cli.global.output, Output::Json, "{args:?}");
+        }
+        let cli = Cli::try_parse_from(["cxskill", "export", "--out", "json"]).expect("parses");
+        match cli.command {
+            Command::Export(export) => {
+                assert_eq!(export.out, Some(PathBuf::from("json")));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_readme_names_every_command_and_flag() {
+        use clap::CommandFactory;
+        let readme = include_str!("../README.md");
+        // `--rate` must not be found inside `--rate-limit`.
+        let named = |flag: &str| {
+            readme.match_indices(flag).any(|(i, _)| {
+                !readme[i + flag.len()..]
+                    .starts_with(|c: char| c.is_ascii_alphanumeric() || c == '-')
+            })
+        };
+        let mut missing = Vec::new();
+        let mut stack = vec![(String::from("cxskill"), Cli::command())];
+        while let Some((path, command)) = stack.pop() {
+            if !readme.contains(&path) {
+                missing.push(path.clone());
+            }
+            for arg in command.get_arguments() {
+                if arg.is_hide_set() || ["help", "version"].contains(&arg.get_id().as_str()) {
+                    continue;
+                }
+                if let Some(long) = arg.get_long()
+                    && !named(&format!("--{long}"))
+                {
+                    missing.push(format!("{path} --{long}"));
+                }
+                if let Some(short) = arg.get_short()
+                    && !named(&format!("-{short}"))
+                {
+                    missing.push(format!("{path} -{short}"));
+                }
+                for alias in arg.get_visible_aliases().unwrap_or_default() {
+                    if !named(&format!("--{alias}")) {
+                        missing.push(format!("{path} --{alias}"));
+                    }
+                }
+            }
+            for sub in command.get_subcommands() {
+                stack.push((format!("{path} {}", sub.get_name()), sub.clone()));
+            }
+        }
+        assert!(missing.is_empty(), "not in the README: {missing:#?}");
+    }
 
     #[test]
     fn byte_sizes_take_binary_suffixes() {

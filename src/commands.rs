@@ -4,18 +4,20 @@
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
+use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use tracing::info;
 
 use crate::cli::{
-    ApplyArgs, Cli, ConnectionArgs, ExportArgs, Global, JobArgs, PlanArgs, ReportArgs, RosterArgs,
-    SandboxArgs, ShowArgs, TenantArgs, UndoArgs,
+    ApplyArgs, Cli, ConnectionArgs, ExportArgs, Global, JobArgs, ManArgs, PlanArgs, ReportArgs,
+    RosterArgs, SandboxArgs, ShowArgs, TenantArgs, UndoArgs,
 };
 use cxskill::apply::Progress;
 use cxskill::client::{Client, ClientError, RequestCounts};
 use cxskill::config::{ApiClient, Connection, Credentials, RetryPolicy, TokenAuth};
+use cxskill::config_init;
 use cxskill::exit_codes;
 use cxskill::export::ExportError;
 use cxskill::files;
@@ -25,12 +27,14 @@ use cxskill::model::{AgentSpec, Levels, SkillSpec};
 use cxskill::outcome::ConcurrentChange;
 use cxskill::outcome::{self, RunReport};
 use cxskill::planfile::{self, RosterDigest, SavedPlan, TenantId};
+use cxskill::progress::ProgressLine;
 use cxskill::report::{self, Output};
 use cxskill::requests::{DEFAULT_BATCH_SIZE, Strategy};
 use cxskill::roster::{self, Input};
 use cxskill::sandbox::{self, SandboxHandle, SandboxOptions, Tenant};
 use cxskill::secret::Secret;
 use cxskill::settings::{self, Config, Effective, Flags};
+use cxskill::style::{self, Palette};
 use cxskill::validate::{self, Validated};
 
 /// `cxskill validate`: roster → validated rows → summary.
@@ -126,7 +130,7 @@ pub fn undo(args: &UndoArgs, global: &Global) -> i32 {
     {
         Ok(rows) => rows,
         Err(message) => {
-            eprintln!("error: {message}");
+            report_error(&message);
             return exit_codes::INVALID_INPUT;
         }
     };
@@ -148,7 +152,7 @@ pub fn undo(args: &UndoArgs, global: &Global) -> i32 {
         ..Job::default()
     };
     if let Some(stop) = job.needs_terminal() {
-        eprintln!("error: {}", stop.message());
+        report_error(&stop.message());
         return stop.exit_code();
     }
     let files = Files {
@@ -174,7 +178,7 @@ pub fn show(args: &ShowArgs, global: &Global) -> i32 {
     {
         Ok(saved) => saved,
         Err(message) => {
-            eprintln!("error: {message}");
+            report_error(&message);
             return exit_codes::INVALID_INPUT;
         }
     };
@@ -201,6 +205,7 @@ pub fn show(args: &ShowArgs, global: &Global) -> i32 {
                 &saved.as_plan(),
                 &saved.requests,
                 list_limit(),
+                colors().stdout,
             ));
         }
     }
@@ -237,7 +242,7 @@ fn saved_plan(args: &RosterArgs) -> Result<Option<(String, SavedPlan)>, i32> {
     match SavedPlan::parse(&name, &bytes) {
         Ok(saved) => Ok(Some((name, saved))),
         Err(e) => {
-            eprintln!("error: {e}; nothing was sent");
+            report_error(&format!("{e}; nothing was sent"));
             Err(exit_codes::INVALID_INPUT)
         }
     }
@@ -303,7 +308,7 @@ impl<'a> Source<'a> {
 /// report.
 fn run(args: &JobArgs, global: &Global, job: &Job, files: Files<'_>) -> i32 {
     if let Some(stop) = job.needs_terminal() {
-        eprintln!("error: {}", stop.message());
+        report_error(&stop.message());
         return stop.exit_code();
     }
     let (input, validated) = match read_roster(&args.roster, global) {
@@ -329,12 +334,12 @@ fn run(args: &JobArgs, global: &Global, job: &Job, files: Files<'_>) -> i32 {
         // Nothing is read or sent for a roster with bad rows. The report
         // lists them (printing the validate summary too listed each twice).
         match stop {
-            Stop::InvalidRows { .. } => eprintln!(
-                "error: {}: {} invalid; nothing was sent",
+            Stop::InvalidRows { .. } => report_error(&format!(
+                "{}: {} invalid; nothing was sent",
                 validated.roster.source,
                 report::plural(invalid.len() as u64, "row is", "rows are")
-            ),
-            _ => eprintln!("error: {}", stop.message()),
+            )),
+            _ => report_error(&stop.message()),
         }
         finish(
             &args.records,
@@ -371,7 +376,7 @@ fn within(
         let (connection, sandbox) = match connect(args, global).await {
             Ok(pair) => pair,
             Err(message) => {
-                eprintln!("error: {message}");
+                report_error(&message);
                 return exit_codes::FAILURE;
             }
         };
@@ -422,7 +427,7 @@ async fn run_against(
     if let Source::Saved { name, saved } = &source
         && let Err(e) = saved.check_tenant(name, &here)
     {
-        eprintln!("error: {e}");
+        report_error(&e);
         return exit_codes::INVALID_INPUT;
     }
     planned.invalid.extend(source.take_invalid());
@@ -433,6 +438,7 @@ async fn run_against(
             &planned.plan,
             &planned.expected,
             list_limit(),
+            colors().stdout,
         ));
     }
     let concurrent: Vec<ConcurrentChange> = planned
@@ -476,7 +482,7 @@ async fn run_against(
             std::time::SystemTime::now(),
         );
         if let Err(e) = files::write_atomic(path, saved.to_json().as_bytes()) {
-            eprintln!("error: cannot write the plan {}: {e}", path.display());
+            report_error(&format!("cannot write the plan {}: {e}", path.display()));
             return exit_codes::FAILURE;
         }
         if shown {
@@ -496,7 +502,7 @@ async fn run_against(
         Review::Stop(stop) => {
             let report = planned_report(&planned, &client);
             finish(records, global, input, &report, true);
-            eprintln!("error: {}", stop.message());
+            report_error(&stop.message());
             return job.exit_code(&report, Some(&planned.plan), Some(&stop));
         }
         Review::Ask => {
@@ -505,7 +511,12 @@ async fn run_against(
                 eprint!(
                     "{}{}",
                     report::drift_human(&planned.drift),
-                    report::plan_human(&planned.plan, &planned.expected, list_limit())
+                    report::plan_human(
+                        &planned.plan,
+                        &planned.expected,
+                        list_limit(),
+                        colors().stderr
+                    )
                 );
             }
             if !confirm() {
@@ -521,10 +532,10 @@ async fn run_against(
             .map_err(|e| e.to_string())
             .and_then(|bytes| files::write_atomic(path, &bytes).map_err(|e| e.to_string()));
         if let Err(e) = written {
-            eprintln!(
-                "error: cannot write the snapshot {}: {e}; nothing was sent",
+            report_error(&format!(
+                "cannot write the snapshot {}: {e}; nothing was sent",
                 path.display()
-            );
+            ));
             return exit_codes::FAILURE;
         }
     }
@@ -537,8 +548,7 @@ async fn run_against(
     let mut invalid = std::mem::take(&mut planned.invalid);
     let applied = job
         .apply(&client, planned, interrupt, &|p: Progress| {
-            bar.set_length(p.total);
-            bar.set_position(p.done);
+            bar.update(p.done, p.total);
         })
         .await;
     bar.finish_and_clear();
@@ -617,7 +627,7 @@ fn fatal(
     client: Option<&Client>,
     error: &ClientError,
 ) -> i32 {
-    eprintln!("error: {error}");
+    report_error(&error);
     let counts = client.map(Client::counts).unwrap_or_default();
     let report = RunReport::new(invalid, counts, Some(error.to_string()));
     finish(records, global, input, &report, false);
@@ -643,7 +653,7 @@ fn finish(
     if let Some(path) = &records.report
         && let Err(e) = files::write_atomic(path, report::run_json(report).as_bytes())
     {
-        eprintln!("error: cannot write the report {}: {e}", path.display());
+        report_error(&format!("cannot write the report {}: {e}", path.display()));
     }
     if let Some(path) = &records.failed_rows {
         let written = match input {
@@ -653,10 +663,10 @@ fn finish(
         .map_err(|e| e.to_string())
         .and_then(|bytes| files::write_atomic(path, &bytes).map_err(|e| e.to_string()));
         if let Err(e) = written {
-            eprintln!(
-                "error: cannot write the failed rows {}: {e}",
+            report_error(&format!(
+                "cannot write the failed rows {}: {e}",
                 path.display()
-            );
+            ));
         }
     }
 }
@@ -666,12 +676,12 @@ fn finish(
 /// or says why it cannot and gives the exit code.
 fn read_roster(args: &RosterArgs, global: &Global) -> Result<(Input, Validated), i32> {
     let levels = levels(global).map_err(|error| {
-        eprintln!("error: {error}");
+        report_error(&error);
         exit_codes::FAILURE
     })?;
     let input =
         Input::read_with(&args.roster, args.format, args.read_options()).map_err(|error| {
-            eprintln!("error: {error}");
+            report_error(&error);
             exit_codes::INVALID_INPUT
         })?;
     let validated = validate::validate(roster::parse(&input, &levels));
@@ -704,6 +714,15 @@ fn effective(global: &Global, tenant: &TenantArgs) -> Result<Effective, String> 
     };
     let effective = Effective::resolve(&flags, &settings::process_env, config(global)?)
         .map_err(|e| e.to_string())?;
+    // Problems in the profiles not in use: said once per run, however
+    // often the settings are resolved.
+    static WARNED: std::sync::Once = std::sync::Once::new();
+    WARNED.call_once(|| {
+        let in_use = effective.profile.as_ref().map(|p| p.value.as_str());
+        for problem in effective.config.problems(in_use) {
+            tracing::warn!("{problem}");
+        }
+    });
     if let Some(profile) = &effective.profile {
         info!(profile = %profile.value, source = %profile.source, "using a profile of the config file");
     }
@@ -786,8 +805,33 @@ pub fn config_show(args: &TenantArgs, global: &Global) -> i32 {
             exit_codes::OK
         }
         Err(message) => {
-            eprintln!("error: {message}");
+            report_error(&message);
             exit_codes::FAILURE
+        }
+    }
+}
+
+/// `cxskill config init`: a commented config file (or profile) to fill
+/// in, and where it was written.
+pub fn config_init(global: &Global) -> i32 {
+    let profile = global
+        .profile
+        .clone()
+        .filter(|p| !p.is_empty())
+        .or_else(|| settings::process_env("CXSKILL_PROFILE").filter(|p| !p.is_empty()))
+        .unwrap_or_else(|| config_init::DEFAULT_PROFILE.to_owned());
+    match config_init::init(global.config.as_deref(), &profile, &settings::process_env) {
+        Ok(done) => {
+            match global.output {
+                Output::Json => print(&done.json()),
+                Output::Human if global.quiet => {}
+                Output::Human => print(&done.human()),
+            }
+            exit_codes::OK
+        }
+        Err(e) => {
+            report_error(&e);
+            e.exit_code()
         }
     }
 }
@@ -802,7 +846,7 @@ pub fn auth_check(args: &ConnectionArgs, global: &Global) -> i32 {
         let (connection, sandbox) = match connect(args, global).await {
             Ok(pair) => pair,
             Err(message) => {
-                eprintln!("error: {message}");
+                report_error(&message);
                 return exit_codes::FAILURE;
             }
         };
@@ -823,7 +867,7 @@ pub fn auth_check(args: &ConnectionArgs, global: &Global) -> i32 {
                 if global.output == Output::Json {
                     print(&error.json());
                 }
-                eprintln!("error: {error}");
+                report_error(&error);
                 exit_codes::FAILURE
             }
         }
@@ -840,29 +884,147 @@ pub fn completions(shell: clap_complete::Shell) -> i32 {
     exit_codes::OK
 }
 
-/// `cxskill man`: the man page in roff, from the same clap definitions.
-pub fn man() -> i32 {
+/// `cxskill man [COMMAND...]`: one man page in roff; `--dir DIR`: all of
+/// them, as files. From the same clap definitions as the parser.
+pub fn man(args: &ManArgs, global: &Global) -> i32 {
     use clap::CommandFactory;
-    let mut page = Vec::new();
-    if let Err(e) = clap_mangen::Man::new(Cli::command()).render(&mut page) {
-        eprintln!("error: cannot render the man page: {e}");
+    let Some(dir) = &args.dir else {
+        return match cxskill::man::page(Cli::command(), &args.command) {
+            Ok(page) => {
+                print(&page.roff);
+                exit_codes::OK
+            }
+            Err(message) => {
+                report_error(&message);
+                exit_codes::INVALID_INPUT
+            }
+        };
+    };
+    let pages = cxskill::man::pages(Cli::command());
+    let written = std::fs::create_dir_all(dir).and_then(|()| {
+        pages
+            .iter()
+            .try_for_each(|page| std::fs::write(dir.join(page.file_name()), &page.roff))
+    });
+    if let Err(e) = written {
+        report_error(&format!(
+            "cannot write the man pages to {}: {e}",
+            dir.display()
+        ));
         return exit_codes::FAILURE;
     }
-    print(&String::from_utf8_lossy(&page));
+    let names: Vec<String> = pages.iter().map(cxskill::man::Page::file_name).collect();
+    match global.output {
+        Output::Json => print(&format!(
+            "{}\n",
+            serde_json::json!({"dir": dir.display().to_string(), "pages": names})
+        )),
+        Output::Human if global.quiet => {}
+        Output::Human => print(&format!(
+            "wrote {} to {}: {}\n",
+            report::plural(pages.len() as u64, "man page", "man pages"),
+            dir.display(),
+            names.join(", ")
+        )),
+    }
     exit_codes::OK
 }
 
-/// A progress bar on stderr when it is a terminal; hidden otherwise (cron,
-/// pipes) and with --quiet.
-fn progress(global: &Global, total: u64, what: &'static str) -> ProgressBar {
-    if global.quiet || !std::io::stderr().is_terminal() {
-        return ProgressBar::hidden();
+/// The progress of a long stage, on stderr: a bar at a terminal; off a
+/// terminal (cron, a log file) at `-v`, a line at most every 10 s; nothing
+/// with --quiet or without -v off a terminal. `total` counts requests
+/// (0: nothing is counted; the bar then only shows that the stage runs).
+fn progress(global: &Global, total: u64, what: &'static str) -> Meter {
+    let shown = meter_kind(
+        global.quiet,
+        global.verbose,
+        std::io::stderr().is_terminal(),
+    );
+    match shown {
+        MeterKind::Bar => Meter::Bar(progress_bar(total, what)),
+        MeterKind::Lines => Meter::Lines(Mutex::new(ProgressLine::new(
+            what,
+            "requests",
+            total,
+            Instant::now,
+        ))),
+        MeterKind::Nothing => Meter::Nothing,
     }
+}
+
+/// Which progress display a run gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MeterKind {
+    Bar,
+    Lines,
+    Nothing,
+}
+
+fn meter_kind(quiet: bool, verbose: u8, stderr_terminal: bool) -> MeterKind {
+    match (quiet, stderr_terminal, verbose) {
+        (true, _, _) => MeterKind::Nothing,
+        (false, true, _) => MeterKind::Bar,
+        (false, false, 0) => MeterKind::Nothing,
+        (false, false, _) => MeterKind::Lines,
+    }
+}
+
+/// A stage's progress display; [`Meter::update`] takes `(done, total)`.
+enum Meter {
+    Bar(ProgressBar),
+    Lines(Mutex<ProgressLine<fn() -> Instant>>),
+    Nothing,
+}
+
+impl Meter {
+    fn update(&self, done: u64, total: u64) {
+        match self {
+            Meter::Bar(bar) => {
+                bar.set_length(total);
+                bar.set_position(done);
+            }
+            Meter::Lines(line) => {
+                let due = line
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .update(done, total);
+                if let Some(line) = due {
+                    info!("{line}");
+                }
+            }
+            Meter::Nothing => {}
+        }
+    }
+
+    fn finish_and_clear(&self) {
+        if let Meter::Bar(bar) = self {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// The bar: `applying ████░░ 1200/5000 requests  48/s  ETA 1m19s`, the
+/// rate in whole numbers; a spinner while nothing is counted.
+const BAR_TEMPLATE: &str = "{msg} {bar:30} {pos}/{len} requests  {rate}  ETA {eta}";
+const SPINNER_TEMPLATE: &str = "{spinner} {msg} {elapsed}";
+
+fn progress_bar(total: u64, what: &'static str) -> ProgressBar {
     let bar = ProgressBar::new(total);
-    if let Ok(style) =
-        ProgressStyle::with_template("{msg} {bar:30} {pos}/{len} agents  {per_sec}  ETA {eta}")
-    {
-        bar.set_style(style);
+    let template = if total == 0 {
+        SPINNER_TEMPLATE
+    } else {
+        BAR_TEMPLATE
+    };
+    if let Ok(style) = ProgressStyle::with_template(template) {
+        bar.set_style(style.with_key(
+            "rate",
+            |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = w.write_str(&cxskill::progress::rate(state.per_sec()));
+            },
+        ));
+    }
+    if total == 0 {
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
     }
     bar.set_message(what);
     bar
@@ -879,7 +1041,7 @@ fn confirm() -> bool {
     answer.trim().eq_ignore_ascii_case("yes")
 }
 
-/// `cxskill export`: the current assignments as a roster CSV.
+/// `cxskill export`: the current assignments as a roster, CSV or JSON.
 pub fn export(args: &ExportArgs, global: &Global) -> i32 {
     let agents: Result<Vec<AgentSpec>, String> = args
         .agents
@@ -894,7 +1056,7 @@ pub fn export(args: &ExportArgs, global: &Global) -> i32 {
     let (agents, skills) = match (agents, skills) {
         (Ok(agents), Ok(skills)) => (agents, skills),
         (Err(e), _) | (_, Err(e)) => {
-            eprintln!("error: {e}");
+            report_error(&e);
             return exit_codes::INVALID_INPUT;
         }
     };
@@ -905,7 +1067,7 @@ pub fn export(args: &ExportArgs, global: &Global) -> i32 {
         let (connection, sandbox) = match connect(&args.connection, global).await {
             Ok(pair) => pair,
             Err(message) => {
-                eprintln!("error: {message}");
+                report_error(&message);
                 return exit_codes::FAILURE;
             }
         };
@@ -919,42 +1081,53 @@ pub fn export(args: &ExportArgs, global: &Global) -> i32 {
         let rows = match result {
             Ok(rows) => rows,
             Err(ExportError::Filter(message)) => {
-                eprintln!("error: {message}");
+                report_error(&message);
                 return exit_codes::INVALID_INPUT;
             }
             Err(e) => {
-                eprintln!("error: {e}");
+                report_error(&e);
                 return exit_codes::FAILURE;
             }
         };
-        let csv = match report::export_csv(&rows) {
-            Ok(csv) => csv,
+        let roster = match global.output {
+            Output::Human => report::export_csv(&rows),
+            Output::Json => Ok(report::export_json(&rows).into_bytes()),
+        };
+        let roster = match roster {
+            Ok(roster) => roster,
             Err(e) => {
-                eprintln!("error: cannot render the roster: {e}");
+                report_error(&format!("cannot render the roster: {e}"));
                 return exit_codes::FAILURE;
             }
         };
         match &args.out {
             Some(path) => {
-                if let Err(e) = files::write_atomic(path, &csv) {
-                    eprintln!("error: cannot write {}: {e}", path.display());
+                if let Err(e) = files::write_atomic(path, &roster) {
+                    report_error(&format!("cannot write {}: {e}", path.display()));
                     return exit_codes::FAILURE;
                 }
-                info!(rows = rows.len(), path = %path.display(), "exported");
             }
-            None => print(&String::from_utf8_lossy(&csv)),
+            None => print(&String::from_utf8_lossy(&roster)),
+        }
+        // What was done, on stdout when it carries nothing else.
+        let summary = report::export_summary(&rows, args.out.as_deref());
+        match (global.output, &args.out) {
+            _ if global.quiet => {}
+            (Output::Human, Some(_)) => print(&summary),
+            _ => eprint!("{summary}"),
         }
         exit_codes::OK
     })
 }
 
-/// `cxskill sandbox`: serves a tenant until Ctrl-C.
-pub fn sandbox(args: &SandboxArgs) -> i32 {
+/// `cxskill sandbox`: serves a tenant until Ctrl-C (or SIGTERM), then
+/// says what it served.
+pub fn sandbox(args: &SandboxArgs, global: &Global) -> i32 {
     let tenant = match &args.tenant {
         Some(path) => match Tenant::load(path) {
             Ok(tenant) => tenant,
             Err(e) => {
-                eprintln!("error: {e}");
+                report_error(&e);
                 return exit_codes::INVALID_INPUT;
             }
         },
@@ -986,15 +1159,57 @@ pub fn sandbox(args: &SandboxArgs) -> i32 {
         let handle = match sandbox::start(args.listen, tenant, options).await {
             Ok(handle) => handle,
             Err(e) => {
-                eprintln!("error: {e}");
+                report_error(&e);
                 return exit_codes::FAILURE;
             }
         };
-        print(&handle.banner());
-        let _ = tokio::signal::ctrl_c().await;
+        // Listening before the banner: whoever reads it may stop the
+        // sandbox at once.
+        let stop = stop_signal();
+        match global.output {
+            Output::Json => print(&handle.banner_json()),
+            Output::Human => print(&handle.banner()),
+        }
+        stop.await;
+        let summary = format!("sandbox stopped: {}\n", handle.summary());
         handle.shutdown().await;
+        // What it did, on stdout after the banner; on stderr when stdout
+        // is the one JSON document.
+        match global.output {
+            _ if global.quiet => {}
+            Output::Human => print(&summary),
+            Output::Json => eprint!("{summary}"),
+        }
         exit_codes::OK
     })
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM, listening from the moment it
+/// is called (tokio's `ctrl_c` would listen only once polled).
+fn stop_signal() -> impl std::future::Future<Output = ()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let sigint = signal(SignalKind::interrupt());
+        let sigterm = signal(SignalKind::terminate());
+        async move {
+            match (sigint, sigterm) {
+                (Ok(mut sigint), Ok(mut sigterm)) => {
+                    tokio::select! {
+                        _ = sigint.recv() => {}
+                        _ = sigterm.recv() => {}
+                    }
+                }
+                _ => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    async {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 /// The async runtime the client and the sandbox run on, or `None` after
@@ -1006,10 +1221,50 @@ fn runtime() -> Option<tokio::runtime::Runtime> {
     {
         Ok(runtime) => Some(runtime),
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            report_error(&format!("cannot start the async runtime: {e}"));
             None
         }
     }
+}
+
+/// Colour for stdout and stderr, each decided once per run.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Colors {
+    pub stdout: Palette,
+    pub stderr: Palette,
+}
+
+static COLORS: OnceLock<Colors> = OnceLock::new();
+
+/// Decides colour once, for the whole run: `--color`, else `NO_COLOR`
+/// and `CLICOLOR_FORCE`, else whether each stream is a terminal.
+pub fn init_colors(global: &Global) -> Colors {
+    *COLORS.get_or_init(|| {
+        let decide = |terminal: bool| {
+            Palette::new(style::use_color(
+                global.color,
+                &settings::process_env,
+                terminal,
+            ))
+        };
+        Colors {
+            stdout: decide(std::io::stdout().is_terminal()),
+            stderr: decide(std::io::stderr().is_terminal()),
+        }
+    })
+}
+
+/// The colours decided by [`init_colors`] (none before it).
+fn colors() -> Colors {
+    COLORS.get().copied().unwrap_or_default()
+}
+
+/// `error: MESSAGE` on stderr, red where colour is on, terminal-safe.
+fn report_error(message: &dyn std::fmt::Display) {
+    let text = report::error_lines(&message.to_string(), colors().stderr);
+    let mut stderr = std::io::stderr().lock();
+    let _ = stderr.write_all(text.as_bytes());
+    let _ = stderr.flush();
 }
 
 /// Writes to stdout, ignoring a closed pipe (`cxskill ... | head`).
@@ -1017,4 +1272,26 @@ pub fn print(text: &str) {
     let mut stdout = std::io::stdout().lock();
     let _ = stdout.write_all(text.as_bytes());
     let _ = stdout.flush();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_is_a_bar_at_a_terminal_and_lines_off_one_only_at_v() {
+        assert_eq!(meter_kind(false, 0, true), MeterKind::Bar);
+        assert_eq!(meter_kind(false, 1, false), MeterKind::Lines);
+        assert_eq!(meter_kind(false, 3, false), MeterKind::Lines);
+        assert_eq!(meter_kind(false, 0, false), MeterKind::Nothing);
+        assert_eq!(meter_kind(true, 0, true), MeterKind::Nothing);
+    }
+
+    #[test]
+    fn the_bar_shows_a_whole_number_rate() {
+        assert!(BAR_TEMPLATE.contains("{rate}"), "{BAR_TEMPLATE}");
+        assert!(!BAR_TEMPLATE.contains("per_sec"), "{BAR_TEMPLATE}");
+        assert!(ProgressStyle::with_template(BAR_TEMPLATE).is_ok());
+        assert!(ProgressStyle::with_template(SPINNER_TEMPLATE).is_ok());
+    }
 }

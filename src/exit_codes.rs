@@ -49,3 +49,37 @@ Exit codes:
     4  plan --detailed-exitcode: there are changes to apply
   130  interrupted by SIGINT (Ctrl-C): the report was written; re-run to resume
   143  terminated by SIGTERM: as 130";
+
+/// The rows of [`TABLE`]: each code (as written) and what it means; the
+/// man pages list them from here.
+pub fn entries() -> impl Iterator<Item = (&'static str, &'static str)> {
+    TABLE.lines().skip(1).filter_map(|line| {
+        let (code, meaning) = line.trim().split_once("  ")?;
+        Some((code, meaning.trim()))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_lists_every_code() {
+        let codes: Vec<i32> = entries()
+            .map(|(code, _)| code.parse().expect("a number"))
+            .collect();
+        assert_eq!(
+            codes,
+            [
+                OK,
+                ROWS_FAILED,
+                INVALID_INPUT,
+                FAILURE,
+                CHANGES_PRESENT,
+                INTERRUPTED,
+                TERMINATED
+            ]
+        );
+        assert!(entries().all(|(_, meaning)| !meaning.is_empty()));
+    }
+}

@@ -1,5 +1,5 @@
 //! Writing the files cxskill leaves behind (`--report`, `--failed-rows`,
-//! `--snapshot`, `export -o`) so that none is ever half written.
+//! `--snapshot`, `export --out`) so that none is ever half written.
 //!
 //! A regular file (or a path where nothing is yet) is written to a
 //! temporary file beside it, flushed to disk, and renamed into place: a

@@ -23,27 +23,35 @@
 //!   at the terminal if it must, and renders.
 //! - [`client`] talks to the Admin API ([`wire`] holds its JSON shapes;
 //!   the [`sandbox`] tenant has its own, strict); [`settings`] and
-//!   [`config`] say where the tenant is and who we are; [`auth`] checks
+//!   [`config`] say where the tenant is and who we are ([`config_init`]
+//!   writes a config file to fill in); [`auth`] checks
 //!   that; [`export`] reads the tenant back as a roster; [`files`]
 //!   writes the files a run leaves behind, atomically; [`interrupt`]
 //!   carries Ctrl-C and SIGTERM to the engine; [`secret`] keeps secrets
-//!   out of every output.
-//! - [`exit_codes`] is the contract with scripts and cron jobs.
+//!   out of every output; [`progress`] is the throttled progress line
+//!   of long unattended runs; [`style`] decides colour and holds the palette
+//!   the renderings paint with.
+//! - [`exit_codes`] is the contract with scripts and cron jobs; [`man`]
+//!   writes the man pages from the clap definitions, the environment
+//!   list, the config keys and the exit codes.
 
 pub mod apply;
 pub mod auth;
 pub mod client;
 pub mod config;
+pub mod config_init;
 pub mod cover;
 pub mod exit_codes;
 pub mod export;
 pub mod files;
 pub mod interrupt;
 pub mod job;
+pub mod man;
 pub mod model;
 pub mod outcome;
 pub mod plan;
 pub mod planfile;
+pub mod progress;
 pub mod read;
 pub mod report;
 pub mod requests;
@@ -53,6 +61,7 @@ pub mod sandbox;
 pub mod secret;
 pub mod settings;
 pub mod snapshot;
+pub mod style;
 pub mod time;
 pub mod validate;
 pub mod wire;

@@ -16,6 +16,7 @@ use crate::model::State;
 use crate::outcome::{RowOutcome, RunReport, Status};
 use crate::plan::{Action, PRUNED, Pair, Plan};
 use crate::roster::{self, Column, Input};
+use crate::style::{Paint, Palette};
 use crate::validate::Summary;
 
 /// At most this many rows per group in the human report; the JSON report
@@ -77,6 +78,33 @@ fn push_line(out: &mut String, line: &str) {
     out.push('\n');
 }
 
+/// Appends one line of human output, made [`terminal_safe`], then
+/// painted: the palette's sequences are the only ones that reach the
+/// terminal.
+fn push_painted(out: &mut String, line: &str, palette: Palette, paint: Paint) {
+    out.push_str(&palette.paint(paint, &terminal_safe(line)));
+    out.push('\n');
+}
+
+/// An error for stderr: `error: MESSAGE`, one line per line of the
+/// message, each [`terminal_safe`] and painted red when the palette says
+/// so.
+pub fn error_lines(message: &str, palette: Palette) -> String {
+    let mut out = String::new();
+    for (i, line) in message.lines().enumerate() {
+        let line = if i == 0 {
+            format!("error: {line}")
+        } else {
+            line.to_owned()
+        };
+        push_painted(&mut out, &line, palette, Paint::Error);
+    }
+    if out.is_empty() {
+        push_painted(&mut out, "error:", palette, Paint::Error);
+    }
+    out
+}
+
 /// Appends at most [`HUMAN_LIST_LIMIT`] lines of a list, then how many
 /// more there are and where to find them all.
 fn push_capped<T>(
@@ -128,29 +156,15 @@ pub fn plural(n: u64, one: &str, many: &str) -> String {
     format!("{} {}", thousands(n), if n == 1 { one } else { many })
 }
 
-/// The human rendering of `cxskill validate`: one summary line, then the
-/// errors and warnings, one per line, each with its line number; at most
-/// [`HUMAN_LIST_LIMIT`] of each (`--output json` has them all).
+/// The human rendering of `cxskill validate`: the errors and warnings,
+/// one per line, each with its line number (at most [`HUMAN_LIST_LIMIT`]
+/// of each; `--output json` has them all), then one summary line, last,
+/// where the eye lands: `25 rows, 12 agents, 6 skills: valid` or
+/// `r.csv: 9 errors in 11 rows; nothing was sent`.
 pub fn validate_human(summary: &Summary<'_>) -> String {
     let mut out = String::new();
-    let counts = format!(
-        "{}, {}, {}",
-        plural(summary.rows, "row", "rows"),
-        plural(summary.agents, "agent", "agents"),
-        plural(summary.skills, "skill", "skills")
-    );
     let source = &summary.source;
-    if summary.valid {
-        push_line(&mut out, &format!("{counts}: valid"));
-    } else {
-        push_line(
-            &mut out,
-            &format!(
-                "{source}: {} in {}; nothing was sent",
-                plural(summary.errors.len() as u64, "error", "errors"),
-                plural(summary.rows, "row", "rows"),
-            ),
-        );
+    if !summary.valid {
         push_capped(
             &mut out,
             summary.errors.iter(),
@@ -164,6 +178,34 @@ pub fn validate_human(summary: &Summary<'_>) -> String {
         |issue| format!("  warning: {source}: {issue}"),
         "all of them with --output json",
     );
+    let warnings = if summary.warnings.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; {}",
+            plural(summary.warnings.len() as u64, "warning", "warnings")
+        )
+    };
+    if summary.valid {
+        push_line(
+            &mut out,
+            &format!(
+                "{}, {}, {}: valid{warnings}",
+                plural(summary.rows, "row", "rows"),
+                plural(summary.agents, "agent", "agents"),
+                plural(summary.skills, "skill", "skills")
+            ),
+        );
+    } else {
+        push_line(
+            &mut out,
+            &format!(
+                "{source}: {} in {}{warnings}; nothing was sent",
+                plural(summary.errors.len() as u64, "error", "errors"),
+                plural(summary.rows, "row", "rows"),
+            ),
+        );
+    }
     out
 }
 
@@ -180,8 +222,14 @@ pub fn validate_json(summary: &Summary) -> String {
 /// change (old → new), `-` remove; then the rows that will not be sent;
 /// then the requests apply would send, by endpoint, and the one-line
 /// summary. At most `limit` change lines are listed (the rest are counted;
-/// `--output json` has them all).
-pub fn plan_human(plan: &Plan, expected: &BTreeMap<String, u64>, limit: Option<usize>) -> String {
+/// `--output json` has them all). With a colour palette, `+` lines are
+/// green, `~` yellow and `-` red.
+pub fn plan_human(
+    plan: &Plan,
+    expected: &BTreeMap<String, u64>,
+    limit: Option<usize>,
+    palette: Palette,
+) -> String {
     let mut out = String::new();
     let mut order: Vec<u64> = Vec::new();
     let mut by_agent: HashMap<u64, Vec<&Pair>> = HashMap::new();
@@ -210,7 +258,14 @@ pub fn plan_human(plan: &Plan, expected: &BTreeMap<String, u64>, limit: Option<u
                 continue;
             }
             shown += 1;
-            push_line(&mut out, &format!("  {}", plan_line(plan, pair)));
+            let line = plan_line(plan, pair);
+            out.push_str("  ");
+            match pair.action {
+                Action::Add => push_painted(&mut out, &line, palette, Paint::Add),
+                Action::Change => push_painted(&mut out, &line, palette, Paint::Change),
+                Action::Remove => push_painted(&mut out, &line, palette, Paint::Remove),
+                Action::Unchanged => push_line(&mut out, &line),
+            }
         }
     }
     if hidden > 0 {
@@ -346,7 +401,9 @@ fn plan_line(plan: &Plan, pair: &Pair) -> String {
 
 /// The human report of an apply: applied, failed, unknown and invalid
 /// rows (each with its line and the reason), concurrent changes and
-/// warnings, then what happened in one line and the requests it took.
+/// warnings, then what happened in one line (`nothing was written` when
+/// no write was sent and no row applied, never `0 applied`) and the
+/// requests it took.
 pub fn run_human(report: &RunReport) -> String {
     let mut out = String::new();
     let group = |out: &mut String, status: Status, title: &str| {
@@ -412,23 +469,46 @@ pub fn run_human(report: &RunReport) -> String {
     if let Some(fatal) = &report.fatal {
         push_line(&mut out, &format!("stopped: {fatal}"));
     }
-    let _ = writeln!(
-        out,
-        "{} applied, {} unchanged, {} failed, {} unknown, {} invalid",
-        thousands(s.applied),
-        thousands(s.unchanged),
-        thousands(s.failed),
-        thousands(s.unknown),
-        thousands(s.invalid),
-    );
-    let _ = writeln!(
-        out,
-        "requests: {} ({}); {} retried, {} throttled",
-        thousands(r.total()),
-        endpoint_list(&r.by_endpoint),
-        thousands(r.retries),
-        thousands(r.throttled),
-    );
+    if s.applied + s.failed + s.unknown == 0 && r.writes() == 0 {
+        // Nothing was sent to change (a run stopped before its writes: an
+        // invalid roster, a failed login): say so, rather than "0 applied".
+        let rest: Vec<String> = [(s.unchanged, "unchanged"), (s.invalid, "invalid")]
+            .iter()
+            .filter(|(n, _)| *n > 0)
+            .map(|(n, what)| format!("{} {what}", thousands(*n)))
+            .collect();
+        let _ = writeln!(
+            out,
+            "nothing was written{}",
+            if rest.is_empty() {
+                String::new()
+            } else {
+                format!("; {}", rest.join(", "))
+            }
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "{} applied, {} unchanged, {} failed, {} unknown, {} invalid",
+            thousands(s.applied),
+            thousands(s.unchanged),
+            thousands(s.failed),
+            thousands(s.unknown),
+            thousands(s.invalid),
+        );
+    }
+    if r.total() == 0 {
+        let _ = writeln!(out, "requests: none");
+    } else {
+        let _ = writeln!(
+            out,
+            "requests: {} ({}); {} retried, {} throttled",
+            thousands(r.total()),
+            endpoint_list(&r.by_endpoint),
+            thousands(r.retries),
+            thousands(r.throttled),
+        );
+    }
     out
 }
 
@@ -627,6 +707,31 @@ pub fn export_csv(rows: &[crate::export::ExportRow]) -> Result<Vec<u8>, csv::Err
     writer.into_inner().map_err(|e| e.into_error().into())
 }
 
+/// `exported 120 assignments of 40 agents to FILE` (or `to stdout`).
+pub fn export_summary(rows: &[crate::export::ExportRow], out: Option<&std::path::Path>) -> String {
+    let agents: HashSet<&str> = rows.iter().map(|r| r.agent.as_str()).collect();
+    let mut text = String::new();
+    push_line(
+        &mut text,
+        &format!(
+            "exported {} of {} to {}",
+            plural(rows.len() as u64, "assignment", "assignments"),
+            plural(agents.len() as u64, "agent", "agents"),
+            out.map_or_else(|| "stdout".to_owned(), |p| p.display().to_string())
+        ),
+    );
+    text
+}
+
+/// `cxskill export -o json`: the rows as one JSON array of `{agent,
+/// skill, proficiency, active, agent_name, skill_name}`, which `apply`
+/// reads as a JSON roster (the names are ignored there).
+pub fn export_json(rows: &[crate::export::ExportRow]) -> String {
+    let mut text = serde_json::to_string_pretty(rows).unwrap_or_else(|_| "[]".to_owned());
+    text.push('\n');
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -749,9 +854,12 @@ mod tests {
         }
         let validated = crate::validate::validate(roster::parse(&input(&text), &Levels::default()));
         let out = validate_human(&validated.summary());
-        assert_eq!(out.lines().count(), 1 + HUMAN_LIST_LIMIT + 1, "{out}");
+        assert_eq!(out.lines().count(), HUMAN_LIST_LIMIT + 1 + 1, "{out}");
         assert!(
-            out.ends_with("  … and 130 more (all of them with --output json)\n"),
+            out.ends_with(
+                "  … and 130 more (all of them with --output json)\n\
+                 r.csv: 180 errors in 180 rows; nothing was sent\n"
+            ),
             "{out}"
         );
         let json: serde_json::Value =
@@ -793,6 +901,101 @@ mod tests {
         assert_eq!(
             String::from_utf8(export_csv(&[]).expect("csv")).expect("utf-8"),
             "agent,skill,proficiency,active,agent_name,skill_name\n"
+        );
+    }
+
+    fn coloured_plan() -> Plan {
+        use crate::model::{Proficiency, Target};
+        let set = |p: i64| Target::Set {
+            proficiency: Proficiency::new(p).expect("1..=20"),
+            active: None,
+        };
+        let state = |p: u8| State {
+            proficiency: p,
+            active: true,
+        };
+        let pair = |line, skill, target, action, before, after| Pair {
+            line,
+            agent: 1001,
+            skill,
+            target,
+            action,
+            before,
+            after,
+        };
+        Plan {
+            pairs: vec![
+                pair(2, 5, set(3), Action::Add, None, Some(state(3))),
+                pair(3, 6, set(4), Action::Change, Some(state(7)), Some(state(4))),
+                pair(4, 7, Target::Remove, Action::Remove, Some(state(2)), None),
+                pair(
+                    5,
+                    8,
+                    set(1),
+                    Action::Unchanged,
+                    Some(state(1)),
+                    Some(state(1)),
+                ),
+            ],
+            rejected: Vec::new(),
+            skill_names: HashMap::from([(7, "Chat\u{1b}[8m FR".to_owned())]),
+            restated: 0,
+        }
+    }
+
+    #[test]
+    fn plan_lines_are_green_yellow_red_with_colour_and_plain_without() {
+        let plan = coloured_plan();
+        let text = plan_human(&plan, &BTreeMap::new(), None, Palette::COLOR);
+        assert!(text.contains("  \u{1b}[32m+ 5  3\u{1b}[0m\n"), "{text:?}");
+        assert!(
+            text.contains("  \u{1b}[33m~ 6  7 → 4\u{1b}[0m\n"),
+            "{text:?}"
+        );
+        // The tenant's escape sequence is shown, not obeyed, inside the red.
+        assert!(
+            text.contains("  \u{1b}[31m- 7 Chat\\u{1b}[8m FR  (was 2)\u{1b}[0m\n"),
+            "{text:?}"
+        );
+        assert!(
+            text.ends_with("1 to add, 1 to change, 1 to remove, 1 unchanged; 0 requests\n"),
+            "{text:?}"
+        );
+        let plain = plan_human(&plan, &BTreeMap::new(), None, Palette::PLAIN);
+        assert_eq!(plain.matches('\u{1b}').count(), 0, "{plain:?}");
+        assert!(plain.contains("  + 5  3\n"), "{plain:?}");
+    }
+
+    #[test]
+    fn error_lines_are_red_only_with_colour_and_always_terminal_safe() {
+        assert_eq!(
+            error_lines("no \u{1b}]0;x tenant", Palette::PLAIN),
+            "error: no \\u{1b}]0;x tenant\n"
+        );
+        assert_eq!(
+            error_lines("first\nsecond", Palette::COLOR),
+            "\u{1b}[31merror: first\u{1b}[0m\n\u{1b}[31msecond\u{1b}[0m\n"
+        );
+    }
+
+    #[test]
+    fn a_run_that_wrote_nothing_says_so_rather_than_0_applied() {
+        let report = RunReport::new(
+            vec![invalid(2, "skill `x`: bad"), invalid(3, "agent `y`: bad")],
+            RequestCounts::default(),
+            None,
+        );
+        let text = run_human(&report);
+        assert!(
+            text.ends_with("nothing was written; 2 invalid\nrequests: none\n"),
+            "{text}"
+        );
+        assert!(!text.contains("0 applied"), "{text}");
+        let stopped = RunReport::new(Vec::new(), RequestCounts::default(), Some("no".into()));
+        assert!(
+            run_human(&stopped).ends_with("stopped: no\nnothing was written\nrequests: none\n"),
+            "{}",
+            run_human(&stopped)
         );
     }
 

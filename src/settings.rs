@@ -175,6 +175,11 @@ pub enum SettingsError {
         origin: String,
         reason: String,
     },
+    /// The profile in use has a problem (an unknown key, an inline
+    /// secret, a bad level): the message of the check, which names the
+    /// file, line and key.
+    #[error("{0}")]
+    BadProfile(String),
     #[error(transparent)]
     Connection(#[from] ConfigError),
 }
@@ -203,8 +208,9 @@ struct FileDoc {
     default_profile: Option<String>,
     #[serde(default)]
     levels: BTreeMap<String, toml::Value>,
+    /// Each profile is checked on its own (see [`Config::parse`]).
     #[serde(default)]
-    profile: BTreeMap<String, ProfileDoc>,
+    profile: BTreeMap<String, IgnoredAny>,
     // Accepted only to be refused with a message that says what to do.
     access_key_secret: Option<IgnoredAny>,
     client_secret: Option<IgnoredAny>,
@@ -235,6 +241,185 @@ struct ProfileDoc {
     client_secret: Option<IgnoredAny>,
     token: Option<IgnoredAny>,
 }
+
+/// One key of a `[profile.NAME]` table: an example value (as TOML) and
+/// what it is.
+#[derive(Debug, Clone, Copy)]
+pub struct ProfileKey {
+    pub key: &'static str,
+    pub example: &'static str,
+    pub doc: &'static str,
+}
+
+/// Every key a `[profile.NAME]` table takes (besides its `levels`
+/// table), in the order `config init` writes them; the man page's FILES
+/// section lists the same. A test checks it against [`ProfileDoc`].
+pub const PROFILE_KEYS: &[ProfileKey] = &[
+    ProfileKey {
+        key: "api_base",
+        example: "\"https://api-na1.niceincontact.com\"",
+        doc: "scheme and host of the API [default: discovered from the token]",
+    },
+    ProfileKey {
+        key: "api_version",
+        example: "\"v34.0\"",
+        doc: "Admin API version [default: v34.0]",
+    },
+    ProfileKey {
+        key: "token_url",
+        example: "\"https://cxone.niceincontact.com/auth/token\"",
+        doc: "OAuth token endpoint [default: https://cxone.niceincontact.com/auth/token]",
+    },
+    ProfileKey {
+        key: "access_key_id",
+        example: "\"AK1234\"",
+        doc: "a CXone access key",
+    },
+    ProfileKey {
+        key: "access_key_secret_file",
+        example: "\"~/.config/cxskill/access-key.secret\"",
+        doc: "a file holding its secret (contents trimmed; `~` is your home, a relative path is from this file's directory)",
+    },
+    ProfileKey {
+        key: "access_key_secret_command",
+        example: "\"pass show cxone/access-key\"",
+        doc: "or a command printing it (run with `sh -c`, stdout trimmed)",
+    },
+    ProfileKey {
+        key: "client_id",
+        example: "\"cxskill\"",
+        doc: "the API client the access key is exchanged through (optional)",
+    },
+    ProfileKey {
+        key: "client_secret_file",
+        example: "\"~/.config/cxskill/client.secret\"",
+        doc: "a file holding the client's secret",
+    },
+    ProfileKey {
+        key: "client_secret_command",
+        example: "\"pass show cxone/client\"",
+        doc: "or a command printing it",
+    },
+    ProfileKey {
+        key: "token_file",
+        example: "\"~/.config/cxskill/token\"",
+        doc: "instead of an access key: a file holding a pre-issued bearer token (cannot be renewed)",
+    },
+    ProfileKey {
+        key: "token_command",
+        example: "\"vault kv get -field=token secret/cxone\"",
+        doc: "or a command printing it",
+    },
+    ProfileKey {
+        key: "token_auth",
+        example: "\"body\"",
+        doc: "how the client id and secret reach the token endpoint: `body` or `basic` [default: body]",
+    },
+    ProfileKey {
+        key: "rate",
+        example: "10",
+        doc: "requests per second [default: 10]",
+    },
+    ProfileKey {
+        key: "concurrency",
+        example: "5",
+        doc: "requests in flight at once [default: 5]",
+    },
+    ProfileKey {
+        key: "max_answer_bytes",
+        example: "67108864",
+        doc: "the largest answer read, in bytes [default: 67108864, 64 MiB]",
+    },
+];
+
+/// One environment variable cxskill reads, and what it sets.
+#[derive(Debug, Clone, Copy)]
+pub struct EnvVar {
+    pub name: &'static str,
+    pub doc: &'static str,
+}
+
+/// Every environment variable cxskill reads, in one place: the man page's
+/// ENVIRONMENT section is written from it, and a test checks that the
+/// source reads no `CXSKILL_*` variable missing here.
+pub const ENVIRONMENT: &[EnvVar] = &[
+    EnvVar {
+        name: "CXSKILL_PROFILE",
+        doc: "the profile of the config file to use (--profile wins)",
+    },
+    EnvVar {
+        name: "CXSKILL_API_BASE",
+        doc: "scheme and host of the API (--api-base wins; default: discovered from the token)",
+    },
+    EnvVar {
+        name: "CXSKILL_API_VERSION",
+        doc: "Admin API version (--api-version wins; default v34.0)",
+    },
+    EnvVar {
+        name: "CXSKILL_TOKEN_URL",
+        doc: "OAuth token endpoint (--token-url wins)",
+    },
+    EnvVar {
+        name: "CXSKILL_ACCESS_KEY_ID",
+        doc: "the CXone access key",
+    },
+    EnvVar {
+        name: "CXSKILL_ACCESS_KEY_SECRET",
+        doc: "its secret",
+    },
+    EnvVar {
+        name: "CXSKILL_CLIENT_ID",
+        doc: "the API client the access key is exchanged through (optional)",
+    },
+    EnvVar {
+        name: "CXSKILL_CLIENT_SECRET",
+        doc: "the client's secret",
+    },
+    EnvVar {
+        name: "CXSKILL_TOKEN",
+        doc: "a pre-issued bearer token; wins over an access key, and cannot be renewed",
+    },
+    EnvVar {
+        name: "CXSKILL_TOKEN_AUTH",
+        doc: "how the client id and secret reach the token endpoint: body or basic",
+    },
+    EnvVar {
+        name: "CXSKILL_RATE",
+        doc: "requests per second (--rate wins; default 10)",
+    },
+    EnvVar {
+        name: "CXSKILL_CONCURRENCY",
+        doc: "requests in flight at once (--concurrency wins; default 5)",
+    },
+    EnvVar {
+        name: "CXSKILL_MAX_ANSWER_BYTES",
+        doc: "the largest answer read, in bytes (--max-answer-bytes wins)",
+    },
+    EnvVar {
+        name: "CXSKILL_MAX_ROSTER_BYTES",
+        doc: "refuse a larger roster (--max-roster-bytes wins; default 1G)",
+    },
+    EnvVar {
+        name: "CXSKILL_MAX_FIELD_BYTES",
+        doc: "a longer roster field makes its row invalid (--max-field-bytes wins; default 64K)",
+    },
+    EnvVar {
+        name: "XDG_CONFIG_HOME",
+        doc: "the config file is $XDG_CONFIG_HOME/cxskill/config.toml",
+    },
+    EnvVar {
+        name: "HOME",
+        doc: "else ~/.config/cxskill/config.toml; `~` in a *_file path",
+    },
+    EnvVar {
+        name: "NO_COLOR",
+        doc: "any non-empty value: no colour (--color wins)",
+    },
+    EnvVar {
+        name: "CLICOLOR_FORCE",
+        doc: "non-empty and not 0: colour even off a terminal (--color wins)",
+    },
+];
 
 // --- The file, checked ------------------------------------------------------
 
@@ -285,7 +470,9 @@ pub struct Config {
     pub found: bool,
     default_profile: Option<String>,
     levels: Vec<(String, Proficiency)>,
-    profiles: BTreeMap<String, Profile>,
+    /// Every profile, checked; a broken one keeps the message of what is
+    /// wrong with it, which is an error only when it is the one in use.
+    profiles: BTreeMap<String, Result<Profile, String>>,
 }
 
 impl fmt::Debug for Config {
@@ -353,74 +540,51 @@ impl Config {
         Ok(config)
     }
 
-    /// Parses and checks the text of a config file found at `path`.
+    /// Parses and checks the text of a config file found at `path`. The
+    /// top level (`default_profile`, `[levels]`, no inline secret, no
+    /// unknown key) must be right for any command to run. Each
+    /// `[profile.NAME]` is checked on its own: a problem in one is an
+    /// error only for a run that uses it (see [`Config::problems`]), so a
+    /// typo in a profile nobody uses today breaks nothing.
     pub fn parse(path: &Path, text: &str) -> Result<Config, SettingsError> {
-        let doc: FileDoc = toml::from_str(text).map_err(|e| SettingsError::Parse {
+        let parse_error = |e: toml::de::Error| SettingsError::Parse {
             path: path.to_path_buf(),
             at: e.span().map(|span| line_column(text, span.start)),
             message: e.message().trim().to_owned(),
-        })?;
-        let inline = |table: &str, doc_secrets: [&Option<IgnoredAny>; 3]| {
-            let keys = [
-                ("access_key_secret", "CXSKILL_ACCESS_KEY_SECRET"),
-                ("client_secret", "CXSKILL_CLIENT_SECRET"),
-                ("token", "CXSKILL_TOKEN"),
-            ];
-            match keys.iter().zip(doc_secrets).find(|(_, v)| v.is_some()) {
-                Some(((key, env), _)) => Err(SettingsError::InlineSecret {
-                    path: path.to_path_buf(),
-                    table: table.to_owned(),
-                    key,
-                    env,
-                }),
-                None => Ok(()),
-            }
         };
-        inline(
+        let doc: FileDoc = toml::from_str(text).map_err(parse_error)?;
+        inline_secret(
+            path,
             "the top level",
             [&doc.access_key_secret, &doc.client_secret, &doc.token],
         )?;
         let levels = check_levels(path, "[levels]", doc.levels)?;
+        // The profiles again, as spanned values, so that an error in one
+        // still names its line and column.
+        let tables = toml::de::DeTable::parse(text).map_err(parse_error)?;
+        let spanned: BTreeMap<&str, &toml::Spanned<toml::de::DeValue>> = tables
+            .get_ref()
+            .iter()
+            .filter(|(key, _)| key.get_ref().as_ref() == "profile")
+            .filter_map(|(_, value)| match value.get_ref() {
+                toml::de::DeValue::Table(table) => Some(table),
+                _ => None,
+            })
+            .flat_map(|table| table.iter())
+            .map(|(name, value)| (name.get_ref().as_ref(), value))
+            .collect();
         let mut profiles = BTreeMap::new();
-        for (name, p) in doc.profile {
-            let table = format!("[profile.{name}]");
-            inline(&table, [&p.access_key_secret, &p.client_secret, &p.token])?;
-            let spec = |key: &'static str, file: Option<String>, command: Option<String>| match (
-                file, command,
-            ) {
-                (Some(_), Some(_)) => Err(SettingsError::TwoSecretSources {
-                    path: path.to_path_buf(),
-                    table: table.clone(),
-                    key,
-                }),
-                (Some(file), None) => Ok(Some(SecretSpec::File(file))),
-                (None, Some(command)) => Ok(Some(SecretSpec::Command(command))),
-                (None, None) => Ok(None),
+        for name in doc.profile.into_keys() {
+            let checked = match spanned.get(name.as_str()) {
+                Some(&value) => {
+                    ProfileDoc::deserialize(toml::de::ValueDeserializer::from(value.clone()))
+                        .map_err(parse_error)
+                        .and_then(|doc| check_profile(path, &name, doc))
+                        .map_err(|e| e.to_string())
+                }
+                None => Err(format!("{}: cannot read [profile.{name}]", path.display())),
             };
-            let profile = Profile {
-                access_key_secret: spec(
-                    "access_key_secret",
-                    p.access_key_secret_file,
-                    p.access_key_secret_command,
-                )?,
-                client_secret: spec(
-                    "client_secret",
-                    p.client_secret_file,
-                    p.client_secret_command,
-                )?,
-                token: spec("token", p.token_file, p.token_command)?,
-                levels: check_levels(path, &format!("[profile.{name}.levels]"), p.levels)?,
-                api_base: p.api_base,
-                api_version: p.api_version,
-                token_url: p.token_url,
-                client_id: p.client_id,
-                access_key_id: p.access_key_id,
-                rate: p.rate,
-                concurrency: p.concurrency,
-                token_auth: p.token_auth,
-                max_answer_bytes: p.max_answer_bytes,
-            };
-            profiles.insert(name, profile);
+            profiles.insert(name, checked);
         }
         Ok(Config {
             path: Some(path.to_path_buf()),
@@ -432,10 +596,92 @@ impl Config {
         })
     }
 
+    /// What is wrong with the profiles other than `in_use`, one message
+    /// each: to warn about, since no setting of theirs is used.
+    pub fn problems(&self, in_use: Option<&str>) -> Vec<String> {
+        self.profiles
+            .iter()
+            .filter(|(name, _)| Some(name.as_str()) != in_use)
+            .filter_map(|(name, checked)| {
+                checked.as_ref().err().map(|message| {
+                    format!("profile `{name}` is not in use, so this is only a warning: {message}")
+                })
+            })
+            .collect()
+    }
+
     /// The profile names the file defines, sorted.
     pub fn profiles(&self) -> Vec<String> {
         self.profiles.keys().cloned().collect()
     }
+}
+
+/// A secret written in the file itself is refused, with what to do
+/// instead.
+fn inline_secret(
+    path: &Path,
+    table: &str,
+    written: [&Option<IgnoredAny>; 3],
+) -> Result<(), SettingsError> {
+    let keys = [
+        ("access_key_secret", "CXSKILL_ACCESS_KEY_SECRET"),
+        ("client_secret", "CXSKILL_CLIENT_SECRET"),
+        ("token", "CXSKILL_TOKEN"),
+    ];
+    match keys.iter().zip(written).find(|(_, v)| v.is_some()) {
+        Some(((key, env), _)) => Err(SettingsError::InlineSecret {
+            path: path.to_path_buf(),
+            table: table.to_owned(),
+            key,
+            env,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// One `[profile.NAME]`, checked: no inline secret, one source per
+/// secret, valid levels.
+fn check_profile(path: &Path, name: &str, p: ProfileDoc) -> Result<Profile, SettingsError> {
+    let table = format!("[profile.{name}]");
+    inline_secret(
+        path,
+        &table,
+        [&p.access_key_secret, &p.client_secret, &p.token],
+    )?;
+    let spec =
+        |key: &'static str, file: Option<String>, command: Option<String>| match (file, command) {
+            (Some(_), Some(_)) => Err(SettingsError::TwoSecretSources {
+                path: path.to_path_buf(),
+                table: table.clone(),
+                key,
+            }),
+            (Some(file), None) => Ok(Some(SecretSpec::File(file))),
+            (None, Some(command)) => Ok(Some(SecretSpec::Command(command))),
+            (None, None) => Ok(None),
+        };
+    Ok(Profile {
+        access_key_secret: spec(
+            "access_key_secret",
+            p.access_key_secret_file,
+            p.access_key_secret_command,
+        )?,
+        client_secret: spec(
+            "client_secret",
+            p.client_secret_file,
+            p.client_secret_command,
+        )?,
+        token: spec("token", p.token_file, p.token_command)?,
+        levels: check_levels(path, &format!("[profile.{name}.levels]"), p.levels)?,
+        api_base: p.api_base,
+        api_version: p.api_version,
+        token_url: p.token_url,
+        client_id: p.client_id,
+        access_key_id: p.access_key_id,
+        rate: p.rate,
+        concurrency: p.concurrency,
+        token_auth: p.token_auth,
+        max_answer_bytes: p.max_answer_bytes,
+    })
 }
 
 fn check_levels(
@@ -628,9 +874,14 @@ impl Effective {
         config: Config,
     ) -> Result<Effective, SettingsError> {
         let profile = select_profile(flags, env, &config)?;
-        let chosen = profile
+        let chosen = match profile
             .as_ref()
-            .and_then(|p| config.profiles.get(&p.value).map(|doc| (&p.value, doc)));
+            .and_then(|p| config.profiles.get(&p.value).map(|doc| (&p.value, doc)))
+        {
+            Some((_, Err(message))) => return Err(SettingsError::BadProfile(message.clone())),
+            Some((name, Ok(doc))) => Some((name, doc)),
+            None => None,
+        };
         let from_profile = |get: fn(&Profile) -> Option<String>| {
             chosen.and_then(|(name, doc)| {
                 get(doc).map(|value| Sourced {
@@ -1288,8 +1539,18 @@ api_base = "https://api-eu1.niceincontact.com"
         Effective::resolve(flags, &env_of(env), config(text)).expect("resolves")
     }
 
+    /// The error a run using profile `p` of `text` meets: an error of
+    /// the file's top level, else of the check of profile `p`.
     fn parse_error(text: &str) -> String {
-        match Config::parse(Path::new("c.toml"), text) {
+        let config = match Config::parse(Path::new("c.toml"), text) {
+            Ok(config) => config,
+            Err(e) => return e.to_string(),
+        };
+        let flags = Flags {
+            profile: Some("p".into()),
+            ..Flags::default()
+        };
+        match Effective::resolve(&flags, &env_of(&[]), config) {
             Ok(_) => panic!("accepted:\n{text}"),
             Err(e) => e.to_string(),
         }
@@ -1499,6 +1760,61 @@ api_base = "https://api-eu1.niceincontact.com"
     }
 
     #[test]
+    fn a_broken_profile_not_in_use_is_only_a_problem_to_warn_about() {
+        let text = "[profile.good]\napi_base = \"https://x.example\"\n\n\
+                    [profile.typo]\nclinet_id = \"hunter2\"\n\n\
+                    [profile.inline]\nclient_secret = \"hunter3\"\n";
+        let config = Config::parse(Path::new("c.toml"), text).expect("the top level is fine");
+        assert_eq!(config.profiles(), ["good", "inline", "typo"]);
+        let good = Flags {
+            profile: Some("good".into()),
+            ..Flags::default()
+        };
+        let e = Effective::resolve(&good, &env_of(&[]), config.clone()).expect("good resolves");
+        assert_eq!(
+            e.api_base.map(|b| b.value),
+            Some("https://x.example".to_owned())
+        );
+        let problems = config.problems(Some("good"));
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(
+            problems[0].starts_with("profile `inline` is not in use")
+                && problems[0].contains("`client_secret_file`"),
+            "{problems:?}"
+        );
+        assert!(
+            problems[1].starts_with("profile `typo` is not in use")
+                && problems[1].contains("c.toml:5:1: unknown field `clinet_id`"),
+            "{problems:?}"
+        );
+        assert!(!problems.concat().contains("hunter"), "{problems:?}");
+        // With no profile in use, every broken one is a warning.
+        assert_eq!(config.problems(None).len(), 2);
+
+        // The profile in use is checked strictly, by flag or by default.
+        for (flags, text) in [
+            (
+                Flags {
+                    profile: Some("typo".into()),
+                    ..Flags::default()
+                },
+                text.to_owned(),
+            ),
+            (
+                Flags::default(),
+                format!("default_profile = \"typo\"\n{text}"),
+            ),
+        ] {
+            let config = Config::parse(Path::new("c.toml"), &text).expect("parses");
+            let error = Effective::resolve(&flags, &env_of(&[]), config)
+                .expect_err("typo is in use")
+                .to_string();
+            assert!(error.contains("unknown field `clinet_id`"), "{error}");
+            assert!(error.starts_with("c.toml:"), "{error}");
+        }
+    }
+
+    #[test]
     fn two_sources_for_one_secret_are_rejected() {
         let error = parse_error("[profile.p]\ntoken_file = \"a\"\ntoken_command = \"b\"\n");
         assert!(
@@ -1690,6 +2006,65 @@ api_base = "https://api-eu1.niceincontact.com"
         assert_eq!(json["settings"]["rate"]["value"], 7.0);
         assert_eq!(json["settings"]["concurrency"]["value"], 3);
         assert_eq!(json["levels"]["lead"]["value"], 2);
+    }
+
+    #[test]
+    fn profile_keys_are_every_key_a_profile_takes() {
+        // serde lists the fields it expects when it meets an unknown one.
+        let error = parse_error("[profile.p]\nno_such_key = 1\n");
+        let expected = error
+            .split("expected one of ")
+            .nth(1)
+            .unwrap_or_else(|| panic!("{error}"));
+        let mut fields: Vec<&str> = expected
+            .split(", ")
+            .map(|f| f.trim().trim_matches('`'))
+            .filter(|f| !["levels", "access_key_secret", "client_secret", "token"].contains(f))
+            .collect();
+        let mut keys: Vec<&str> = PROFILE_KEYS.iter().map(|k| k.key).collect();
+        fields.sort_unstable();
+        keys.sort_unstable();
+        assert_eq!(keys, fields);
+    }
+
+    #[test]
+    fn every_cxskill_variable_the_source_reads_is_in_the_environment_list() {
+        let listed: Vec<&str> = ENVIRONMENT.iter().map(|v| v.name).collect();
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut files = vec![dir.clone()];
+        let mut found: BTreeMap<String, usize> = BTreeMap::new();
+        while let Some(path) = files.pop() {
+            if path.is_dir() {
+                for entry in std::fs::read_dir(&path).expect("read src") {
+                    files.push(entry.expect("entry").path());
+                }
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).expect("read a source file");
+            for (i, _) in text.match_indices("CXSKILL_") {
+                let name: String = text[i..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_uppercase() || *c == '_')
+                    .collect();
+                *found
+                    .entry(name.trim_end_matches('_').to_owned())
+                    .or_default() += 1;
+            }
+        }
+        found.remove("CXSKILL");
+        for name in found.keys() {
+            assert!(
+                listed.contains(&name.as_str()),
+                "{name} is not in ENVIRONMENT"
+            );
+        }
+        // Once in the list, at least once where it is read.
+        for name in listed.iter().filter(|n| n.starts_with("CXSKILL_")) {
+            assert!(
+                found.get(*name) >= Some(&2),
+                "{name} is listed but never read"
+            );
+        }
     }
 
     #[test]

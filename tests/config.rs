@@ -579,13 +579,16 @@ fn config_flag_must_name_an_existing_file_but_the_default_may_be_absent() {
 fn inline_secret_in_the_config_is_exit_3_and_not_echoed() {
     let home = Home::new("inline");
     home.config("[profile.prod]\nclient_secret = \"hunter2-inline\"\n");
-    let out = home.run(&["config", "show"], &[]);
+    let hint = "use `client_secret_file`, `client_secret_command` or the environment variable CXSKILL_CLIENT_SECRET";
+    // In the profile in use: an error.
+    let out = home.run(&["config", "show", "--profile", "prod"], &[]);
     assert_eq!(out.status.code(), Some(3), "{}", both(&out));
-    assert!(
-        stderr(&out).contains("use `client_secret_file`, `client_secret_command` or the environment variable CXSKILL_CLIENT_SECRET"),
-        "{}",
-        stderr(&out)
-    );
+    assert!(stderr(&out).contains(hint), "{}", stderr(&out));
+    assert!(!both(&out).contains("hunter2-inline"));
+    // In a profile not in use: a warning, as loud, still not echoed.
+    let out = home.run(&["config", "show"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    assert!(stderr(&out).contains(hint), "{}", stderr(&out));
     assert!(!both(&out).contains("hunter2-inline"));
 }
 
@@ -780,4 +783,112 @@ fn cron_script_keeps_dated_reports_and_acts_on_each_exit_code() {
         "{}",
         stderr(&out)
     );
+}
+
+#[test]
+fn a_typo_in_a_profile_not_in_use_is_warned_about_once_and_breaks_nothing() {
+    let sandbox = Rehearsal::start(SandboxOptions::default());
+    let home = Home::new("typo-elsewhere");
+    home.config(&format!(
+        "{}\n[profile.staging]\napi_base = \"https://x.example\"\nclinet_id = \"oops\"\n",
+        sandbox_profile(&sandbox, "good")
+    ));
+    // plan resolves the settings twice (levels, then the connection).
+    let out = home.run(&["plan", "examples/roster.csv", "--profile", "good"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    let warnings = stderr(&out);
+    assert_eq!(
+        warnings.matches("profile `staging` is not in use").count(),
+        1,
+        "{warnings}"
+    );
+    assert!(warnings.contains("unknown field `clinet_id`"), "{warnings}");
+
+    // The profile in use is still checked strictly: exit 3, by line.
+    let out = home.run(&["config", "show", "--profile", "staging"], &[]);
+    assert_eq!(out.status.code(), Some(3), "{}", both(&out));
+    let error = stderr(&out);
+    assert!(error.contains("unknown field `clinet_id`"), "{error}");
+    assert!(
+        error.contains(&format!("{}:", home.config_path().display())),
+        "{error}"
+    );
+}
+
+#[test]
+fn config_init_writes_a_private_skeleton_then_appends_new_profiles_and_never_overwrites() {
+    let home = Home::new("init");
+    let path = home.config_path();
+    let out = home.run(&["config", "init"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    assert_eq!(
+        stdout(&out),
+        format!(
+            "wrote {} (mode 0600) with profile `default`, the default; fill it in, then check it with: cxskill auth check\n",
+            path.display()
+        )
+    );
+    let mode = std::fs::metadata(&path)
+        .expect("written")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let first = common::read(&path);
+    for expected in [
+        "default_profile = \"default\"",
+        "[profile.default]",
+        "# client_secret_command = ",
+        "# access_key_secret_file = ",
+        "# [levels]",
+    ] {
+        assert!(first.contains(expected), "missing {expected}:\n{first}");
+    }
+    // What it wrote is a valid config, whose profile is in use.
+    let out = home.run(&["config", "show"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    assert!(
+        stdout(&out).contains("default  (default_profile of the config file)"),
+        "{}",
+        stdout(&out)
+    );
+
+    // A new profile is appended; the file keeps its mode and its text.
+    let out = home.run(&["config", "init", "--profile", "eu", "-o", "json"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    let doc = json(&out);
+    assert_eq!(doc["profile"], "eu");
+    assert_eq!(doc["created"], false);
+    assert_eq!(doc["path"], path.display().to_string());
+    let second = common::read(&path);
+    assert!(second.starts_with(&first), "{second}");
+    assert!(second.contains("\n[profile.eu]\n"), "{second}");
+    let mode = std::fs::metadata(&path).expect("kept").permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let out = home.run(&["config", "show", "--profile", "eu"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+
+    // A profile the file has is refused (exit 2), the file untouched.
+    for profile in [&["--profile", "eu"][..], &[]] {
+        let args = [&["config", "init"][..], profile].concat();
+        let out = home.run(&args, &[]);
+        assert_eq!(out.status.code(), Some(2), "{}", both(&out));
+        assert!(
+            stderr(&out).contains("already has [profile."),
+            "{}",
+            stderr(&out)
+        );
+        assert_eq!(common::read(&path), second);
+    }
+    // CXSKILL_PROFILE names it too.
+    let out = home.run(&["config", "init"], &[("CXSKILL_PROFILE", "staging")]);
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    assert!(common::read(&path).contains("\n[profile.staging]\n"));
+
+    // --config FILE: the directories are made.
+    let elsewhere = home.dir.0.join("a").join("b").join("cxskill.toml");
+    let elsewhere_text = elsewhere.to_string_lossy().into_owned();
+    let out = home.run(&["config", "init", "--config", &elsewhere_text, "-q"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    assert_eq!(stdout(&out), "");
+    assert!(common::read(&elsewhere).contains("[profile.default]"));
 }

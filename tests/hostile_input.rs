@@ -107,7 +107,7 @@ fn snapshot_export_and_failed_rows_neutralise_formulas_and_read_back() {
     );
 
     let export = dir.path("export.csv");
-    let out = sandbox.cxskill(&fast(&["export", "-o", &export]));
+    let out = sandbox.cxskill(&fast(&["export", "--out", &export]));
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let csv = read(&export);
     assert!(
@@ -280,7 +280,12 @@ fn human_output_lists_the_first_errors_and_warnings_and_json_has_them_all() {
     assert_eq!(out.status.code(), Some(2));
     let text = stdout(&out);
     assert_eq!(text.lines().count(), 52, "{text}");
-    assert!(text.ends_with("  … and 450 more (all of them with --output json)\n"));
+    assert!(
+        text.ends_with(&format!(
+            "  … and 450 more (all of them with --output json)\n{errors}: 500 errors in 500 rows; nothing was sent\n"
+        )),
+        "{text}"
+    );
     let out = cxskill(&["validate", &errors, "--output", "json"], &[], b"");
     assert_eq!(
         report_json(&out)["errors"].as_array().map(Vec::len),
@@ -291,7 +296,12 @@ fn human_output_lists_the_first_errors_and_warnings_and_json_has_them_all() {
     assert_eq!(out.status.code(), Some(0));
     let text = stdout(&out);
     assert_eq!(text.lines().count(), 52, "{text}");
-    assert!(text.ends_with("  … and 450 more (all of them with --output json)\n"));
+    assert!(
+        text.ends_with(
+            "  … and 450 more (all of them with --output json)\n1,000 rows, 500 agents, 1 skill: valid; 500 warnings\n"
+        ),
+        "{text}"
+    );
     let out = cxskill(&["validate", &duplicates, "--output", "json"], &[], b"");
     assert_eq!(
         report_json(&out)["warnings"].as_array().map(Vec::len),

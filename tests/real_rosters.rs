@@ -273,7 +273,7 @@ fn export_then_apply_writes_nothing() {
     let dir = TempDir::new("export");
     let file = dir.path("export.csv");
     let seen = sandbox.requests().len();
-    let out = sandbox.cxskill(&fast(&["export", "-o", &file]));
+    let out = sandbox.cxskill(&fast(&["export", "--out", &file]));
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     // The bulk reads, not one call per agent: active and inactive
     // assignments (the listing's filters default to active only).

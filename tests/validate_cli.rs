@@ -52,8 +52,10 @@ fn every_common_mistake_exits_2_and_names_each_bad_line() {
     let out = cxskill(&["validate", "tests/data/mistakes.csv"], None);
     assert_eq!(out.status.code(), Some(2));
     let text = stdout(&out);
-    assert!(
-        text.starts_with("tests/data/mistakes.csv: 9 errors in 11 rows; nothing was sent"),
+    // The summary comes last, where the eye lands after the list.
+    assert_eq!(
+        text.lines().last(),
+        Some("tests/data/mistakes.csv: 9 errors in 11 rows; nothing was sent"),
         "{text}"
     );
     for (line, needle) in [
@@ -147,7 +149,7 @@ fn stdin_is_csv_and_header_only_is_valid_with_a_warning() {
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(
         stdout(&out),
-        "0 rows, 0 agents, 0 skills: valid\n  warning: <stdin>: the roster has no rows; there is nothing to do\n"
+        "  warning: <stdin>: the roster has no rows; there is nothing to do\n0 rows, 0 agents, 0 skills: valid; 1 warning\n"
     );
     let out = cxskill(&["validate", "-", "--format", "json"], Some(b"[]"));
     assert_eq!(out.status.code(), Some(0));

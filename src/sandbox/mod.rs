@@ -603,7 +603,6 @@ impl SandboxHandle {
     /// credentials is intended: they are the sandbox's own fake secrets.
     pub fn banner(&self) -> String {
         let o = &self.options;
-        let c = &self.app.credentials;
         let rate = o
             .rate_limit
             .map_or_else(|| "none".to_owned(), |rps| format!("{rps} requests/s"));
@@ -631,12 +630,7 @@ impl SandboxHandle {
              \x20 token TTL     {ttl} s\n\
              \x20 inspect       {base}/__sandbox/state  {base}/__sandbox/requests\n\
              \n\
-             Point cxskill at it (the API root is discovered from the token):\n\
-             \x20 export CXSKILL_TOKEN_URL={token_url}\n\
-             \x20 export CXSKILL_ACCESS_KEY_ID={key_id}\n\
-             \x20 export CXSKILL_ACCESS_KEY_SECRET={key_secret}\n\
-             \x20 export CXSKILL_CLIENT_ID={client_id}\n\
-             \x20 export CXSKILL_CLIENT_SECRET={client_secret}\n",
+             Point cxskill at it (the API root is discovered from the token):\n",
             addr = self.addr,
             root = self.api_root(),
             token_url = self.token_url(),
@@ -665,18 +659,84 @@ impl SandboxHandle {
             seed = o.seed,
             ttl = o.token_ttl.as_secs_f64(),
             base = self.api_base(),
-            key_id = c.access_key_id,
-            key_secret = c.access_key_secret,
-            client_id = c.client_id,
-            client_secret = c.client_secret,
         );
-        if o.api_version != SandboxOptions::default().api_version {
-            text.push_str(&format!("  export CXSKILL_API_VERSION={}\n", o.api_version));
-        }
-        if let Some(token) = &o.preissued_token {
-            text.push_str(&format!("  export CXSKILL_TOKEN={token}\n"));
+        for line in self.export_lines() {
+            text.push_str("  ");
+            text.push_str(&line);
+            text.push('\n');
         }
         text
+    }
+
+    /// The shell lines that point cxskill at this sandbox through
+    /// discovery: the token URL and the credentials (and the API version
+    /// or a pre-issued token when they are not the default).
+    pub fn export_lines(&self) -> Vec<String> {
+        let o = &self.options;
+        let c = &self.app.credentials;
+        let mut lines = vec![
+            format!("export CXSKILL_TOKEN_URL={}", self.token_url()),
+            format!("export CXSKILL_ACCESS_KEY_ID={}", c.access_key_id),
+            format!("export CXSKILL_ACCESS_KEY_SECRET={}", c.access_key_secret),
+            format!("export CXSKILL_CLIENT_ID={}", c.client_id),
+            format!("export CXSKILL_CLIENT_SECRET={}", c.client_secret),
+        ];
+        if o.api_version != SandboxOptions::default().api_version {
+            lines.push(format!("export CXSKILL_API_VERSION={}", o.api_version));
+        }
+        if let Some(token) = &o.preissued_token {
+            lines.push(format!("export CXSKILL_TOKEN={token}"));
+        }
+        lines
+    }
+
+    /// `cxskill sandbox --output json`: the addresses, the tenant and the
+    /// export lines of [`SandboxHandle::banner`] as one JSON document, on
+    /// one line so that a script can read it while the sandbox runs.
+    pub fn banner_json(&self) -> String {
+        let c = &self.app.credentials;
+        let base = self.api_base();
+        let document = serde_json::json!({
+            "listen": self.addr.to_string(),
+            "api_base": base,
+            "api_root": self.api_root(),
+            "token_url": self.token_url(),
+            "discovery_url": self.discovery_url(),
+            "state_url": format!("{base}/__sandbox/state"),
+            "requests_url": format!("{base}/__sandbox/requests"),
+            "tenant": {
+                "tenant_id": self.tenant_id().to_string(),
+                "business_unit_id": self.business_unit_id(),
+                "agents": self.app.store.agent_count(),
+                "skills": self.app.store.skill_count(),
+                "assignments": self.app.store.held_count(),
+            },
+            "credentials": {
+                "access_key_id": c.access_key_id,
+                "access_key_secret": c.access_key_secret,
+                "client_id": c.client_id,
+                "client_secret": c.client_secret,
+            },
+            "put_semantics": self.put_semantics().to_string(),
+            "export": self.export_lines(),
+        });
+        format!("{document}\n")
+    }
+
+    /// What the sandbox did since it started: `served 1,204 requests
+    /// (87 writes); the tenant holds 160 assignments`.
+    pub fn summary(&self) -> String {
+        let (served, writes) = self.app.served();
+        format!(
+            "served {} ({}); the tenant holds {}",
+            crate::report::plural(served, "request", "requests"),
+            crate::report::plural(writes, "write", "writes"),
+            crate::report::plural(
+                self.app.store.held_count() as u64,
+                "assignment",
+                "assignments"
+            ),
+        )
     }
 
     /// Stops accepting, lets requests in flight finish (up to a few

@@ -17,7 +17,7 @@
 use std::borrow::Cow;
 use std::collections::{HashSet, VecDeque};
 use std::convert::Infallible;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -101,6 +101,10 @@ pub(super) struct App {
     rng: Mutex<fastrand::Rng>,
     limiter: Option<DefaultDirectRateLimiter>,
     log: Mutex<VecDeque<RequestRecord>>,
+    /// Every request recorded, and the API writes among them, since the
+    /// start (the log keeps only the last [`LOG_CAPACITY`]).
+    served: AtomicU64,
+    writes: AtomicU64,
 }
 
 /// Where a path belongs, which decides what the gate applies.
@@ -191,6 +195,8 @@ impl App {
             rng: Mutex::new(fastrand::Rng::with_seed(options.seed)),
             limiter,
             log: Mutex::new(VecDeque::new()),
+            served: AtomicU64::new(0),
+            writes: AtomicU64::new(0),
         })
     }
 
@@ -439,7 +445,20 @@ impl App {
                 < p
     }
 
+    /// Requests served since the start, and the API writes among them
+    /// (POST, PUT or DELETE under `/inContactAPI/`).
+    pub fn served(&self) -> (u64, u64) {
+        (
+            self.served.load(Ordering::Relaxed),
+            self.writes.load(Ordering::Relaxed),
+        )
+    }
+
     fn record(&self, record: RequestRecord) {
+        self.served.fetch_add(1, Ordering::Relaxed);
+        if record.method != "GET" && record.path.starts_with("/inContactAPI/") {
+            self.writes.fetch_add(1, Ordering::Relaxed);
+        }
         let mut log = self.log.lock().unwrap_or_else(PoisonError::into_inner);
         if log.len() >= LOG_CAPACITY {
             log.pop_front();
