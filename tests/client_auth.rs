@@ -561,7 +561,7 @@ fn refresh_and_id_tokens_never_appear_in_any_output_at_vvv() {
     }
     outputs.push(sandbox.cxskill(&fast(&["plan", "examples/roster.csv", "-vvv"])));
     outputs.push(sandbox.cxskill(&["auth", "check", "-vvv", "--output", "json"]));
-    outputs.push(sandbox.cxskill(&fast(&["export", "-vvv", "-o", &exported])));
+    outputs.push(sandbox.cxskill(&fast(&["export", "-vvv", "--out", &exported])));
     outputs.push(Output {
         status: outputs[0].status,
         stdout: read(&exported).into_bytes(),

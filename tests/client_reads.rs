@@ -481,7 +481,7 @@ fn export_holds_inactive_assignments_agents_and_skills_and_applies_back_to_nothi
 
     let dir = TempDir::new("export-inactive");
     let file = dir.path("export.csv");
-    let out = sandbox.cxskill(&fast(&["export", "-o", &file]));
+    let out = sandbox.cxskill(&fast(&["export", "--out", &file]));
     assert_eq!(out.status.code(), Some(0), "{}", both(&out));
     assert_eq!(read(&file), csv);
     let out = sandbox.cxskill(&fast(&["apply", "--yes", &file, "--output", "json"]));
