@@ -881,7 +881,7 @@ impl<'a> Run<'a> {
             }
             return;
         }
-        let mut how = FullSetRead::choose(agents.len(), self.options.activity);
+        let mut how = FullSetRead::choose(agents.len(), self.options.activity, self.holdings.len());
         info!(agents = agents.len(), read = ?how, "full-set PUTs");
         let mut stamp: Option<FullSetStamp> = None;
         if let FullSetRead::Bulk(_) = &how {

@@ -37,6 +37,9 @@ pub const PAGE_SIZE: u64 = 10_000;
 /// Pages one listing may take before the read is called endless.
 const PAGE_LIMIT: usize = 10_000;
 
+/// What a paging error says when rows came or went between pages.
+const LISTING_CHANGED: &str = "the listing changed while it was read";
+
 /// Rows one listing may hold: with the answer-size cap, what bounds the
 /// memory of a read whose pages never stop bringing new rows.
 const LISTING_ROW_LIMIT: usize = 5_000_000;
@@ -683,7 +686,7 @@ impl Client {
             path.push_str("&UpdatedSince=");
             path.extend(form_urlencoded::byte_serialize(since.as_bytes()));
         }
-        let read = self
+        let read = match self
             .paged(
                 Route::AgentsSkills,
                 &path,
@@ -691,7 +694,22 @@ impl Client {
                 Page::of_assignments,
                 |a| (a.agent(), a.skill_id),
             )
-            .await?;
+            .await
+        {
+            // Someone changed the tenant between two pages: once more.
+            Err(ClientError::Paging { reason, .. }) if reason.starts_with(LISTING_CHANGED) => {
+                debug!("{reason}: reading the listing again");
+                self.paged(
+                    Route::AgentsSkills,
+                    &path,
+                    PAGE_SIZE,
+                    Page::of_assignments,
+                    |a| (a.agent(), a.skill_id),
+                )
+                .await?
+            }
+            read => read?,
+        };
         let business_unit = read.business_unit.clone();
         let poll_time = read.poll_time.clone();
         let rows = read.complete(Route::AgentsSkills, |a| (a.agent(), a.skill_id))?;
@@ -836,6 +854,15 @@ impl Client {
             }
             if out.poll_time.is_none() {
                 out.poll_time = page.poll_time;
+            }
+            if let (Some(before), Some(now)) = (out.total, page.total)
+                && before != now
+            {
+                // Rows came or went between pages: an offset read may have
+                // skipped one, so this read is not whole.
+                return Err(paging(format!(
+                    "{LISTING_CHANGED} (totalRecords {before}, then {now})"
+                )));
             }
             if page.total.is_some() {
                 out.total = page.total;

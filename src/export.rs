@@ -65,7 +65,7 @@ pub async fn export(
                 .iter()
                 .flatten()
                 .any(|a| a.is_active != Some(true)),
-            inactive_skills: directory.skills.values().any(|s| !s.is_active),
+            inactive_skills: directory.skills.values().any(wire::Skill::maybe_inactive),
         };
         let mut rows = Vec::new();
         for filter in read::combinations(activity) {

@@ -307,7 +307,7 @@ impl Job {
         let agents = distinct_agents(&rows);
         if self.prune {
             let activity = activity(&directory, &agents);
-            let how = FullSetRead::choose(agents.len(), activity);
+            let how = FullSetRead::choose(agents.len(), activity, 0);
             info!(agents = agents.len(), read = ?how, "reading the roster agents' whole sets (--prune)");
             read::read_full_sets(client, &mut holdings, &agents, &how, self.concurrency).await?;
         } else {
@@ -349,7 +349,9 @@ impl Job {
         directory: &mut Directory,
         writes: &Writes,
     ) -> Result<(), ClientError> {
-        if !writes.puts.is_empty() && directory.agents.is_none() {
+        // One or two agents are read one by one whoever is inactive (every
+        // bulk read takes at least two requests): no listing needed.
+        if writes.puts.len() > 2 && directory.agents.is_none() {
             directory.agents = Some(client.agents().await?);
         }
         Ok(())
@@ -526,7 +528,10 @@ fn activity(directory: &Directory, agents: &[u64]) -> Activity {
     };
     Activity {
         inactive_agents,
-        inactive_skills: directory.skills.values().any(|s| !s.is_active),
+        inactive_skills: directory
+            .skills
+            .values()
+            .any(crate::wire::Skill::maybe_inactive),
     }
 }
 
@@ -571,13 +576,13 @@ fn expected_requests(
     }
     let puts = writes.put_agents();
     if !puts.is_empty() {
-        match FullSetRead::choose(puts.len(), activity) {
+        match FullSetRead::choose(puts.len(), activity, holdings.len()) {
             FullSetRead::PerAgent => {
                 *expected.entry(get(Route::AgentSkills)).or_default() += puts.len() as u64;
             }
             how @ FullSetRead::Bulk(_) => {
                 *expected.entry(get(Route::AgentsSkills)).or_default() +=
-                    how.requests(puts.len()) as u64;
+                    how.requests(puts.len(), holdings.len()) as u64;
             }
         }
     }

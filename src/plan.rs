@@ -265,7 +265,7 @@ fn diff_row(
     };
     // Restating an assignment of an inactive skill, or removing one, is
     // fine; assigning or changing it is not.
-    if !info.is_active && matches!(action, Action::Add | Action::Change) {
+    if !info.active() && matches!(action, Action::Add | Action::Change) {
         return Err(reject(
             false,
             format!(
@@ -321,7 +321,7 @@ pub(crate) mod tests {
             skill_id: id,
             skill_name: format!("S{id}"),
             media_type_id: None,
-            is_active: active,
+            is_active: Some(active),
         };
         [
             skill(1, true),

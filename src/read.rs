@@ -22,7 +22,7 @@ use std::time::Instant;
 use futures_util::{StreamExt, stream};
 use tracing::{debug, info, warn};
 
-use crate::client::{AgentRead, BulkFilter, Client, ClientError, Listing};
+use crate::client::{AgentRead, BulkFilter, Client, ClientError, Listing, PAGE_SIZE};
 use crate::model::State;
 use crate::wire;
 
@@ -109,6 +109,15 @@ impl Holdings {
 
     pub fn is_invalid_skill(&self, skill: u64) -> bool {
         self.invalid_skills.contains(&skill)
+    }
+
+    /// How many assignments the reads have seen.
+    pub fn len(&self) -> usize {
+        self.held.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.held.is_empty()
     }
 
     /// Every assignment seen, by (agentId, skillId).
@@ -353,20 +362,28 @@ pub enum FullSetRead {
 
 impl FullSetRead {
     /// The cheaper complete read for `agents` agents: the bulk
-    /// combinations (each at least one request) or one read per agent.
-    pub fn choose(agents: usize, activity: Activity) -> FullSetRead {
+    /// combinations, or one read per agent. `tenant_rows`, the assignments
+    /// the tenant is known to hold, sizes the bulk read: each combination
+    /// lists the whole business unit, [`PAGE_SIZE`] rows a page.
+    pub fn choose(agents: usize, activity: Activity, tenant_rows: usize) -> FullSetRead {
         let combos = combinations(activity);
-        if agents <= combos.len() {
+        let bulk = FullSetRead::Bulk(combos);
+        if agents <= bulk.requests(agents, tenant_rows) {
             FullSetRead::PerAgent
         } else {
-            FullSetRead::Bulk(combos)
+            bulk
         }
     }
 
-    /// Requests this read is expected to take (one page each).
-    pub fn requests(&self, agents: usize) -> usize {
+    /// Requests this read is expected to take: for the bulk read, the
+    /// active assignments' pages plus one page for each other
+    /// combination; one read per agent otherwise.
+    pub fn requests(&self, agents: usize, tenant_rows: usize) -> usize {
         match self {
-            FullSetRead::Bulk(combos) => combos.len(),
+            FullSetRead::Bulk(combos) => {
+                let pages = tenant_rows.div_ceil(PAGE_SIZE as usize).max(1);
+                combos.len().saturating_sub(1) + pages
+            }
             FullSetRead::PerAgent => agents,
         }
     }
@@ -656,13 +673,23 @@ mod tests {
     fn the_cheaper_complete_read_is_chosen() {
         let quiet = Activity::default();
         assert_eq!(combinations(quiet).len(), 2);
-        assert_eq!(FullSetRead::choose(2, quiet), FullSetRead::PerAgent);
-        assert!(matches!(FullSetRead::choose(3, quiet), FullSetRead::Bulk(c) if c.len() == 2));
+        assert_eq!(FullSetRead::choose(2, quiet, 0), FullSetRead::PerAgent);
+        assert!(matches!(FullSetRead::choose(3, quiet, 0), FullSetRead::Bulk(c) if c.len() == 2));
+        // A large tenant takes many pages to list: nine agents are cheaper
+        // read one by one than 200,000 assignments in pages.
+        assert_eq!(
+            FullSetRead::choose(9, quiet, 200_000),
+            FullSetRead::PerAgent
+        );
+        assert!(matches!(
+            FullSetRead::choose(30, quiet, 200_000),
+            FullSetRead::Bulk(_)
+        ));
         let everything = Activity {
             inactive_agents: true,
             inactive_skills: true,
         };
         assert_eq!(combinations(everything).len(), 8);
-        assert_eq!(FullSetRead::choose(8, everything), FullSetRead::PerAgent);
+        assert_eq!(FullSetRead::choose(8, everything, 0), FullSetRead::PerAgent);
     }
 }

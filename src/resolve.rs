@@ -366,7 +366,7 @@ mod tests {
             skill_id: id,
             skill_name: name.to_owned(),
             media_type_id: None,
-            is_active: true,
+            is_active: Some(true),
         };
         let agent = |id, email: &str, user: &str| wire::Agent {
             agent_id: id,

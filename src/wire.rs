@@ -130,10 +130,24 @@ pub struct Skill {
     pub skill_name: String,
     #[serde(default, deserialize_with = "opt_u64")]
     pub media_type_id: Option<u64>,
-    /// A skill the catalogue does not call inactive is taken as active:
-    /// the flag only ever stops a write (see `plan`), never starts one.
-    #[serde(default = "yes", deserialize_with = "any_bool")]
-    pub is_active: bool,
+    /// `None` when the catalogue does not say.
+    #[serde(default, deserialize_with = "opt_bool")]
+    pub is_active: Option<bool>,
+}
+
+impl Skill {
+    /// Whether a write may assign it: a skill the catalogue does not call
+    /// inactive is taken as active (the flag only ever stops a write).
+    pub fn active(&self) -> bool {
+        self.is_active != Some(false)
+    }
+
+    /// Whether it may be inactive: a skill the catalogue does not call
+    /// active may have inactive assignments, which a complete read must
+    /// ask for (the listing's filters default to active skills only).
+    pub fn maybe_inactive(&self) -> bool {
+        self.is_active != Some(true)
+    }
 }
 
 // --- Assignment reads ------------------------------------------------------
@@ -331,10 +345,6 @@ pub struct RowResult {
 }
 
 // --- Tolerant scalars --------------------------------------------------------
-
-fn yes() -> bool {
-    true
-}
 
 /// A number or a string holding one, for fields the published documents
 /// type both ways.
