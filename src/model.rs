@@ -151,6 +151,9 @@ pub fn looks_numeric(s: &str) -> bool {
 pub struct SkillId(u64);
 
 impl SkillId {
+    /// The smallest skill id.
+    pub const MIN: SkillId = SkillId(1);
+
     /// `None` for 0; skill ids start at 1.
     pub fn new(id: u64) -> Option<Self> {
         (id > 0).then_some(SkillId(id))

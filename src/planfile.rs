@@ -334,13 +334,20 @@ impl SavedPlan {
     pub fn against(&self, now: &Holdings, allow_drift: bool) -> (Plan, Vec<Drift>) {
         let mut plan = self.as_plan();
         let mut drift = Vec::new();
-        for pair in &mut plan.pairs {
+        let mut pairs = Vec::with_capacity(plan.pairs.len());
+        for pair in std::mem::take(&mut plan.pairs) {
             let current = match now.get(pair.agent, pair.skill) {
                 Known::Held(state) => Some(state),
                 Known::Absent => None,
-                Known::Unknown => continue,
+                Known::Unknown => {
+                    // Nothing is written where the tenant's state is not
+                    // known now.
+                    plan.rejected.push(unread(&pair, now));
+                    continue;
+                }
             };
             if current == pair.before {
+                pairs.push(pair);
                 continue;
             }
             drift.push(Drift {
@@ -350,10 +357,13 @@ impl SavedPlan {
                 planned: pair.before,
                 now: current,
             });
-            if allow_drift {
-                *pair = retarget(pair, current);
-            }
+            pairs.push(if allow_drift {
+                retarget(&pair, current)
+            } else {
+                pair
+            });
         }
+        plan.pairs = pairs;
         (plan, drift)
     }
 
@@ -412,6 +422,30 @@ impl SavedRejection {
             invalid: self.invalid,
             error: self.error.clone(),
         })
+    }
+}
+
+/// A pair whose state the tenant's reads cannot tell now: failed, with
+/// why, and nothing sent for it.
+pub fn unread(pair: &Pair, now: &Holdings) -> RejectedRow {
+    let error = now.untrusted(pair.agent).map_or_else(
+        || {
+            format!(
+                "agent {} skill {} could not be read again; nothing was sent for it",
+                pair.agent, pair.skill
+            )
+        },
+        str::to_owned,
+    );
+    RejectedRow {
+        row: Row {
+            line: pair.line,
+            agent: pair.agent,
+            skill: SkillId::new(pair.skill).unwrap_or(SkillId::MIN),
+            target: pair.target,
+        },
+        invalid: false,
+        error,
     }
 }
 
@@ -560,6 +594,23 @@ mod tests {
         assert_eq!(pair.action, Action::Change);
         assert_eq!(pair.before.map(|s| s.proficiency), Some(9));
         assert_eq!(pair.after.map(|s| s.proficiency), Some(2));
+    }
+
+    #[test]
+    fn a_pair_whose_agent_cannot_be_read_now_fails_and_is_not_planned() {
+        let plan = saved();
+        let mut now = holdings();
+        now.mark_untrusted(10, "the read lists another agent".into());
+        let (against, drift) = plan.against(&now, true);
+        assert!(against.pairs.is_empty());
+        assert!(drift.is_empty());
+        assert_eq!(against.rejected.len(), plan.changes.len());
+        assert!(
+            against
+                .rejected
+                .iter()
+                .all(|r| !r.invalid && r.error.contains("another agent"))
+        );
     }
 
     #[test]

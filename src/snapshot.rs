@@ -14,7 +14,7 @@ use std::collections::HashMap;
 
 use crate::model::{Proficiency, State, Target};
 use crate::plan::{Action, Pair, Plan};
-use crate::planfile::Drift;
+use crate::planfile::{self, Drift};
 use crate::read::{Holdings, Known};
 
 /// One pair of a snapshot.
@@ -129,10 +129,32 @@ pub fn undo(rows: &[SnapshotRow], now: &Holdings, skill_names: HashMap<u64, Stri
         ..Undo::default()
     };
     for row in rows {
+        let target = match row.before {
+            Some(before) => match Proficiency::new(i64::from(before.proficiency)) {
+                Some(proficiency) => Target::Set {
+                    proficiency,
+                    active: Some(before.active),
+                },
+                None => continue,
+            },
+            None => Target::Remove,
+        };
         let current = match now.get(row.agent, row.skill) {
             Known::Held(state) => Some(state),
             Known::Absent => None,
-            Known::Unknown => continue,
+            Known::Unknown => {
+                let pair = Pair {
+                    line: row.line,
+                    agent: row.agent,
+                    skill: row.skill,
+                    target,
+                    action: Action::Unchanged,
+                    before: None,
+                    after: row.before,
+                };
+                undo.plan.rejected.push(planfile::unread(&pair, now));
+                continue;
+            }
         };
         if current != row.target {
             undo.drift.push(Drift {
@@ -153,16 +175,6 @@ pub fn undo(rows: &[SnapshotRow], now: &Holdings, skill_names: HashMap<u64, Stri
         if action == Action::Remove {
             undo.exempt_removals += 1;
         }
-        let target = match row.before {
-            Some(before) => match Proficiency::new(i64::from(before.proficiency)) {
-                Some(proficiency) => Target::Set {
-                    proficiency,
-                    active: Some(before.active),
-                },
-                None => continue,
-            },
-            None => Target::Remove,
-        };
         undo.plan.pairs.push(Pair {
             line: row.line,
             agent: row.agent,
