@@ -44,7 +44,7 @@ pub const TABLE: &str = "\
 Exit codes:
     0  ok: everything is in place (or the roster is valid)
     1  some rows failed or are unknown (plan: would fail); the rest were applied
-    2  invalid roster or usage, guard tripped, or declined; nothing was sent
+    2  invalid roster or usage, guard or drift, declined, or no --yes; nothing was sent
     3  authentication, network or configuration failure, or the tenant stopped answering
     4  plan --detailed-exitcode: there are changes to apply
   130  interrupted by SIGINT (Ctrl-C): the report was written; re-run to resume

@@ -188,7 +188,7 @@ fn help_lists_the_exit_codes() {
     assert_eq!(out.status.code(), Some(0));
     assert!(
         stdout(&out)
-            .contains("2  invalid roster or usage, guard tripped, or declined; nothing was sent")
+            .contains("2  invalid roster or usage, guard or drift, declined, or no --yes; nothing was sent")
     );
 }
 
