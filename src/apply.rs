@@ -126,6 +126,16 @@ enum Canary {
     CannotVerify(String),
 }
 
+/// What waiting for the requests in flight gave.
+enum Step {
+    /// One finished (`None`: none was in flight).
+    Finished(Option<Done>),
+    /// A signal came: stop launching.
+    Raised,
+    /// The grace after a stop ran out.
+    OutOfTime,
+}
+
 /// A request that finished.
 enum Done {
     Write(Write, Result<Response, ClientError>),
@@ -291,22 +301,10 @@ impl<'a> Run<'a> {
             if in_flight.is_empty() {
                 break;
             }
-            if self.stopping() && grace.is_none() {
-                grace = Some(Instant::now() + GRACE);
-            }
-            let next = match grace {
-                Some(deadline) => {
-                    match tokio::time::timeout_at(deadline.into(), in_flight.next()).await {
-                        Ok(next) => next,
-                        Err(_) => break,
-                    }
-                }
-                None => {
-                    tokio::select! {
-                        next = in_flight.next() => next,
-                        () = self.options.interrupt.raised() => continue,
-                    }
-                }
+            let next = match self.next_done(&mut in_flight, &mut grace).await {
+                Step::Finished(next) => next,
+                Step::Raised => continue,
+                Step::OutOfTime => break,
             };
             match next {
                 Some(Done::Write(write, result)) => self.answered(write, result, &mut queue),
@@ -369,6 +367,32 @@ impl<'a> Run<'a> {
             };
             Done::Write(write, result)
         })
+    }
+
+    /// Waits for the next request to finish. Once the run is stopping,
+    /// the requests in flight have [`GRACE`] in all to finish.
+    async fn next_done(
+        &self,
+        in_flight: &mut FuturesUnordered<Task<'a>>,
+        grace: &mut Option<Instant>,
+    ) -> Step {
+        if self.stopping() && grace.is_none() {
+            *grace = Some(Instant::now() + GRACE);
+        }
+        match grace {
+            Some(deadline) => {
+                match tokio::time::timeout_at((*deadline).into(), in_flight.next()).await {
+                    Ok(next) => Step::Finished(next),
+                    Err(_) => Step::OutOfTime,
+                }
+            }
+            None => {
+                tokio::select! {
+                    next = in_flight.next() => Step::Finished(next),
+                    () = self.options.interrupt.raised() => Step::Raised,
+                }
+            }
+        }
     }
 
     /// Forgets that a write's pairs are in flight.
@@ -963,22 +987,10 @@ impl<'a> Run<'a> {
             if in_flight.is_empty() {
                 break;
             }
-            if self.stopping() && grace.is_none() {
-                grace = Some(Instant::now() + GRACE);
-            }
-            let next = match grace {
-                Some(deadline) => {
-                    match tokio::time::timeout_at(deadline.into(), in_flight.next()).await {
-                        Ok(next) => next,
-                        Err(_) => break,
-                    }
-                }
-                None => {
-                    tokio::select! {
-                        next = in_flight.next() => next,
-                        () = self.options.interrupt.raised() => continue,
-                    }
-                }
+            let next = match self.next_done(&mut in_flight, &mut grace).await {
+                Step::Finished(next) => next,
+                Step::Raised => continue,
+                Step::OutOfTime => break,
             };
             match next {
                 Some(Done::Read(agent, _)) if self.stopping() => {

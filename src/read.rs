@@ -134,6 +134,28 @@ impl Holdings {
         };
     }
 
+    /// Forgets the agent's assignments a complete read of it does not
+    /// list: they are gone.
+    fn forget_unlisted(&mut self, agent: u64, listed: impl Fn(&(u64, u64)) -> bool) -> Vec<Change> {
+        let gone: Vec<(u64, u64)> = self
+            .held
+            .range((agent, 0)..=(agent, u64::MAX))
+            .map(|(k, _)| *k)
+            .filter(|k| !listed(k))
+            .collect();
+        gone.into_iter()
+            .filter_map(|key| {
+                self.held.remove(&key).map(|before| Change {
+                    agent,
+                    skill: key.1,
+                    before: Some(before),
+                    after: None,
+                    was_known: true,
+                })
+            })
+            .collect()
+    }
+
     /// Takes in one agent's own (complete) read.
     pub fn absorb_agent(&mut self, agent: u64, rows: &[wire::Assignment]) -> Vec<Change> {
         self.absorb(rows, Scope::Agent(agent))
@@ -203,23 +225,7 @@ impl Holdings {
                 self.skills_read.extend(skills.iter().copied());
             }
             Scope::Agent(agent) => {
-                let gone: Vec<(u64, u64)> = self
-                    .held
-                    .range((agent, 0)..=(agent, u64::MAX))
-                    .map(|(k, _)| *k)
-                    .filter(|k| !in_read.contains_key(k))
-                    .collect();
-                for key in gone {
-                    if let Some(before) = self.held.remove(&key) {
-                        changes.push(Change {
-                            agent,
-                            skill: key.1,
-                            before: Some(before),
-                            after: None,
-                            was_known: true,
-                        });
-                    }
-                }
+                changes.extend(self.forget_unlisted(agent, |k| in_read.contains_key(k)));
                 self.complete.insert(agent);
             }
             Scope::Agents(agents) => {
@@ -457,23 +463,7 @@ pub async fn read_full_sets(
                 .collect();
             let mut changes = Vec::new();
             for &agent in agents {
-                let gone: Vec<(u64, u64)> = holdings
-                    .held
-                    .range((agent, 0)..=(agent, u64::MAX))
-                    .map(|(k, _)| *k)
-                    .filter(|k| !listed.contains(k))
-                    .collect();
-                for key in gone {
-                    if let Some(before) = holdings.held.remove(&key) {
-                        changes.push(Change {
-                            agent,
-                            skill: key.1,
-                            before: Some(before),
-                            after: None,
-                            was_known: true,
-                        });
-                    }
-                }
+                changes.extend(holdings.forget_unlisted(agent, |k| listed.contains(k)));
             }
             changes.extend(holdings.absorb(&rows, Scope::Agents(agents)));
             // An agent the bulk reads do not list at all may be one they

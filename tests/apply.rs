@@ -4,6 +4,7 @@
 //! exit codes and report rows.
 
 mod common;
+mod stub;
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -837,49 +838,19 @@ fn a_redirect_is_never_followed_so_secrets_stay_put() {
 
 #[test]
 fn a_2xx_answer_without_a_result_set_is_checked_not_believed() {
-    use axum::Router;
-    use axum::routing::{get, post};
     // A tenant behind a proxy that answers the upsert with an HTML page and
     // a 200, and never applies it.
-    let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let listener = runtime
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    let root = "/inContactAPI/services/v34.0";
-    let app = Router::new()
-        .route(
-            "/auth/token",
-            post(|| async { axum::Json(serde_json::json!({"access_token": "t", "token_type": "Bearer", "expires_in": 3600})) }),
-        )
-        .route(
-            &format!("{root}/skills"),
-            get(|| async { axum::Json(serde_json::json!({"totalRecords": 1, "skills": [{"skillId": 5, "skillName": "Sales", "isActive": true}]})) }),
-        )
-        .route(
-            &format!("{root}/skills/agents"),
-            get(|| async {
-                axum::Json(serde_json::json!({"businessUnitId": 1, "agentSkillAssignments": [
-                    {"agentId": 1, "skillId": 5, "agentProficiencyValue": 3, "isActive": true}]}))
-            }),
-        )
-        .route(
-            &format!("{root}/agents/skills"),
-            post(|| async { axum::response::Html("<html>maintenance</html>") }),
-        );
-    runtime.spawn(async move { axum::serve(listener, app).await });
-
+    let app = stub::one_skill_tenant(serde_json::json!([
+        {"agentId": 1, "skillId": 5, "agentProficiencyValue": 3, "isActive": true}
+    ]))
+    .route(
+        &format!("{}/agents/skills", stub::ROOT),
+        axum::routing::post(|| async { axum::response::Html("<html>maintenance</html>") }),
+    );
+    let tenant = stub::Stub::start(app);
     let dir = TempDir::new("html");
     let roster = dir.file("r.csv", "agent,skill,proficiency\n1,5,4\n");
-    let base = format!("http://127.0.0.1:{port}");
-    let out = cxskill_unconfigured(
-        &["apply", "--yes", &roster, "--output", "json"],
-        &[
-            ("CXSKILL_API_BASE", &base),
-            ("CXSKILL_TOKEN_URL", &format!("{base}/auth/token")),
-            ("CXSKILL_TOKEN", "t"),
-        ],
-    );
+    let out = tenant.cxskill(&["apply", "--yes", &roster, "--output", "json"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let report = report_json(&out);
     assert_eq!(report["rows"][0]["status"], "failed");

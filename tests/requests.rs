@@ -5,6 +5,7 @@
 //! the run time.
 
 mod common;
+mod stub;
 
 use std::collections::BTreeMap;
 
@@ -559,31 +560,10 @@ fn without_bulk_endpoints_the_run_falls_back_to_per_agent_writes_once() {
 
 #[test]
 fn a_404_with_a_json_body_fails_its_rows_and_does_not_fall_back() {
-    use axum::Router;
-    use axum::routing::{get, post};
-    let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let listener = runtime
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    let root = "/inContactAPI/services/v34.0";
-    let per_agent = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let counter = per_agent.clone();
-    let app = Router::new()
+    use axum::routing::post;
+    let app = stub::one_skill_tenant(serde_json::json!([]))
         .route(
-            "/auth/token",
-            post(|| async { axum::Json(serde_json::json!({"access_token": "t", "token_type": "Bearer", "expires_in": 3600})) }),
-        )
-        .route(
-            &format!("{root}/skills"),
-            get(|| async { axum::Json(serde_json::json!({"totalRecords": 1, "skills": [{"skillId": 5, "skillName": "Sales", "isActive": true}]})) }),
-        )
-        .route(
-            &format!("{root}/skills/agents"),
-            get(|| async { axum::Json(serde_json::json!({"businessUnitId": 1, "agentSkillAssignments": []})) }),
-        )
-        .route(
-            &format!("{root}/agents/skills"),
+            &format!("{}/agents/skills", stub::ROOT),
             post(|| async {
                 (
                     axum::http::StatusCode::NOT_FOUND,
@@ -592,28 +572,14 @@ fn a_404_with_a_json_body_fails_its_rows_and_does_not_fall_back() {
             }),
         )
         .route(
-            &format!("{root}/agents/{{id}}/skills"),
-            get(move || {
-                let counter = counter.clone();
-                async move {
-                    counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                    axum::http::StatusCode::NOT_FOUND
-                }
-            })
-            .post(|| async { axum::http::StatusCode::INTERNAL_SERVER_ERROR }),
+            &format!("{}/agents/{{id}}/skills", stub::ROOT),
+            axum::routing::get(|| async { axum::http::StatusCode::NOT_FOUND })
+                .post(|| async { axum::http::StatusCode::INTERNAL_SERVER_ERROR }),
         );
-    runtime.spawn(async move { axum::serve(listener, app).await });
+    let tenant = stub::Stub::start(app);
     let dir = TempDir::new("404-json");
     let roster = dir.file("r.csv", "agent,skill,proficiency\n4242,5,3\n");
-    let base = format!("http://127.0.0.1:{port}");
-    let out = common::cxskill_unconfigured(
-        &["apply", "--yes", &roster, "--output", "json"],
-        &[
-            ("CXSKILL_API_BASE", &base),
-            ("CXSKILL_TOKEN_URL", &format!("{base}/auth/token")),
-            ("CXSKILL_TOKEN", "t"),
-        ],
-    );
+    let out = tenant.cxskill(&["apply", "--yes", &roster, "--output", "json"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let report = report_json(&out);
     assert_eq!(report["rows"][0]["status"], "failed");
@@ -625,9 +591,12 @@ fn a_404_with_a_json_body_fails_its_rows_and_does_not_fall_back() {
         "{report}"
     );
     assert!(report.get("warnings").is_none(), "no fallback: {report}");
-    assert_eq!(
-        report["summary"]["requests"]["by_endpoint"]["POST /agents/{id}/skills"],
-        Value::Null
+    assert!(
+        !tenant
+            .writes()
+            .iter()
+            .any(|w| w.method == "POST" && w.path != format!("{}/agents/skills", stub::ROOT)),
+        "no per-agent write"
     );
 }
 
@@ -692,71 +661,45 @@ fn an_edit_by_another_admin_during_the_run_is_kept_and_reported() {
 
 #[test]
 fn a_413_splits_the_body_and_every_pair_still_lands() {
-    use axum::Router;
-    use axum::routing::{get, post};
     use std::sync::{Arc, Mutex};
     // A tenant whose upsert takes at most two pairs a body: larger ones
     // are 413.
-    let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let listener = runtime
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    let root = "/inContactAPI/services/v34.0";
     let sizes: Arc<Mutex<Vec<usize>>> = Arc::default();
     let seen = sizes.clone();
-    let app = Router::new()
-        .route(
-            "/auth/token",
-            post(|| async { axum::Json(serde_json::json!({"access_token": "t", "token_type": "Bearer", "expires_in": 3600})) }),
-        )
-        .route(
-            &format!("{root}/skills"),
-            get(|| async { axum::Json(serde_json::json!({"totalRecords": 1, "skills": [{"skillId": 5, "skillName": "Sales", "isActive": true}]})) }),
-        )
-        .route(
-            &format!("{root}/skills/agents"),
-            get(|| async { axum::Json(serde_json::json!({"businessUnitId": 1, "agentSkillAssignments": []})) }),
-        )
-        .route(
-            &format!("{root}/agents/skills"),
-            post(move |body: axum::Json<Value>| {
-                let seen = seen.clone();
-                async move {
-                    let mut rows = Vec::new();
-                    for item in body["agentAndSkillDetails"].as_array().unwrap() {
-                        for agent in item["agentIds"].as_array().unwrap() {
-                            for skills in item["skills"].as_array().unwrap() {
-                                for skill in skills["skillIds"].as_array().unwrap() {
-                                    rows.push(serde_json::json!({"agentId": agent, "skillId": skill, "success": true}));
-                                }
+    let app = stub::one_skill_tenant(serde_json::json!([])).route(
+        &format!("{}/agents/skills", stub::ROOT),
+        axum::routing::post(move |body: axum::Json<Value>| {
+            let seen = seen.clone();
+            async move {
+                let mut rows = Vec::new();
+                for item in body["agentAndSkillDetails"].as_array().unwrap() {
+                    for agent in item["agentIds"].as_array().unwrap() {
+                        for skills in item["skills"].as_array().unwrap() {
+                            for skill in skills["skillIds"].as_array().unwrap() {
+                                rows.push(serde_json::json!({"agentId": agent, "skillId": skill, "success": true}));
                             }
                         }
                     }
-                    seen.lock().unwrap().push(rows.len());
-                    if rows.len() > 2 {
-                        return (axum::http::StatusCode::PAYLOAD_TOO_LARGE, axum::Json(serde_json::json!({"error": "RequestTooLarge"})));
-                    }
-                    (
-                        axum::http::StatusCode::OK,
-                        axum::Json(serde_json::json!({"resultSet": {"errorCount": "0", "skillResults": rows}})),
-                    )
                 }
-            }),
-        );
-    runtime.spawn(async move { axum::serve(listener, app).await });
+                seen.lock().unwrap().push(rows.len());
+                if rows.len() > 2 {
+                    return (
+                        axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+                        axum::Json(serde_json::json!({"error": "RequestTooLarge"})),
+                    );
+                }
+                (
+                    axum::http::StatusCode::OK,
+                    axum::Json(serde_json::json!({"resultSet": {"errorCount": "0", "skillResults": rows}})),
+                )
+            }
+        }),
+    );
+    let tenant = stub::Stub::start(app);
     let dir = TempDir::new("413");
     let rows: String = (1..=7).map(|a| format!("{a},5,3\n")).collect();
     let roster = dir.file("r.csv", &format!("agent,skill,proficiency\n{rows}"));
-    let base = format!("http://127.0.0.1:{port}");
-    let out = common::cxskill_unconfigured(
-        &["apply", "--yes", &roster, "--output", "json"],
-        &[
-            ("CXSKILL_API_BASE", &base),
-            ("CXSKILL_TOKEN_URL", &format!("{base}/auth/token")),
-            ("CXSKILL_TOKEN", "t"),
-        ],
-    );
+    let out = tenant.cxskill(&["apply", "--yes", &roster, "--output", "json"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(report_json(&out)["summary"]["applied"], 7);
     let sizes = sizes.lock().unwrap().clone();

@@ -186,10 +186,9 @@ fn quiet_prints_nothing_for_a_valid_roster() {
 fn help_lists_the_exit_codes() {
     let out = cxskill(&["--help"], None);
     assert_eq!(out.status.code(), Some(0));
-    assert!(
-        stdout(&out)
-            .contains("2  invalid roster or usage, guard or drift, declined, or no --yes; nothing was sent")
-    );
+    assert!(stdout(&out).contains(
+        "2  invalid roster or usage, guard or drift, declined, or no --yes; nothing was sent"
+    ));
 }
 
 #[test]

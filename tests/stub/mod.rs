@@ -149,3 +149,49 @@ pub fn paging(query: Option<&str>) -> (u64, u64) {
     }
     (top, skip)
 }
+
+/// The routes every stub tenant of a one-skill roster needs: a token
+/// endpoint, a catalogue of one skill (5, Sales) and `GET /skills/agents`
+/// answering `assignments`. A test adds the route it makes misbehave.
+pub fn one_skill_tenant(assignments: serde_json::Value) -> Router {
+    use axum::routing::{get, post};
+    Router::new()
+        .route(
+            "/auth/token",
+            post(|| async {
+                axum::Json(serde_json::json!({"access_token": "t", "token_type": "Bearer", "expires_in": 3600}))
+            }),
+        )
+        .route(
+            &format!("{ROOT}/skills"),
+            get(|| async {
+                axum::Json(serde_json::json!({"totalRecords": 1, "skills": [{"skillId": 5, "skillName": "Sales", "isActive": true}]}))
+            }),
+        )
+        .route(
+            &format!("{ROOT}/skills/agents"),
+            get(move || {
+                let assignments = assignments.clone();
+                async move {
+                    axum::Json(serde_json::json!({"businessUnitId": 1, "agentSkillAssignments": assignments}))
+                }
+            }),
+        )
+}
+
+impl Stub {
+    /// Runs the real binary against this stub with a pre-issued token and
+    /// `api_base` (a stub has no discovery).
+    pub fn cxskill(&self, args: &[&str]) -> std::process::Output {
+        let base = self.base();
+        let token_url = self.token_url();
+        crate::common::cxskill_unconfigured(
+            args,
+            &[
+                ("CXSKILL_API_BASE", &base),
+                ("CXSKILL_TOKEN_URL", &token_url),
+                ("CXSKILL_TOKEN", "t"),
+            ],
+        )
+    }
+}
