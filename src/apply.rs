@@ -773,7 +773,11 @@ impl<'a> Run<'a> {
         }
         let vanished: Vec<((u64, u64), State)> = baseline
             .into_iter()
-            .filter(|((agent, skill), _)| after.get(*agent, *skill) == Known::Absent)
+            .filter(|((agent, skill), _)| {
+                // A skill deleted from the catalogue since is not the
+                // upsert's doing.
+                !after.is_invalid_skill(*skill) && after.get(*agent, *skill) == Known::Absent
+            })
             .collect();
         let changes = self.holdings_refresh(&after, &skills);
         self.note_changes(&changes);

@@ -372,6 +372,9 @@ impl Job {
             holdings.record(agent, skill, Some(state));
         }
         let concurrent = read::read_skills(client, &mut holdings, &saved.skills(), None).await?;
+        // The context is as old as the plan: nothing may lean on it as a
+        // fresh read (the canary reads its baseline again).
+        holdings.read_at = None;
         let (plan, drift) = saved.against(&holdings, self.allow_drift);
         let writes = requests::choose(&plan, self.strategy);
         let (mut directory, catalogue) = Job::catalogue(client).await?;

@@ -453,6 +453,14 @@ pub async fn read_full_sets(
                 note_business_unit(holdings, &listing);
                 rows.extend(listing.rows);
             }
+            if rows.iter().any(|r| r.agent().is_none()) {
+                // A row that does not say whose it is could be any agent's:
+                // no set read this way is whole.
+                return Err(ClientError::Decode {
+                    endpoint: "GET /agents/skills".to_owned(),
+                    reason: "a row names no agent (no agentId), so no agent's whole set can be told from this read".to_owned(),
+                });
+            }
             let wanted: HashSet<u64> = agents.iter().copied().collect();
             rows.retain(|r| r.agent().is_some_and(|a| wanted.contains(&a)));
             // Pairs of these agents the complete read does not list are

@@ -289,3 +289,38 @@ fn undo_leaves_a_pair_changed_since_the_run_alone_and_reports_it() {
         "everything else is back; the drifted pair left alone"
     );
 }
+
+#[test]
+fn a_removal_someone_made_after_the_plan_is_not_taken_for_a_replacing_upsert() {
+    let state = seeded_state(4, 53);
+    let sandbox = Rehearsal::with_tenant(tenant_of(&state, 4, &[]), SandboxOptions::default());
+    // Agent 1 gains a skill at level 2 (the upsert, and its canary).
+    let lacking = (1..=20)
+        .map(seeded_skill)
+        .find(|s| !state.contains_key(&(1, *s)))
+        .unwrap();
+    let rows: Vec<Row> = vec![(1, lacking, Some(2))];
+    let dir = TempDir::new("stale-context");
+    let roster = dir.file("roster.csv", &roster_csv(&rows));
+    let plan = dir.path("plan.json");
+    plan_to(&sandbox, &roster, &plan);
+    // After the plan, another admin removes one of agent 1's skills.
+    let (&(_, other), _) = state.range((1, 0)..=(1, u64::MAX)).next().unwrap();
+    sandbox.handle().set_assignment(1, other, None).unwrap();
+    let out = sandbox.cxskill(&fast(&["apply", &plan, "--output", "json"]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let mut expected = roster_target(&state, &rows);
+    expected.remove(&(1, other));
+    assert_eq!(
+        sandbox.state(),
+        expected,
+        "their removal stands; nothing put back"
+    );
+    let report = report_json(&out);
+    assert!(
+        report["concurrent_changes"].as_array().is_some_and(|c| c
+            .iter()
+            .any(|c| c["skill"] == other && c["after"].is_null())),
+        "{report}"
+    );
+}
