@@ -372,9 +372,10 @@ impl Job {
             holdings.record(agent, skill, Some(state));
         }
         let concurrent = read::read_skills(client, &mut holdings, &saved.skills(), None).await?;
-        // The context is as old as the plan: nothing may lean on it as a
-        // fresh read (the canary reads its baseline again).
-        holdings.read_at = None;
+        // The context is as old as the plan. It is only ever compared
+        // against, never trusted: the skills it names are read again, by
+        // this read (the plan's skills) or by the canary's read of the rest
+        // of the catalogue, before anything leans on them.
         let (plan, drift) = saved.against(&holdings, self.allow_drift);
         let writes = requests::choose(&plan, self.strategy);
         let (mut directory, catalogue) = Job::catalogue(client).await?;
