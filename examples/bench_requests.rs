@@ -23,6 +23,8 @@
 //! cargo run --release --example bench_requests -- --quick   # A, B, C, D only, modify only
 //! ```
 
+#[path = "../tests/common/seeded.rs"]
+mod seeded;
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -41,18 +43,15 @@ use cxskill::outcome::Status;
 use cxskill::roster::{self, Format, Input, Source};
 use cxskill::sandbox::{self, PutSemantics, SandboxHandle, SandboxOptions, Tenant};
 use cxskill::secret::Secret;
+use seeded::{
+    Row, SEEDED_SKILLS, State, roster_csv, roster_target, seeded_skill, seeded_state, tenant_json,
+};
 use support::{release_binary, wait_with_rusage};
 
 type Error = Box<dyn std::error::Error>;
 
-/// Skills of every tenant: ids 100001..=100020.
-const SKILLS: u64 = 20;
-const HELD: usize = 5;
 const RATE: f64 = 50.0;
 const BATCH: usize = 1_000;
-
-/// (agent, skill) → (proficiency, active).
-type State = BTreeMap<(u64, u64), (u8, bool)>;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -72,16 +71,16 @@ async fn main() -> Result<(), Error> {
         &[PutSemantics::Modify, PutSemantics::Replace]
     };
     for &put in semantics {
-        let a = seeded(500, 1);
+        let a = seeded_state(500, 1);
         run("A", put, &a, &roster_a(&a, 2), None).await?;
-        let b = seeded(2_000, 3);
+        let b = seeded_state(2_000, 3);
         let roster_b = roster_b(&b, 4);
         let after_b = run("B", put, &b, &roster_b, None).await?;
         run("D", put, &after_b, &roster_b, Some("B re-run")).await?;
         if !quick {
             run("E", put, &b, &roster_b_levels(&b, &roster_b, 5), None).await?;
         }
-        let c = seeded(500, 6);
+        let c = seeded_state(500, 6);
         run("C", put, &c, &roster_c(&c, 7), None).await?;
     }
     println!(
@@ -90,32 +89,10 @@ async fn main() -> Result<(), Error> {
     Ok(())
 }
 
-/// A tenant of `agents` agents, each holding 5 of the 20 skills at random
-/// levels, all active.
-fn seeded(agents: u64, seed: u64) -> State {
-    let mut rng = fastrand::Rng::with_seed(seed);
-    let mut state = State::new();
-    for agent in 1..=agents {
-        let mut skills: Vec<u64> = (1..=SKILLS).map(skill).collect();
-        rng.shuffle(&mut skills);
-        for &s in &skills[..HELD] {
-            state.insert((agent, s), (rng.u8(1..=20), true));
-        }
-    }
-    state
-}
-
-fn skill(n: u64) -> u64 {
-    100_000 + n
-}
-
 fn agents_of(state: &State) -> Vec<u64> {
     let set: BTreeSet<u64> = state.keys().map(|(a, _)| *a).collect();
     set.into_iter().collect()
 }
-
-/// A row of a roster: agent, skill, target (`None`: remove).
-type Row = (u64, u64, Option<u8>);
 
 /// A: 100 agents gain one skill they lack, at level 5.
 fn roster_a(state: &State, seed: u64) -> Vec<Row> {
@@ -126,8 +103,8 @@ fn roster_a(state: &State, seed: u64) -> Vec<Row> {
         .into_iter()
         .take(100)
         .map(|a| {
-            let lacking: Vec<u64> = (1..=SKILLS)
-                .map(skill)
+            let lacking: Vec<u64> = (1..=SEEDED_SKILLS)
+                .map(seeded_skill)
                 .filter(|s| !state.contains_key(&(a, *s)))
                 .collect();
             (a, lacking[rng.usize(..lacking.len())], Some(5))
@@ -142,8 +119,8 @@ fn roster_b(state: &State, seed: u64) -> Vec<Row> {
     agents_of(state)
         .into_iter()
         .filter_map(|a| {
-            let held: Vec<(u64, u8)> = (1..=10)
-                .map(skill)
+            let held: Vec<(u64, i64)> = (1..=10)
+                .map(seeded_skill)
                 .filter_map(|s| state.get(&(a, s)).map(|(p, _)| (s, *p)))
                 .collect();
             if held.is_empty() {
@@ -151,7 +128,7 @@ fn roster_b(state: &State, seed: u64) -> Vec<Row> {
             }
             let (s, p) = held[rng.usize(..held.len())];
             let new = loop {
-                let n = rng.u8(1..=5);
+                let n = i64::from(rng.u8(1..=5));
                 if n != p {
                     break n;
                 }
@@ -168,7 +145,7 @@ fn roster_b_levels(state: &State, b: &[Row], seed: u64) -> Vec<Row> {
         .map(|&(a, s, _)| {
             let p = state[&(a, s)].0;
             let new = loop {
-                let n = rng.u8(1..=20);
+                let n = i64::from(rng.u8(1..=20));
                 if n != p {
                     break n;
                 }
@@ -186,12 +163,12 @@ fn roster_c(state: &State, seed: u64) -> Vec<Row> {
     rng.shuffle(&mut agents);
     let mut rows = Vec::new();
     for a in agents.into_iter().take(300) {
-        let mut held: Vec<u64> = (1..=SKILLS)
-            .map(skill)
+        let mut held: Vec<u64> = (1..=SEEDED_SKILLS)
+            .map(seeded_skill)
             .filter(|s| state.contains_key(&(a, *s)))
             .collect();
-        let mut lacking: Vec<u64> = (1..=SKILLS)
-            .map(skill)
+        let mut lacking: Vec<u64> = (1..=SEEDED_SKILLS)
+            .map(seeded_skill)
             .filter(|s| !state.contains_key(&(a, *s)))
             .collect();
         rng.shuffle(&mut held);
@@ -200,14 +177,14 @@ fn roster_c(state: &State, seed: u64) -> Vec<Row> {
             match rng.u8(0..3) {
                 0 => {
                     if let Some(s) = lacking.pop() {
-                        rows.push((a, s, Some(rng.u8(1..=5))));
+                        rows.push((a, s, Some(i64::from(rng.u8(1..=5)))));
                     }
                 }
                 1 => {
                     if let Some(s) = held.pop() {
                         let p = state[&(a, s)].0;
                         let new = loop {
-                            let n = rng.u8(1..=5);
+                            let n = i64::from(rng.u8(1..=5));
                             if n != p {
                                 break n;
                             }
@@ -224,23 +201,6 @@ fn roster_c(state: &State, seed: u64) -> Vec<Row> {
         }
     }
     rows
-}
-
-/// The state the roster asks for.
-fn target(state: &State, rows: &[Row]) -> State {
-    let mut after = state.clone();
-    for &(a, s, p) in rows {
-        match p {
-            Some(p) => {
-                let active = state.get(&(a, s)).is_none_or(|(_, active)| *active);
-                after.insert((a, s), (p, active));
-            }
-            None => {
-                after.remove(&(a, s));
-            }
-        }
-    }
-    after
 }
 
 /// The fewest assignment reads and writes the contract's endpoints allow
@@ -320,47 +280,6 @@ fn cover_size(edges: &[(u64, u64)]) -> u64 {
     size
 }
 
-fn tenant_json(state: &State, agents: u64) -> String {
-    let mut out = String::from(
-        r#"{"accessKeys": [{"accessKeyId": "bench", "accessKeySecret": "bench-secret", "readOnly": false}],
-"clients": [{"clientId": "bench", "clientSecret": "bench-client-secret"}], "agents": ["#,
-    );
-    for id in 1..=agents {
-        let comma = if id > 1 { "," } else { "" };
-        out.push_str(&format!(
-            r#"{comma}{{"agentId": {id}, "userId": "{id:08x}-0000-4000-8000-{id:012x}", "userName": "agent{id}@bench.example", "emailAddress": "agent{id}@bench.example", "firstName": "Agent", "lastName": "{id}", "isActive": true}}"#
-        ));
-    }
-    out.push_str(r#"], "skills": ["#);
-    for n in 1..=SKILLS {
-        let comma = if n > 1 { "," } else { "" };
-        out.push_str(&format!(
-            r#"{comma}{{"skillId": {}, "skillName": "Skill {n}", "isActive": true}}"#,
-            skill(n)
-        ));
-    }
-    out.push_str(r#"], "assignments": ["#);
-    for (i, ((a, s), (p, active))) in state.iter().enumerate() {
-        let comma = if i > 0 { "," } else { "" };
-        out.push_str(&format!(
-            r#"{comma}{{"agentId": {a}, "skillId": {s}, "proficiency": {p}, "isActive": {active}}}"#
-        ));
-    }
-    out.push_str("]}");
-    out
-}
-
-fn roster_csv(rows: &[Row]) -> String {
-    let mut csv = String::from("agent,skill,proficiency\n");
-    for &(a, s, p) in rows {
-        match p {
-            Some(p) => csv.push_str(&format!("{a},{s},{p}\n")),
-            None => csv.push_str(&format!("{a},{s},remove\n")),
-        }
-    }
-    csv
-}
-
 fn connection(handle: &SandboxHandle) -> Connection {
     let c = handle.credentials();
     Connection {
@@ -395,7 +314,7 @@ async fn run(
     note: Option<&str>,
 ) -> Result<State, Error> {
     let agents = state.keys().map(|(a, _)| *a).max().unwrap_or(0);
-    let tenant = Tenant::from_json(&tenant_json(state, agents))?;
+    let tenant = Tenant::from_json(&tenant_json(state, agents, &[]))?;
     let options = SandboxOptions {
         put_semantics: put,
         latency: Duration::from_millis(50),
@@ -428,9 +347,14 @@ async fn run(
     let after: State = handle
         .assignments()
         .into_iter()
-        .map(|a| ((a.agent_id, a.skill_id), (a.proficiency, a.is_active)))
+        .map(|a| {
+            (
+                (a.agent_id, a.skill_id),
+                (i64::from(a.proficiency), a.is_active),
+            )
+        })
         .collect();
-    let exact = after == target(state, rows) && not_applied == 0;
+    let exact = after == roster_target(state, rows) && not_applied == 0;
     let log = handle.requests();
     let counted: Vec<_> = log
         .iter()
@@ -487,14 +411,14 @@ async fn plan_memory(agents: u64, changes: u64, seed: u64) -> Result<(), Error> 
     let tenant_path = dir.join(format!("cxskill-bench-tenant-{agents}.json"));
     let roster_path = dir.join(format!("cxskill-bench-roster-{agents}.csv"));
     {
-        let state = seeded(agents, seed);
-        std::fs::write(&tenant_path, tenant_json(&state, agents))?;
+        let state = seeded_state(agents, seed);
+        std::fs::write(&tenant_path, tenant_json(&state, agents, &[]))?;
         let mut out = std::io::BufWriter::new(std::fs::File::create(&roster_path)?);
         writeln!(out, "agent,skill,proficiency")?;
         let mut rng = fastrand::Rng::with_seed(seed);
         for a in 1..=agents {
-            let held: Vec<u64> = (1..=SKILLS)
-                .map(skill)
+            let held: Vec<u64> = (1..=SEEDED_SKILLS)
+                .map(seeded_skill)
                 .filter(|s| state.contains_key(&(a, *s)))
                 .collect();
             for &s in held.iter().take(changes as usize) {
@@ -531,10 +455,10 @@ async fn plan_memory(agents: u64, changes: u64, seed: u64) -> Result<(), Error> 
         .args(["plan", "--quiet", "--rate", "100000", "--concurrency", "16"])
         .arg(&roster_path)
         .env("CXSKILL_TOKEN_URL", format!("{base}/auth/token"))
-        .env("CXSKILL_ACCESS_KEY_ID", "bench")
-        .env("CXSKILL_ACCESS_KEY_SECRET", "bench-secret")
-        .env("CXSKILL_CLIENT_ID", "bench")
-        .env("CXSKILL_CLIENT_SECRET", "bench-client-secret")
+        .env("CXSKILL_ACCESS_KEY_ID", "test-key")
+        .env("CXSKILL_ACCESS_KEY_SECRET", "test-key-secret")
+        .env("CXSKILL_CLIENT_ID", "test-client")
+        .env("CXSKILL_CLIENT_SECRET", "test-client-secret")
         .stdout(Stdio::null())
         .spawn()?;
     let pid = child.id();
