@@ -39,8 +39,8 @@ use cxskill::validate::{self, Validated};
 
 /// `cxskill validate`: roster → validated rows → summary.
 pub fn validate(args: &RosterArgs, global: &Global) -> i32 {
-    let (_, validated) = match read_roster(args, global) {
-        Ok(read) => read,
+    let validated = match read_input(args).and_then(|input| validate_input(&input, global)) {
+        Ok(validated) => validated,
         Err(code) => return code,
     };
     let summary = validated.summary();
@@ -69,17 +69,17 @@ pub fn plan(args: &PlanArgs, global: &Global) -> i32 {
         plan_out: args.out.as_deref(),
         snapshot: None,
     };
-    run(&args.job, global, &job, files)
+    run(&args.job, global, &job, files, None)
 }
 
 /// `cxskill apply`: the diff, confirmed, then written. Given a saved plan
 /// instead of a roster, its pair changes (the plan was the review).
 pub fn apply(args: &ApplyArgs, global: &Global) -> i32 {
-    let saved = match saved_plan(&args.job.roster) {
-        Ok(saved) => saved,
+    let given = match given(&args.job.roster) {
+        Ok(given) => given,
         Err(code) => return code,
     };
-    let confirmation = if saved.is_some() {
+    let confirmation = if matches!(given, Given::Saved { .. }) {
         Confirmation::Reviewed
     } else {
         confirmation(args.yes, args.job.connection.sandbox)
@@ -101,12 +101,9 @@ pub fn apply(args: &ApplyArgs, global: &Global) -> i32 {
         plan_out: None,
         snapshot: args.snapshot.as_deref(),
     };
-    match saved {
-        Some((name, saved)) => {
-            let source = Source::Saved {
-                name: &name,
-                saved: Box::new(saved),
-            };
+    match given {
+        Given::Saved { name, saved } => {
+            let source = Source::Saved { name: &name, saved };
             within(
                 &args.job.connection,
                 &args.job.records,
@@ -116,7 +113,7 @@ pub fn apply(args: &ApplyArgs, global: &Global) -> i32 {
                 files,
             )
         }
-        None => run(&args.job, global, &job, files),
+        Given::Roster(input) => run(&args.job, global, &job, files, input),
     }
 }
 
@@ -227,20 +224,33 @@ fn confirmation(yes: bool, sandbox: bool) -> Confirmation {
     }
 }
 
-/// The saved plan `apply` was given instead of a roster, if it was one.
-fn saved_plan(args: &RosterArgs) -> Result<Option<(String, SavedPlan)>, i32> {
-    if args.roster.as_os_str() == "-" || !args.roster.is_file() {
-        return Ok(None);
+/// What `apply` was given: a saved plan, or a roster.
+enum Given {
+    Saved {
+        name: String,
+        saved: Box<SavedPlan>,
+    },
+    /// Read already when it is a file; stdin is read only once the run
+    /// knows it may go ahead.
+    Roster(Option<Input>),
+}
+
+/// Reads `apply`'s file once, under the roster's caps, and tells a saved
+/// plan (a JSON object) from a roster.
+fn given(args: &RosterArgs) -> Result<Given, i32> {
+    if args.roster.as_os_str() == "-" {
+        return Ok(Given::Roster(None));
     }
-    let Ok(bytes) = std::fs::read(&args.roster) else {
-        return Ok(None);
-    };
-    if !planfile::looks_like_plan(&bytes) {
-        return Ok(None);
+    let input = read_input(args)?;
+    if !planfile::looks_like_plan(&input.bytes) {
+        return Ok(Given::Roster(Some(input)));
     }
     let name = args.roster.display().to_string();
-    match SavedPlan::parse(&name, &bytes) {
-        Ok(saved) => Ok(Some((name, saved))),
+    match SavedPlan::parse(&name, &input.bytes) {
+        Ok(saved) => Ok(Given::Saved {
+            name,
+            saved: Box::new(saved),
+        }),
         Err(e) => {
             report_error(&format!("{e}; nothing was sent"));
             Err(exit_codes::INVALID_INPUT)
@@ -306,13 +316,18 @@ impl<'a> Source<'a> {
 
 /// roster → rows → plan (reads, diff, requests) → [confirm] → apply →
 /// report.
-fn run(args: &JobArgs, global: &Global, job: &Job, files: Files<'_>) -> i32 {
+/// `input` is the roster when the caller has read it already.
+fn run(args: &JobArgs, global: &Global, job: &Job, files: Files<'_>, input: Option<Input>) -> i32 {
     if let Some(stop) = job.needs_terminal() {
         report_error(&stop.message());
         return stop.exit_code();
     }
-    let (input, validated) = match read_roster(&args.roster, global) {
-        Ok(read) => read,
+    let input = match input.map_or_else(|| read_input(&args.roster), Ok) {
+        Ok(input) => input,
+        Err(code) => return code,
+    };
+    let validated = match validate_input(&input, global) {
+        Ok(validated) => validated,
         Err(code) => return code,
     };
     let invalid = outcome::invalid_rows(&validated.roster.errors);
@@ -671,21 +686,22 @@ fn finish(
     }
 }
 
-/// Reads and validates the roster, or says why it cannot be read.
-/// Reads and validates the roster, with the named levels of the config;
-/// or says why it cannot and gives the exit code.
-fn read_roster(args: &RosterArgs, global: &Global) -> Result<(Input, Validated), i32> {
+/// Reads the roster (a file under its caps, or stdin), or says why it
+/// cannot and gives the exit code.
+fn read_input(args: &RosterArgs) -> Result<Input, i32> {
+    Input::read_with(&args.roster, args.format, args.read_options()).map_err(|error| {
+        report_error(&error);
+        exit_codes::INVALID_INPUT
+    })
+}
+
+/// roster bytes → validated rows, at the levels configured.
+fn validate_input(input: &Input, global: &Global) -> Result<Validated, i32> {
     let levels = levels(global).map_err(|error| {
         report_error(&error);
         exit_codes::FAILURE
     })?;
-    let input =
-        Input::read_with(&args.roster, args.format, args.read_options()).map_err(|error| {
-            report_error(&error);
-            exit_codes::INVALID_INPUT
-        })?;
-    let validated = validate::validate(roster::parse(&input, &levels));
-    Ok((input, validated))
+    Ok(validate::validate(roster::parse(input, &levels)))
 }
 
 /// The config file, read once per run (`--config FILE`, else the default
