@@ -33,18 +33,15 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use cxskill::client::Client;
-use cxskill::config::{
-    ApiClient, Connection, Credentials, DEFAULT_MAX_ANSWER_BYTES, RetryPolicy, TokenAuth,
-};
 use cxskill::interrupt::Interrupt;
 use cxskill::job::{Confirmation, Job, Mode};
 use cxskill::model::RosterRow;
 use cxskill::outcome::Status;
 use cxskill::roster::{self, Format, Input, Source};
-use cxskill::sandbox::{self, PutSemantics, SandboxHandle, SandboxOptions, Tenant};
-use cxskill::secret::Secret;
+use cxskill::sandbox::{self, PutSemantics, SandboxOptions, Tenant};
 use seeded::{
-    Row, SEEDED_SKILLS, State, roster_csv, roster_target, seeded_skill, seeded_state, tenant_json,
+    Row, SEEDED_SKILLS, State, connection, roster_csv, roster_target, seeded_skill, seeded_state,
+    tenant_json,
 };
 use support::{release_binary, wait_with_rusage};
 
@@ -280,30 +277,6 @@ fn cover_size(edges: &[(u64, u64)]) -> u64 {
     size
 }
 
-fn connection(handle: &SandboxHandle) -> Connection {
-    let c = handle.credentials();
-    Connection {
-        api_base: None,
-        api_version: "v34.0".to_owned(),
-        token_url: handle.token_url(),
-        credentials: Credentials::AccessKey {
-            access_key_id: c.access_key_id,
-            access_key_secret: Secret::new(c.access_key_secret),
-            client: Some(ApiClient {
-                id: c.client_id,
-                secret: Secret::new(c.client_secret),
-                auth: TokenAuth::Body,
-            }),
-        },
-        connect_timeout: Duration::from_secs(5),
-        request_timeout: Duration::from_secs(30),
-        rate: RATE,
-        concurrency: 5,
-        retry: RetryPolicy::default(),
-        max_answer_bytes: DEFAULT_MAX_ANSWER_BYTES,
-    }
-}
-
 /// Runs one roster against a fresh sandbox holding `state`; prints a
 /// table row and returns the tenant's state after.
 async fn run(
@@ -332,7 +305,7 @@ async fn run(
         ..Job::default()
     };
     let started = Instant::now();
-    let client = Client::connect(&connection(&handle)).await?;
+    let client = Client::connect(&connection(&handle, RATE, 5)).await?;
     let planned = job.plan(&client, &roster_rows).await?;
     let applied = job.apply(&client, planned, Interrupt::new(), &|_| ()).await;
     let wall = started.elapsed();

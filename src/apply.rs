@@ -139,7 +139,8 @@ enum Step {
 /// A request that finished.
 enum Done {
     Write(Write, Result<Response, ClientError>),
-    Read(u64, Result<AgentRead, ClientError>),
+    /// An agent's full set, read from the instant given.
+    Read(u64, Instant, Result<AgentRead, ClientError>),
 }
 
 /// Applies the plan's writes. `holdings` are the plan's reads; they are
@@ -251,6 +252,29 @@ impl<'a> Run<'a> {
         }
     }
 
+    /// Marks pairs not sent, keeping an earlier reason.
+    fn not_sent<'p>(&mut self, pairs: impl IntoIterator<Item = &'p usize>, reason: &str) {
+        for &i in pairs {
+            self.ledger[i]
+                .not_sent
+                .get_or_insert_with(|| reason.to_owned());
+        }
+    }
+
+    /// Marks the pairs of a write whose answer never came: open for the
+    /// read-back when an attempt may have landed, else not sent.
+    fn lost(&mut self, pairs: &[usize], maybe_sent: bool, message: &str) {
+        if maybe_sent {
+            for &i in pairs {
+                self.ledger[i]
+                    .unsettled
+                    .get_or_insert_with(|| message.to_owned());
+            }
+        } else {
+            self.not_sent(pairs, message);
+        }
+    }
+
     // --- Phase one ---------------------------------------------------------
 
     async fn first_phase(&mut self, writes: Vec<Write>) {
@@ -314,13 +338,7 @@ impl<'a> Run<'a> {
         // What never finished: maybe sent, maybe not.
         drop(in_flight);
         let reason = self.why_stopped();
-        for write in queue {
-            for &i in &write.pairs {
-                self.ledger[i]
-                    .not_sent
-                    .get_or_insert_with(|| reason.clone());
-            }
-        }
+        self.not_sent(queue.iter().flat_map(|w| &w.pairs), &reason);
         self.mark_abandoned();
     }
 
@@ -428,23 +446,10 @@ impl<'a> Run<'a> {
                 self.refuse_all(&write, &message);
                 self.fatal.get_or_insert(message);
             }
-            Err(error @ ClientError::Network { .. }) => {
-                let ClientError::Network { maybe_sent, .. } = &error else {
-                    return;
-                };
+            Err(ref error @ ClientError::Network { maybe_sent, .. }) => {
                 let message = error.to_string();
                 warn!("{message}");
-                for &i in &write.pairs {
-                    if *maybe_sent {
-                        self.ledger[i]
-                            .unsettled
-                            .get_or_insert_with(|| message.clone());
-                    } else {
-                        self.ledger[i]
-                            .not_sent
-                            .get_or_insert_with(|| message.clone());
-                    }
-                }
+                self.lost(&write.pairs, maybe_sent, &message);
                 self.exhausted_in_a_row += 1;
                 let agents: HashSet<u64> = write.agents(self.plan).into_iter().collect();
                 let common: HashSet<u64> = match self.streak_agents.take() {
@@ -478,14 +483,7 @@ impl<'a> Run<'a> {
                 ..
             }) => {
                 let message = format!("not sent again in time: {reason}");
-                for &i in &write.pairs {
-                    let verdict = &mut self.ledger[i];
-                    if maybe_sent {
-                        verdict.unsettled.get_or_insert_with(|| message.clone());
-                    } else {
-                        verdict.not_sent.get_or_insert_with(|| message.clone());
-                    }
-                }
+                self.lost(&write.pairs, maybe_sent, &message);
             }
             Err(error) => {
                 let message = format!("the answer could not be read: {error}");
@@ -733,6 +731,11 @@ impl<'a> Run<'a> {
                     return Canary::CannotVerify(error.to_string());
                 }
             }
+            if self.stopping() {
+                // A signal during the read: the body is not sent.
+                queue.push_front(write);
+                return Canary::Unverified;
+            }
         }
         let body_pairs: HashSet<(u64, u64)> = write
             .pairs
@@ -875,10 +878,25 @@ impl<'a> Run<'a> {
         }
     }
 
+    /// One write alone, given [`GRACE`] like any other once the run is
+    /// stopping.
     async fn run_single(&mut self, write: Write, queue: &mut VecDeque<Write>) {
-        let task = self.launch(write);
-        if let Done::Write(write, result) = task.await {
-            self.answered(write, result, queue);
+        let mut in_flight: FuturesUnordered<Task<'a>> = FuturesUnordered::new();
+        in_flight.push(self.launch(write));
+        let mut grace: Option<Instant> = None;
+        let step = loop {
+            match self.next_done(&mut in_flight, &mut grace).await {
+                Step::Raised => continue,
+                step => break step,
+            }
+        };
+        match step {
+            Step::Finished(Some(Done::Write(write, result))) => self.answered(write, result, queue),
+            Step::OutOfTime => {
+                drop(in_flight);
+                self.mark_abandoned();
+            }
+            Step::Finished(_) | Step::Raised => {}
         }
     }
 
@@ -900,13 +918,7 @@ impl<'a> Run<'a> {
         self.total += agents.len() as u64;
         if self.stopping() {
             let reason = self.why_stopped();
-            for pairs in puts.values() {
-                for &i in pairs {
-                    self.ledger[i]
-                        .not_sent
-                        .get_or_insert_with(|| reason.clone());
-                }
-            }
+            self.not_sent(puts.values().flatten(), &reason);
             return;
         }
         let mut how = FullSetRead::choose(agents.len(), self.options.activity, self.holdings.len());
@@ -929,18 +941,19 @@ impl<'a> Run<'a> {
                 Err(error) => {
                     self.read_failed(&error);
                     let reason = format!("not sent: the full set could not be read: {error}");
-                    for pairs in puts.values() {
-                        for &i in pairs {
-                            self.ledger[i]
-                                .not_sent
-                                .get_or_insert_with(|| reason.clone());
-                        }
-                    }
+                    self.not_sent(puts.values().flatten(), &reason);
                     return;
                 }
             }
         }
         let watched: HashSet<u64> = agents.iter().copied().collect();
+        // Every changed roster pair of each agent rides along in its PUT.
+        let mut carried: HashMap<u64, Vec<usize>> = HashMap::new();
+        for (i, pair) in self.plan.pairs.iter().enumerate() {
+            if pair.changes() && watched.contains(&pair.agent) {
+                carried.entry(pair.agent).or_default().push(i);
+            }
+        }
         let mut pending: VecDeque<u64> = agents.into();
         let mut in_flight: FuturesUnordered<Task<'a>> = FuturesUnordered::new();
         let mut grace: Option<Instant> = None;
@@ -960,7 +973,8 @@ impl<'a> Run<'a> {
                     let combos = combos.clone();
                     let started = Instant::now();
                     stamp = self.refresh(&watched, &combos, taken.clone()).await;
-                    if stamp.is_none() {
+                    if stamp.is_none() || self.stopping() {
+                        // The refresh failed, or a signal came during it.
                         pending.push_front(agent);
                         break;
                     }
@@ -978,11 +992,13 @@ impl<'a> Run<'a> {
                     FullSetRead::PerAgent => {
                         let client = self.client;
                         in_flight.push(Box::pin(async move {
-                            Done::Read(agent, client.agent_skills(agent).await)
+                            let started = Instant::now();
+                            Done::Read(agent, started, client.agent_skills(agent).await)
                         }));
                     }
                     FullSetRead::Bulk(_) => {
-                        if let Some(task) = self.put(agent, &puts[&agent]) {
+                        let read_at = stamp.as_ref().map_or_else(Instant::now, |s| s.at);
+                        if let Some(task) = self.put(agent, &puts[&agent], &carried, read_at) {
                             in_flight.push(task);
                         }
                     }
@@ -997,15 +1013,15 @@ impl<'a> Run<'a> {
                 Step::OutOfTime => break,
             };
             match next {
-                Some(Done::Read(agent, _)) if self.stopping() => {
+                Some(Done::Read(agent, ..)) if self.stopping() => {
                     let reason = self.why_stopped();
                     self.fail_put(&puts[&agent], reason);
                 }
-                Some(Done::Read(agent, read)) => match read {
+                Some(Done::Read(agent, read_at, read)) => match read {
                     Ok(AgentRead::Found(listing)) => {
                         let changes = self.holdings.absorb_agent(agent, &listing.rows);
                         self.note_changes(&changes);
-                        if let Some(task) = self.put(agent, &puts[&agent]) {
+                        if let Some(task) = self.put(agent, &puts[&agent], &carried, read_at) {
                             in_flight.push(task);
                         }
                     }
@@ -1050,13 +1066,7 @@ impl<'a> Run<'a> {
         }
         drop(in_flight);
         let reason = self.why_stopped();
-        for agent in pending {
-            for &i in &puts[&agent] {
-                self.ledger[i]
-                    .not_sent
-                    .get_or_insert_with(|| reason.clone());
-            }
-        }
+        self.not_sent(pending.iter().flat_map(|agent| &puts[agent]), &reason);
         self.mark_abandoned();
     }
 
@@ -1111,8 +1121,16 @@ impl<'a> Run<'a> {
     }
 
     /// The PUT of an agent's full merged set, from the holdings as they
-    /// are now; `None` (and the pairs failed) when no full set is known.
-    fn put(&mut self, agent: u64, pairs: &[usize]) -> Option<Task<'a>> {
+    /// are now (read at `read_at`); `None` (and the pairs failed) when no
+    /// full set is known. `carried` lists each agent's changed roster
+    /// pairs.
+    fn put(
+        &mut self,
+        agent: u64,
+        pairs: &[usize],
+        carried: &HashMap<u64, Vec<usize>>,
+        read_at: Instant,
+    ) -> Option<Task<'a>> {
         let Some(fresh) = self.holdings.full_set(agent) else {
             let reason = self
                 .holdings
@@ -1124,17 +1142,9 @@ impl<'a> Run<'a> {
         };
         // Every changed roster pair of the agent rides along: the full set
         // carries its target wherever the agent holds the skill.
-        let mut carried: Vec<usize> = self
-            .plan
-            .pairs
-            .iter()
-            .enumerate()
-            .filter(|(_, p)| p.agent == agent && p.changes())
-            .map(|(i, _)| i)
-            .collect();
-        carried.sort_unstable();
+        let carried = carried.get(&agent).map_or(&[][..], Vec::as_slice);
         let ledger = &self.ledger;
-        let body = requests::put_body(&fresh, self.plan, &carried, |i| ledger[i].applied);
+        let body = requests::put_body(&fresh, self.plan, carried, |i| ledger[i].applied);
         let held: HashSet<u64> = fresh.iter().map(|(s, _)| *s).collect();
         let required: Vec<usize> = pairs
             .iter()
@@ -1167,24 +1177,23 @@ impl<'a> Run<'a> {
             kind: WriteKind::AgentPut,
             target: Some(agent),
             pairs: carried
-                .into_iter()
+                .iter()
+                .copied()
                 .filter(|&i| {
                     let pair = &self.plan.pairs[i];
                     pair.action != Action::Remove && held.contains(&pair.skill)
                 })
                 .collect(),
         };
-        let deadline = Instant::now() + self.options.max_read_age;
+        // No attempt may start once the read it was built from is older
+        // than the limit: someone's edit since could be undone.
+        let deadline = read_at + self.options.max_read_age;
         Some(self.launch_with(write, requests::Body::Skills(body), Some(deadline)))
     }
 
     fn fail_put(&mut self, pairs: &[usize], reason: String) {
         self.done += 1;
-        for &i in pairs {
-            self.ledger[i]
-                .not_sent
-                .get_or_insert_with(|| reason.clone());
-        }
+        self.not_sent(pairs, &reason);
     }
 
     /// Records the changes a read found to assignments outside the roster

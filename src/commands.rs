@@ -16,7 +16,7 @@ use crate::cli::{
 };
 use cxskill::apply::Progress;
 use cxskill::client::{Client, ClientError, RequestCounts};
-use cxskill::config::{ApiClient, Connection, Credentials, RetryPolicy, TokenAuth};
+use cxskill::config::{Connection, RetryPolicy};
 use cxskill::config_init;
 use cxskill::exit_codes;
 use cxskill::export::ExportError;
@@ -32,7 +32,6 @@ use cxskill::report::{self, Output};
 use cxskill::requests::{DEFAULT_BATCH_SIZE, Strategy};
 use cxskill::roster::{self, Input};
 use cxskill::sandbox::{self, SandboxHandle, SandboxOptions, Tenant};
-use cxskill::secret::Secret;
 use cxskill::settings::{self, Config, Effective, Flags};
 use cxskill::style::{self, Palette};
 use cxskill::validate::{self, Validated};
@@ -781,22 +780,13 @@ async fn connect(
     let sandbox = sandbox::start(listen, Tenant::embedded(), options)
         .await
         .map_err(|e| format!("cannot start the sandbox: {e}"))?;
-    let credentials = sandbox.credentials();
     // Through discovery, as against a real tenant: only the token URL and
     // the credentials.
     let connection = Connection {
         api_base: None,
         api_version: settings.api_version.value.clone(),
         token_url: sandbox.token_url(),
-        credentials: Credentials::AccessKey {
-            access_key_id: credentials.access_key_id,
-            access_key_secret: Secret::new(credentials.access_key_secret),
-            client: Some(ApiClient {
-                id: credentials.client_id,
-                secret: Secret::new(credentials.client_secret),
-                auth: TokenAuth::Body,
-            }),
-        },
+        credentials: sandbox.client_credentials(),
         connect_timeout: args.connect_timeout,
         request_timeout: args.timeout,
         rate: settings.rate.value,

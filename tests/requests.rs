@@ -10,8 +10,8 @@ mod stub;
 use std::collections::BTreeMap;
 
 use common::{
-    Rehearsal, Row, State, TempDir, fast, read, report_json, roster_csv, roster_target,
-    seeded_skill, seeded_state, stderr, stdout, tenant_of,
+    Rehearsal, Row, SEEDED_SKILLS, State, TempDir, fast, read, report_json, roster_csv,
+    roster_target, seeded_skill, seeded_state, stderr, stdout, tenant_of,
 };
 use cxskill::sandbox::{PutSemantics, SandboxOptions, TenantEdit};
 use serde_json::Value;
@@ -709,14 +709,39 @@ fn a_413_splits_the_body_and_every_pair_still_lands() {
     assert_eq!(landed, 7, "{sizes:?}");
 }
 
+/// Plans and applies `rows` with the library, as `cxskill apply --yes`
+/// would; with `signal_after`, a SIGINT that long into the apply.
+fn apply_in_process(
+    sandbox: &Rehearsal,
+    rows: &[Row],
+    job: &cxskill::job::Job,
+    signal_after: Option<std::time::Duration>,
+) -> cxskill::apply::Applied {
+    use cxskill::client::Client;
+    use cxskill::interrupt::{Interrupt, Signal};
+    use cxskill::roster::{Format, Input, Source};
+
+    let connection = common::connection(sandbox.handle(), 1000.0, job.concurrency);
+    let input = Input::from_bytes(Source::Stdin, Format::Csv, roster_csv(rows));
+    let roster = cxskill::roster::parse(&input, &Default::default());
+    sandbox.runtime.block_on(async {
+        let client = Client::connect(&connection).await.expect("connect");
+        let planned = job.plan(&client, &roster.rows).await.expect("plan");
+        let interrupt = Interrupt::new();
+        if let Some(after) = signal_after {
+            let interrupt = interrupt.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(after).await;
+                interrupt.trigger(Signal::Interrupt);
+            });
+        }
+        job.apply(&client, planned, interrupt, &|_| ()).await
+    })
+}
+
 #[test]
 fn stale_full_sets_are_read_again_and_a_slow_reread_gives_way_to_per_agent_reads() {
-    use cxskill::client::Client;
-    use cxskill::config::{ApiClient, Connection, Credentials, RetryPolicy, TokenAuth};
-    use cxskill::interrupt::Interrupt;
     use cxskill::job::{Confirmation, Job, Mode};
-    use cxskill::roster::{Format, Input, Source};
-    use cxskill::secret::Secret;
     use std::time::Duration;
 
     let state = seeded_state(12, 14);
@@ -730,28 +755,6 @@ fn stale_full_sets_are_read_again_and_a_slow_reread_gives_way_to_per_agent_reads
             (a, s, Some(if p == 13 { 14 } else { 13 }))
         })
         .collect();
-    let handle = sandbox.handle();
-    let credentials = handle.credentials();
-    let connection = Connection {
-        api_base: None,
-        api_version: "v34.0".into(),
-        token_url: handle.token_url(),
-        credentials: Credentials::AccessKey {
-            access_key_id: credentials.access_key_id,
-            access_key_secret: Secret::new(credentials.access_key_secret),
-            client: Some(ApiClient {
-                id: credentials.client_id,
-                secret: Secret::new(credentials.client_secret),
-                auth: TokenAuth::Body,
-            }),
-        },
-        connect_timeout: Duration::from_secs(5),
-        request_timeout: Duration::from_secs(30),
-        rate: 1000.0,
-        concurrency: 1,
-        retry: RetryPolicy::default(),
-        max_answer_bytes: cxskill::config::DEFAULT_MAX_ANSWER_BYTES,
-    };
     let job = Job {
         mode: Mode::Apply,
         confirmation: Confirmation::Given,
@@ -759,13 +762,7 @@ fn stale_full_sets_are_read_again_and_a_slow_reread_gives_way_to_per_agent_reads
         max_read_age: Duration::ZERO,
         ..Job::default()
     };
-    let input = Input::from_bytes(Source::Stdin, Format::Csv, roster_csv(&rows));
-    let roster = cxskill::roster::parse(&input, &Default::default());
-    let applied = sandbox.runtime.block_on(async {
-        let client = Client::connect(&connection).await.expect("connect");
-        let planned = job.plan(&client, &roster.rows).await.expect("plan");
-        job.apply(&client, planned, Interrupt::new(), &|_| ()).await
-    });
+    let applied = apply_in_process(&sandbox, &rows, &job, None);
     assert!(applied.fatal.is_none(), "{:?}", applied.fatal);
     assert_eq!(sandbox.state(), roster_target(&state, &rows));
     let rereads = sandbox
@@ -875,4 +872,75 @@ fn a_replacing_put_never_removes_what_the_tenant_refused_to_remove() {
     let mut expected = roster_target(&state, &rows[..1]);
     expected.insert((1, refused), state[&(1, refused)]);
     assert_eq!(tenant, expected);
+}
+
+#[test]
+fn a_signal_during_the_canary_read_sends_no_upsert() {
+    use cxskill::job::{Confirmation, Job, Mode};
+    use cxskill::outcome::Status;
+    use std::time::Duration;
+
+    let state = seeded_state(4, 21);
+    let sandbox = Rehearsal::with_tenant(
+        tenant_of(&state, 4, &[]),
+        SandboxOptions {
+            latency: Duration::from_millis(400),
+            ..SandboxOptions::default()
+        },
+    );
+    // Each agent gains a skill it lacks, at 1..=5: one upsert body, the
+    // canary. Under a freshness limit of zero its baseline is read again
+    // first, and the signal lands during that read.
+    let rows: Vec<Row> = (1..=4)
+        .map(|a| {
+            let lacking = (1..=SEEDED_SKILLS)
+                .map(seeded_skill)
+                .find(|&s| !state.contains_key(&(a, s)))
+                .unwrap();
+            (a, lacking, Some(3))
+        })
+        .collect();
+    let job = Job {
+        mode: Mode::Apply,
+        confirmation: Confirmation::Given,
+        max_read_age: Duration::ZERO,
+        ..Job::default()
+    };
+    let planned_reads = sandbox.requests().len();
+    let applied = apply_in_process(&sandbox, &rows, &job, Some(Duration::from_millis(150)));
+    assert!(applied.interrupted.is_some());
+    let requests = sandbox.requests();
+    assert!(
+        requests[planned_reads..]
+            .iter()
+            .any(|r| r.method == "GET" && r.path.ends_with("/skills/agents")),
+        "the canary's baseline was read: {:?}",
+        sandbox.endpoints()
+    );
+    assert!(
+        requests
+            .iter()
+            .all(|r| r.method == "GET" || r.path.ends_with("/auth/token")),
+        "no write after the signal: {:?}",
+        sandbox.endpoints()
+    );
+    assert_eq!(sandbox.state(), state);
+    let changed: Vec<_> = applied
+        .rows
+        .iter()
+        .filter(|r| {
+            r.action
+                .is_some_and(|a| a != cxskill::plan::Action::Unchanged)
+        })
+        .collect();
+    assert_eq!(changed.len(), 4);
+    for row in changed {
+        assert_eq!(row.status, Status::Failed, "{row:?}");
+        assert!(
+            row.error
+                .as_deref()
+                .is_some_and(|e| e.contains("interrupted (SIGINT), not sent")),
+            "{row:?}"
+        );
+    }
 }

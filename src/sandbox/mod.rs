@@ -506,6 +506,23 @@ impl SandboxHandle {
         self.app.credentials.clone()
     }
 
+    /// The credentials a client signs in with: the first read-write access
+    /// key and the API client, the secret sent in the body.
+    pub fn client_credentials(&self) -> crate::config::Credentials {
+        use crate::config::{ApiClient, Credentials, TokenAuth};
+        use crate::secret::Secret;
+        let c = self.credentials();
+        Credentials::AccessKey {
+            access_key_id: c.access_key_id,
+            access_key_secret: Secret::new(c.access_key_secret),
+            client: Some(ApiClient {
+                id: c.client_id,
+                secret: Secret::new(c.client_secret),
+                auth: TokenAuth::Body,
+            }),
+        }
+    }
+
     /// A fresh access token for the tenant's first read-write key, exactly
     /// as `POST /auth/token` would issue it (a JWT carrying `tenantId`,
     /// living for the token TTL): a pre-issued token to discover from,

@@ -1,12 +1,33 @@
-//! Seeded tenants and rosters of known shape, shared by the integration
-//! tests and `examples/bench_requests.rs` (which includes this file by
-//! path), so a benchmark measures the same tenants the tests prove.
+//! Seeded tenants, rosters of known shape, and an in-process connection
+//! to a sandbox, shared by the integration tests and
+//! `examples/bench_requests.rs` (which includes this file by path), so a
+//! benchmark measures the same tenants the tests prove.
 
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
 
-use cxskill::sandbox::Tenant;
+use std::time::Duration;
+
+use cxskill::config::{Connection, DEFAULT_MAX_ANSWER_BYTES, RetryPolicy};
+use cxskill::sandbox::{SandboxHandle, Tenant};
+
+/// A library client's connection to a sandbox, through discovery as
+/// against a real tenant.
+pub fn connection(handle: &SandboxHandle, rate: f64, concurrency: usize) -> Connection {
+    Connection {
+        api_base: None,
+        api_version: "v34.0".to_owned(),
+        token_url: handle.token_url(),
+        credentials: handle.client_credentials(),
+        connect_timeout: Duration::from_secs(5),
+        request_timeout: Duration::from_secs(30),
+        rate,
+        concurrency,
+        retry: RetryPolicy::default(),
+        max_answer_bytes: DEFAULT_MAX_ANSWER_BYTES,
+    }
+}
 
 /// The skills of a seeded tenant: ids 100001..=100020.
 pub const SEEDED_SKILLS: u64 = 20;
