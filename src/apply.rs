@@ -46,6 +46,7 @@ use crate::outcome::{ConcurrentChange, RowOutcome, Status};
 use crate::plan::{Action, Plan};
 use crate::read::{self, Activity, Change, FullSetRead, FullSetStamp, Holdings, Known};
 use crate::requests::{self, Strategy, Write, WriteKind, Writes};
+use crate::wire::SkillsBody;
 
 /// How long requests in flight may take to finish after a signal.
 const GRACE: Duration = Duration::from_secs(5);
@@ -769,21 +770,24 @@ impl<'a> Run<'a> {
         let mut skills: Vec<u64> = baseline.iter().map(|((_, s), _)| *s).collect();
         skills.sort_unstable();
         skills.dedup();
-        let mut after = Holdings::default();
-        if let Err(error) = read::read_skills(self.client, &mut after, &skills, None).await {
-            self.read_failed(&error);
-            return Canary::CannotVerify(error.to_string());
-        }
-        let vanished: Vec<((u64, u64), State)> = baseline
-            .into_iter()
-            .filter(|((agent, skill), _)| {
-                // A skill deleted from the catalogue since is not the
-                // upsert's doing.
-                !after.is_invalid_skill(*skill) && after.get(*agent, *skill) == Known::Absent
-            })
-            .collect();
-        let changes = self.holdings_refresh(&after, &skills);
-        self.note_changes(&changes);
+        let changes = match read::read_skills(self.client, &mut self.holdings, &skills, None).await
+        {
+            Ok(changes) => changes,
+            Err(error) => {
+                self.read_failed(&error);
+                return Canary::CannotVerify(error.to_string());
+            }
+        };
+        // What the body did not name and the read no longer lists is gone;
+        // a skill deleted from the catalogue since is not the upsert's
+        // doing.
+        let watched: HashSet<(u64, u64)> = baseline.iter().map(|(key, _)| *key).collect();
+        let (vanished, others): (Vec<Change>, Vec<Change>) = changes.into_iter().partition(|c| {
+            c.after.is_none()
+                && watched.contains(&(c.agent, c.skill))
+                && !self.holdings.is_invalid_skill(c.skill)
+        });
+        self.note_changes(&others);
         if vanished.is_empty() {
             debug!("canary: the upsert kept every assignment it did not name");
             return Canary::Verified;
@@ -798,88 +802,67 @@ impl<'a> Run<'a> {
         Canary::Verified
     }
 
-    /// Takes a canary read into the holdings, and the changes it shows.
-    fn holdings_refresh(&mut self, after: &Holdings, skills: &[u64]) -> Vec<Change> {
-        let skills: HashSet<u64> = skills.iter().copied().collect();
-        let mut changes = Vec::new();
-        let agents: HashSet<u64> = self.roster_agents.clone();
-        for agent in agents {
-            for (skill, before) in self.holdings.seen_of(agent) {
-                if !skills.contains(&skill) {
-                    continue;
-                }
-                if let Known::Held(now) = after.get(agent, skill)
-                    && now != before
-                {
-                    changes.push(Change {
-                        agent,
-                        skill,
-                        before: Some(before),
-                        after: Some(now),
-                        was_known: true,
-                    });
-                    self.holdings.record(agent, skill, Some(now));
-                }
+    /// Puts back assignments a replacing upsert wiped: per-agent POSTs of
+    /// their states before. Only a row of the answer that says so counts
+    /// as restored.
+    async fn restore(&mut self, vanished: Vec<Change>) {
+        let mut by_agent: BTreeMap<u64, Vec<(u64, State)>> = BTreeMap::new();
+        for change in vanished {
+            if let Some(before) = change.before {
+                by_agent
+                    .entry(change.agent)
+                    .or_default()
+                    .push((change.skill, before));
             }
         }
-        changes
-    }
-
-    /// Puts back assignments a replacing upsert wiped: per-agent POSTs of
-    /// their states before.
-    async fn restore(&mut self, vanished: Vec<((u64, u64), State)>) {
-        let mut by_agent: BTreeMap<u64, Vec<(u64, State)>> = BTreeMap::new();
-        for ((agent, skill), state) in vanished {
-            by_agent.entry(agent).or_default().push((skill, state));
-        }
         for (agent, skills) in by_agent {
-            let body = crate::wire::SkillsBody {
+            let body = SkillsBody {
                 skills: skills
                     .iter()
-                    .map(|&(skill, state)| crate::wire::SkillWrite {
-                        skill_id: crate::wire::IdString(skill),
-                        proficiency: Some(state.proficiency),
-                        is_active: Some(state.active),
-                    })
+                    .map(|&(skill, state)| requests::full_row(skill, state))
                     .collect(),
             };
-            let path = format!("/agents/{agent}/skills");
-            let restored = self
+            let write = Write {
+                kind: WriteKind::AgentPost,
+                target: Some(agent),
+                pairs: Vec::new(),
+            };
+            let answer = self
                 .client
                 .send(
-                    reqwest::Method::POST,
-                    crate::client::Route::AgentSkills,
-                    &path,
+                    write.method(),
+                    write.kind.route(),
+                    &write.path(),
                     Some(&body),
                 )
                 .await;
-            let failed: Vec<u64> = match &restored {
-                Ok(response) => match response.result_set().as_ref().and_then(|s| s.rows()) {
-                    Some(rows) => rows
-                        .iter()
-                        .filter(|r| !r.success)
-                        .filter_map(|r| r.skill_id)
-                        .collect(),
-                    None => skills.iter().map(|(s, _)| *s).collect(),
-                },
-                Err(_) => skills.iter().map(|(s, _)| *s).collect(),
+            let said: HashMap<u64, bool> = match &answer {
+                Ok(response) => response
+                    .result_set()
+                    .as_ref()
+                    .and_then(|set| set.rows())
+                    .unwrap_or_default()
+                    .iter()
+                    .filter_map(|row| row.skill_id.map(|skill| (skill, row.success)))
+                    .collect(),
+                Err(_) => HashMap::new(),
             };
             for (skill, state) in skills {
-                if failed.contains(&skill) {
-                    self.warnings.push(format!(
-                        "agent {agent} skill {skill}: wiped by the upsert and NOT restored; it was at {state}"
-                    ));
-                } else {
-                    self.warnings.push(format!(
-                        "agent {agent} skill {skill}: wiped by the upsert and restored at {state}"
-                    ));
-                }
+                let outcome = match said.get(&skill) {
+                    Some(true) => {
+                        self.holdings.record(agent, skill, Some(state));
+                        "restored"
+                    }
+                    Some(false) => "NOT restored",
+                    None => "perhaps not restored (no answer confirmed it)",
+                };
+                self.warnings.push(format!(
+                    "agent {agent} skill {skill}: wiped by the upsert and {outcome}; it was at {state}"
+                ));
             }
         }
     }
 
-    /// One write alone, given [`GRACE`] like any other once the run is
-    /// stopping.
     async fn run_single(&mut self, write: Write, queue: &mut VecDeque<Write>) {
         let mut in_flight: FuturesUnordered<Task<'a>> = FuturesUnordered::new();
         in_flight.push(self.launch(write));

@@ -412,7 +412,7 @@ pub fn put_body(
     }
 }
 
-fn full_row(skill: u64, state: State) -> SkillWrite {
+pub(crate) fn full_row(skill: u64, state: State) -> SkillWrite {
     SkillWrite {
         skill_id: IdString(skill),
         proficiency: Some(state.proficiency),

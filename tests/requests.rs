@@ -497,9 +497,31 @@ fn the_canary_stops_a_tenant_whose_upsert_replaces_and_puts_back_what_it_wiped()
             (a, s, Some(4))
         })
         .collect();
-    let (out, _) = apply(&sandbox, &rows, &["--batch-size", "5"]);
+    let (out, report) = apply(&sandbox, &rows, &["--batch-size", "5"]);
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     assert!(stderr(&out).contains("replaces"), "{}", stderr(&out));
+    // Each put back is said so, from the answer's own rows; the wipe is
+    // not someone else's change.
+    let wiped: Vec<&str> = report["warnings"]
+        .as_array()
+        .expect("warnings")
+        .iter()
+        .filter_map(Value::as_str)
+        .filter(|w| w.contains("wiped by the upsert"))
+        .collect();
+    assert!(!wiped.is_empty(), "{report}");
+    assert!(
+        wiped
+            .iter()
+            .all(|w| w.contains("wiped by the upsert and restored")),
+        "{wiped:?}"
+    );
+    assert!(
+        report["concurrent_changes"]
+            .as_array()
+            .is_none_or(Vec::is_empty),
+        "{report}"
+    );
     assert!(stderr(&out).contains("--no-bulk"), "{}", stderr(&out));
     // Only the first body went out; every assignment it wiped is back, so
     // nothing the roster did not name is lost.
