@@ -59,7 +59,7 @@ const SETTLE_AFTER_SIGNAL: Duration = Duration::from_secs(5);
 const GONE_AFTER: u32 = 3;
 
 /// The reason given for a row a bulk answer refuses without one.
-pub const NO_REASON: &str = "rejected by the tenant (no reason given)";
+const NO_REASON: &str = "rejected by the tenant (no reason given)";
 
 /// How to apply.
 #[derive(Debug, Clone)]

@@ -569,7 +569,7 @@ async fn run_against(
     let mut rows = applied.rows;
     rows.append(&mut invalid);
     let mut report = RunReport::new(rows, client.counts(), applied.fatal);
-    report.interrupted = applied.interrupted.map(|s| s.name().to_owned());
+    report.interrupted = applied.interrupted;
     report.concurrent_changes = concurrent;
     report.concurrent_changes.extend(applied.concurrent);
     report.warnings = applied.warnings;

@@ -37,6 +37,19 @@ impl Signal {
     }
 }
 
+impl std::fmt::Display for Signal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// In a report, by its name.
+impl serde::Serialize for Signal {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name())
+    }
+}
+
 /// A flag the first signal raises, shared by the binary and the engine.
 #[derive(Debug, Clone, Default)]
 pub struct Interrupt {

@@ -183,11 +183,6 @@ impl Planned {
     pub fn invalid_count(&self) -> usize {
         self.invalid.len() + self.plan.rejected.iter().filter(|r| r.invalid).count()
     }
-
-    /// The total of [`Planned::expected`].
-    pub fn expected_total(&self) -> u64 {
-        self.expected.values().sum()
-    }
 }
 
 impl Job {
@@ -270,12 +265,8 @@ impl Job {
                 }
             }
             Mode::Apply => {
-                if let Some(signal) = &report.interrupted {
-                    if signal == "SIGTERM" {
-                        exit_codes::TERMINATED
-                    } else {
-                        exit_codes::INTERRUPTED
-                    }
+                if let Some(signal) = report.interrupted {
+                    signal.exit_code()
                 } else if report.fatal.is_some() {
                     exit_codes::FAILURE
                 } else if s.failed + s.unknown + s.invalid > 0 {
@@ -599,6 +590,7 @@ fn expected_requests(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::interrupt::Signal;
     use crate::model::Target;
     use crate::outcome::{RowOutcome, RunReport, Status};
     use crate::plan::tests::{catalogue, holdings, row, set};
@@ -753,9 +745,9 @@ mod tests {
         let mut fatal = report(&[Status::Applied]);
         fatal.fatal = Some("gone".into());
         assert_eq!(apply.exit_code(&fatal, None, None), 3);
-        fatal.interrupted = Some("SIGINT".into());
+        fatal.interrupted = Some(Signal::Interrupt);
         assert_eq!(apply.exit_code(&fatal, None, None), 130);
-        fatal.interrupted = Some("SIGTERM".into());
+        fatal.interrupted = Some(Signal::Terminate);
         assert_eq!(apply.exit_code(&fatal, None, None), 143);
         assert_eq!(
             apply.exit_code(&report(&[]), None, Some(&Stop::Declined)),

@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::client::RequestCounts;
+use crate::interrupt::Signal;
 use crate::model::{State, Target};
 use crate::plan::{Action, Pair, Plan, RejectedRow};
 use crate::roster::Issue;
@@ -195,7 +196,7 @@ pub struct RunReport {
     pub fatal: Option<String>,
     /// The signal that interrupted the run (`SIGINT`, `SIGTERM`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub interrupted: Option<String>,
+    pub interrupted: Option<Signal>,
     /// Assignments outside the roster that someone else changed during the
     /// run; each was kept.
     #[serde(skip_serializing_if = "Vec::is_empty")]

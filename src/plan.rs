@@ -110,18 +110,6 @@ impl Plan {
         self.rejected.iter().any(|r| r.invalid)
     }
 
-    /// The agents with something to change, in the order they first
-    /// appear.
-    pub fn changed_agents(&self) -> Vec<u64> {
-        let mut seen = HashSet::new();
-        self.pairs
-            .iter()
-            .filter(|p| p.changes())
-            .map(|p| p.agent)
-            .filter(|a| seen.insert(*a))
-            .collect()
-    }
-
     /// The roster's pairs, for telling them from assignments outside it.
     pub fn named(&self) -> HashSet<(u64, u64)> {
         self.pairs
