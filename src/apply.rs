@@ -321,7 +321,7 @@ impl<'a> Run<'a> {
                     queue.extend(converted);
                     continue;
                 }
-                in_flight.push(self.launch(write));
+                in_flight.extend(self.launch(write));
             }
             if in_flight.is_empty() {
                 break;
@@ -357,9 +357,17 @@ impl<'a> Run<'a> {
         }
     }
 
-    fn launch(&mut self, write: Write) -> Task<'a> {
-        let body = write.body(self.plan);
-        self.launch_with(write, body, None)
+    /// A phase-one write under way; a full-set PUT is built and launched
+    /// only by [`Run::put`], from a fresh read.
+    fn launch(&mut self, write: Write) -> Option<Task<'a>> {
+        let Some(body) = write.body(self.plan) else {
+            self.not_sent(
+                &write.pairs,
+                "not sent: a full-set PUT without a fresh read",
+            );
+            return None;
+        };
+        Some(self.launch_with(write, body, None))
     }
 
     /// A write under way. With a `deadline`, no attempt starts after it
@@ -865,7 +873,10 @@ impl<'a> Run<'a> {
 
     async fn run_single(&mut self, write: Write, queue: &mut VecDeque<Write>) {
         let mut in_flight: FuturesUnordered<Task<'a>> = FuturesUnordered::new();
-        in_flight.push(self.launch(write));
+        in_flight.extend(self.launch(write));
+        if in_flight.is_empty() {
+            return;
+        }
         let mut grace: Option<Instant> = None;
         let step = loop {
             match self.next_done(&mut in_flight, &mut grace).await {

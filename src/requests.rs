@@ -138,11 +138,12 @@ impl Write {
         agents
     }
 
-    /// The body of every write but the PUT (whose full set is read at send
-    /// time: [`put_body`]).
-    pub fn body(&self, plan: &Plan) -> Body {
+    /// The body of every write but the PUT, whose full set is read at send
+    /// time ([`put_body`]): `None` for it, never an empty set that a
+    /// replacing PUT would take for "remove everything".
+    pub fn body(&self, plan: &Plan) -> Option<Body> {
         let pairs = || self.pairs.iter().map(|&i| &plan.pairs[i]);
-        match self.kind {
+        Some(match self.kind {
             WriteKind::Upsert => Body::Upsert(upsert_body(pairs())),
             WriteKind::AgentPost => Body::Skills(SkillsBody {
                 skills: pairs()
@@ -165,8 +166,8 @@ impl Write {
                     })
                     .collect(),
             }),
-            WriteKind::AgentPut => Body::Skills(SkillsBody { skills: Vec::new() }),
-        }
+            WriteKind::AgentPut => return None,
+        })
     }
 
     /// Splits a body in two (for a 413, or a body that keeps failing), by
@@ -475,7 +476,7 @@ mod tests {
                 (WriteKind::AgentPut, Some(2), 1)
             ]
         );
-        let Body::Upsert(body) = writes.first[0].body(&p) else {
+        let Some(Body::Upsert(body)) = writes.first[0].body(&p) else {
             panic!("not an upsert")
         };
         assert_eq!(
