@@ -3,6 +3,7 @@
 //! page of agents and of skills, and the business unit; on failure, which
 //! of the usual suspects it is, in words a user can act on.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use serde_json::json;
@@ -213,8 +214,13 @@ pub fn diagnose(error: &ClientError, api_root: &str, preissued: bool) -> AuthErr
 }
 
 impl AuthCheck {
-    /// What was found, then one line saying what was done.
+    /// What was found, then one line saying what was done. What the
+    /// tenant said is escaped for the terminal.
     pub fn human(&self) -> String {
+        use crate::report::terminal_safe as safe;
+        fn said<'t>(text: Option<&'t str>, missing: &'static str) -> Cow<'t, str> {
+            text.map_or(Cow::Borrowed(missing), safe)
+        }
         let how = if self.preissued_token {
             "pre-issued token"
         } else {
@@ -228,12 +234,12 @@ impl AuthCheck {
         let host = if self.discovered {
             format!(
                 "{}  (discovered: area {}, cluster {})",
-                self.api_host,
-                self.area.as_deref().unwrap_or("?"),
-                self.cluster.as_deref().unwrap_or("?")
+                safe(&self.api_host),
+                said(self.area.as_deref(), "?"),
+                said(self.cluster.as_deref(), "?")
             )
         } else {
-            format!("{}  (configured api_base)", self.api_host)
+            format!("{}  (configured api_base)", safe(&self.api_host))
         };
         let count = |n: Option<u64>| n.map_or_else(|| "?".to_owned(), |n| n.to_string());
         let done = match (self.agents, self.skills) {
@@ -254,9 +260,9 @@ impl AuthCheck {
              \x20 skills         {}\n\
              \x20 token          {lifetime}\n\
              ok: authenticated with the {how}{done}\n",
-            self.api_root,
-            self.tenant_id.as_deref().unwrap_or("(not stated)"),
-            self.business_unit.as_deref().unwrap_or("(not stated)"),
+            safe(&self.api_root),
+            said(self.tenant_id.as_deref(), "(not stated)"),
+            said(self.business_unit.as_deref(), "(not stated)"),
             if self.preissued_token {
                 "(not used)"
             } else {
@@ -303,6 +309,32 @@ mod tests {
     use super::*;
 
     const ROOT: &str = "https://api.example/inContactAPI/services/v34.0";
+
+    #[test]
+    fn what_the_tenant_says_reaches_the_terminal_escaped() {
+        let hostile = "\u{1b}]0;owned\u{7}\u{1b}[2J";
+        let check = AuthCheck {
+            api_root: ROOT.to_owned(),
+            api_host: "https://api.example".to_owned(),
+            discovered: true,
+            area: Some(hostile.to_owned()),
+            cluster: Some(hostile.to_owned()),
+            tenant_id: Some(hostile.to_owned()),
+            business_unit: Some("12\u{202e}34".to_owned()),
+            token_url: "https://auth.example/token".to_owned(),
+            preissued_token: false,
+            agents: Some(3),
+            skills: Some(4),
+            token_lifetime: Some(3600),
+        };
+        let shown = check.human();
+        assert!(
+            !shown.contains('\u{1b}') && !shown.contains('\u{7}') && !shown.contains('\u{202e}'),
+            "{shown:?}"
+        );
+        assert!(shown.contains("owned"), "{shown}");
+        assert_eq!(shown.lines().count(), 9, "{shown}");
+    }
 
     #[test]
     fn each_client_error_maps_to_its_failure() {

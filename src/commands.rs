@@ -187,15 +187,17 @@ pub fn show(args: &ShowArgs, global: &Global) -> i32 {
                 .unwrap_or_else(|| "at an unknown time".to_owned());
             print(&format!(
                 "plan made {age} ({}) from {} ({}), for tenant {} business unit {}\n",
-                saved.created,
+                report::terminal_safe(&saved.created),
                 report::terminal_safe(&saved.roster.name),
-                saved.roster.sha256,
-                saved.tenant.tenant_id.as_deref().unwrap_or("(unknown)"),
-                saved
-                    .tenant
-                    .business_unit_id
-                    .as_deref()
-                    .unwrap_or("(unknown)"),
+                report::terminal_safe(&saved.roster.sha256),
+                report::terminal_safe(saved.tenant.tenant_id.as_deref().unwrap_or("(unknown)")),
+                report::terminal_safe(
+                    saved
+                        .tenant
+                        .business_unit_id
+                        .as_deref()
+                        .unwrap_or("(unknown)")
+                ),
             ));
             print(&report::plan_human(
                 &saved.as_plan(),
