@@ -312,6 +312,13 @@ pub struct JobArgs {
     #[arg(long)]
     pub prune: bool,
 
+    #[command(flatten)]
+    pub writes: WriteArgs,
+}
+
+/// How the writes go: what `apply` and `undo` share.
+#[derive(Debug, Args)]
+pub struct WriteArgs {
     /// Rows per write body (agent × skill pairs, for the bulk upsert); a
     /// full-set PUT is never split.
     #[arg(long, default_value_t = cxskill::requests::DEFAULT_BATCH_SIZE as u64, value_name = "N",
@@ -323,6 +330,16 @@ pub struct JobArgs {
     /// falls back by itself when they answer 405, 501 or a bare 404).
     #[arg(long)]
     pub no_bulk: bool,
+}
+
+impl WriteArgs {
+    pub fn strategy(&self) -> cxskill::requests::Strategy {
+        cxskill::requests::Strategy {
+            bulk: !self.no_bulk,
+            batch_size: usize::try_from(self.batch_size)
+                .unwrap_or(cxskill::requests::DEFAULT_BATCH_SIZE),
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -411,14 +428,8 @@ pub struct UndoArgs {
     #[arg(long, default_value_t = 50, value_name = "N")]
     pub max_removals: u64,
 
-    /// Rows per write body (see `apply --batch-size`).
-    #[arg(long, default_value_t = cxskill::requests::DEFAULT_BATCH_SIZE as u64, value_name = "N",
-          value_parser = clap::value_parser!(u64).range(1..=1000))]
-    pub batch_size: u64,
-
-    /// Write per agent only (see `apply --no-bulk`).
-    #[arg(long)]
-    pub no_bulk: bool,
+    #[command(flatten)]
+    pub writes: WriteArgs,
 }
 
 #[derive(Debug, Args)]

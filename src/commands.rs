@@ -29,7 +29,6 @@ use cxskill::outcome::{self, RunReport};
 use cxskill::planfile::{self, RosterDigest, SavedPlan, TenantId};
 use cxskill::progress::ProgressLine;
 use cxskill::report::{self, Output};
-use cxskill::requests::{DEFAULT_BATCH_SIZE, Strategy};
 use cxskill::roster::{self, Input};
 use cxskill::sandbox::{self, SandboxHandle, SandboxOptions, Tenant};
 use cxskill::settings::{self, Config, Effective, Flags};
@@ -141,10 +140,7 @@ pub fn undo(args: &UndoArgs, global: &Global) -> i32 {
         // reason to stop.
         allow_drift: true,
         confirmation: confirmation(args.yes, args.connection.sandbox),
-        strategy: Strategy {
-            bulk: !args.no_bulk,
-            batch_size: usize::try_from(args.batch_size).unwrap_or(DEFAULT_BATCH_SIZE),
-        },
+        strategy: args.writes.strategy(),
         ..Job::default()
     };
     if let Some(stop) = job.needs_terminal() {
@@ -263,10 +259,7 @@ fn given(args: &RosterArgs) -> Result<Given, i32> {
 fn job_of(args: &JobArgs) -> Job {
     Job {
         prune: args.prune,
-        strategy: Strategy {
-            bulk: !args.no_bulk,
-            batch_size: usize::try_from(args.batch_size).unwrap_or(DEFAULT_BATCH_SIZE),
-        },
+        strategy: args.writes.strategy(),
         ..Job::default()
     }
 }
