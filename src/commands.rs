@@ -654,13 +654,16 @@ fn finish(
     report: &RunReport,
     planned: bool,
 ) {
-    match global.output {
-        Output::Json => print(&report::run_json(report)),
-        Output::Human if global.quiet || planned => {}
-        Output::Human => print(&report::run_human(report)),
+    // The JSON once, for stdout and `--report` alike.
+    let json = (global.output == Output::Json || records.report.is_some())
+        .then(|| report::run_json(report));
+    match (global.output, &json) {
+        (Output::Json, Some(json)) => print(json),
+        (Output::Human, _) if !(global.quiet || planned) => print(&report::run_human(report)),
+        _ => {}
     }
-    if let Some(path) = &records.report
-        && let Err(e) = files::write_atomic(path, report::run_json(report).as_bytes())
+    if let (Some(path), Some(json)) = (&records.report, &json)
+        && let Err(e) = files::write_atomic(path, json.as_bytes())
     {
         report_error(&format!("cannot write the report {}: {e}", path.display()));
     }

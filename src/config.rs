@@ -51,6 +51,16 @@ pub enum TokenAuth {
     Basic,
 }
 
+impl TokenAuth {
+    /// As a config file or `config show` spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenAuth::Body => "body",
+            TokenAuth::Basic => "basic",
+        }
+    }
+}
+
 impl std::str::FromStr for TokenAuth {
     type Err = String;
 

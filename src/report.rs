@@ -68,8 +68,10 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<str>,
 {
-    let cells: Vec<S> = cells.into_iter().collect();
-    writer.write_record(cells.iter().map(|c| csv_safe(c.as_ref()).into_owned()))
+    for cell in cells {
+        writer.write_field(csv_safe(cell.as_ref()).as_bytes())?;
+    }
+    writer.write_record(None::<&[u8]>)
 }
 
 /// Appends one line of human output, made [`terminal_safe`].

@@ -296,12 +296,6 @@ impl From<std::io::Error> for ReadFailure {
 }
 
 impl Input {
-    /// Reads a file, or stdin for `-`, with the default options. `format:
-    /// None` takes the default for the source.
-    pub fn read(arg: &Path, format: Option<Format>) -> Result<Input, ReadError> {
-        Input::read_with(arg, format, ReadOptions::default())
-    }
-
     /// Reads a file, or stdin for `-`: at most `options.max_roster_bytes`,
     /// and only from a regular file (a FIFO or a device could block or
     /// never end).

@@ -1361,15 +1361,8 @@ impl Effective {
             (
                 "token_auth",
                 Shown::Value(
-                    match self.token_auth.value {
-                        TokenAuth::Body => "body",
-                        TokenAuth::Basic => "basic",
-                    }
-                    .to_owned(),
-                    json!(match self.token_auth.value {
-                        TokenAuth::Body => "body",
-                        TokenAuth::Basic => "basic",
-                    }),
+                    self.token_auth.value.as_str().to_owned(),
+                    json!(self.token_auth.value.as_str()),
                     &self.token_auth.source,
                 ),
             ),
