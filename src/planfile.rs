@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::model::{Proficiency, Row, SkillId, State, Target};
-use crate::plan::{Action, Pair, Plan, RejectedRow};
+use crate::plan::{self, Action, Pair, Plan, RejectedRow};
 use crate::read::{Holdings, Known};
 use crate::time;
 
@@ -449,22 +449,10 @@ pub fn unread(pair: &Pair, now: &Holdings) -> RejectedRow {
     }
 }
 
-/// A pair aimed at its target from the tenant's state now.
+/// A pair aimed at its target from the tenant's state now, as a fresh
+/// plan would aim it.
 fn retarget(pair: &Pair, now: Option<State>) -> Pair {
-    let after = match (pair.target, pair.after) {
-        (Target::Set { active: None, .. }, Some(after)) => Some(State {
-            proficiency: after.proficiency,
-            // The roster left the flag to the tenant: keep what it holds.
-            active: now.map_or(after.active, |n| n.active),
-        }),
-        (_, after) => after,
-    };
-    let action = match (now, after) {
-        (a, b) if a == b => Action::Unchanged,
-        (None, Some(_)) => Action::Add,
-        (Some(_), None) => Action::Remove,
-        _ => Action::Change,
-    };
+    let (action, after) = plan::transition(pair.target, now);
     Pair {
         before: now,
         after,
@@ -594,6 +582,44 @@ mod tests {
         assert_eq!(pair.action, Action::Change);
         assert_eq!(pair.before.map(|s| s.proficiency), Some(9));
         assert_eq!(pair.after.map(|s| s.proficiency), Some(2));
+    }
+
+    #[test]
+    fn allow_drift_adds_a_pair_removed_since_as_a_fresh_plan_would() {
+        // Agent 10 holds skill 3 at 4, inactive; the roster moves it to 6
+        // and leaves the flag to the tenant: planned inactive.
+        let rows = [row(2, 10, 3, set(6, None))];
+        let plan = crate::plan::build(&rows, &holdings(), &catalogue(), false);
+        assert_eq!(plan.pairs[0].after.map(|s| s.active), Some(false));
+        let saved = SavedPlan::new(
+            &plan,
+            &holdings(),
+            RosterDigest {
+                name: "r.csv".into(),
+                sha256: digest(b"roster"),
+            },
+            TenantId {
+                tenant_id: None,
+                business_unit_id: None,
+            },
+            BTreeMap::new(),
+            std::time::UNIX_EPOCH,
+        );
+        // Someone removes it after the plan.
+        let mut now = holdings();
+        now.record(10, 3, None);
+        let (retargeted, drift) = saved.against(&now, true);
+        assert_eq!(drift.len(), 1);
+        let fresh = crate::plan::build(&rows, &now, &catalogue(), false);
+        assert_eq!(retargeted.pairs, fresh.pairs);
+        assert_eq!(retargeted.pairs[0].action, Action::Add);
+        assert_eq!(
+            retargeted.pairs[0].after,
+            Some(State {
+                proficiency: 6,
+                active: true
+            })
+        );
     }
 
     #[test]
