@@ -28,6 +28,9 @@ pub const FORMAT: &str = "cxskill-plan";
 /// The version this build writes and reads.
 pub const VERSION: u32 = 1;
 
+/// Why a plan that does not match its checksum is damaged.
+const CHECKSUM_MISMATCH: &str = "its checksum does not match its content (edited or truncated?)";
+
 /// A saved plan, as written.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SavedPlan {
@@ -111,10 +114,8 @@ pub enum PlanFileError {
         "{name}: the plan was written by a cxskill that uses plan format version {found}; this cxskill reads version {VERSION}: make the plan again with this cxskill"
     )]
     UnknownVersion { name: String, found: u32 },
-    #[error(
-        "{name}: the plan is damaged: its checksum does not match its content (edited or truncated?); make the plan again"
-    )]
-    Damaged { name: String },
+    #[error("{name}: the plan is damaged: {reason}; make the plan again")]
+    Damaged { name: String, reason: String },
     #[error(
         "{name}: the plan was made for {planned}, but this is {here}; nothing was sent (plan against this tenant instead)"
     )]
@@ -250,14 +251,22 @@ impl SavedPlan {
                 found: u32::try_from(version).unwrap_or(u32::MAX),
             });
         }
-        let saved: SavedPlan =
-            serde_json::from_value(value).map_err(|_| PlanFileError::Damaged {
-                name: name.to_owned(),
-            })?;
+        let damaged = |reason: String| PlanFileError::Damaged {
+            name: name.to_owned(),
+            reason,
+        };
+        let edited = || damaged(CHECKSUM_MISMATCH.to_owned());
+        let saved: SavedPlan = serde_json::from_value(value).map_err(|_| edited())?;
         if saved.checksum != saved.computed_checksum() {
-            return Err(PlanFileError::Damaged {
-                name: name.to_owned(),
-            });
+            return Err(edited());
+        }
+        // A checksum proves the file whole, not that it holds what cxskill
+        // writes: every change and rejection must read as one.
+        for change in &saved.changes {
+            change.pair().map_err(&damaged)?;
+        }
+        for rejection in &saved.rejected {
+            rejection.row().map_err(&damaged)?;
         }
         Ok(saved)
     }
@@ -310,14 +319,13 @@ impl SavedPlan {
     }
 
     /// The plan as `plan` showed it: its pairs with their before-state.
+    /// Every change and rejection converts: [`SavedPlan::parse`] refuses
+    /// a plan holding one that does not, and [`SavedPlan::new`] saves only
+    /// a plan's own.
     pub fn as_plan(&self) -> Plan {
         Plan {
-            pairs: self.changes.iter().filter_map(SavedPair::pair).collect(),
-            rejected: self
-                .rejected
-                .iter()
-                .filter_map(SavedRejection::row)
-                .collect(),
+            pairs: self.changes.iter().flat_map(SavedPair::pair).collect(),
+            rejected: self.rejected.iter().flat_map(SavedRejection::row).collect(),
             skill_names: self
                 .skill_names
                 .iter()
@@ -388,17 +396,21 @@ pub struct Drift {
 }
 
 impl SavedPair {
-    /// The pair, when its levels are valid (a plan that passed its
-    /// checksum was written with valid ones).
-    fn pair(&self) -> Option<Pair> {
+    /// The pair, or why the saved change is not one.
+    fn pair(&self) -> Result<Pair, String> {
         let target = match self.after {
             Some(after) => Target::Set {
-                proficiency: Proficiency::new(i64::from(after.proficiency))?,
+                proficiency: Proficiency::new(i64::from(after.proficiency)).ok_or_else(|| {
+                    format!(
+                        "the change of line {} (agent {}, skill {}) sets proficiency {}, outside 1..=20",
+                        self.line, self.agent, self.skill, after.proficiency
+                    )
+                })?,
                 active: self.active,
             },
             None => Target::Remove,
         };
-        Some(Pair {
+        Ok(Pair {
             line: self.line,
             agent: self.agent,
             skill: self.skill,
@@ -411,12 +423,19 @@ impl SavedPair {
 }
 
 impl SavedRejection {
-    fn row(&self) -> Option<RejectedRow> {
-        Some(RejectedRow {
+    /// The rejected row, or why the saved rejection is not one.
+    fn row(&self) -> Result<RejectedRow, String> {
+        let skill = SkillId::new(self.skill).ok_or_else(|| {
+            format!(
+                "the rejected row of line {} (agent {}) names skill {}, which is not a skill id",
+                self.line, self.agent, self.skill
+            )
+        })?;
+        Ok(RejectedRow {
             row: Row {
                 line: self.line,
                 agent: self.agent,
-                skill: SkillId::new(self.skill)?,
+                skill,
                 target: Target::Remove,
             },
             invalid: self.invalid,
@@ -530,6 +549,42 @@ mod tests {
             SavedPlan::parse("p.json", b"{\"agent\": 1}"),
             Err(PlanFileError::NotAPlan { .. })
         ));
+    }
+
+    /// `plan` with its checksum computed again, as an editor who knows
+    /// the scheme would leave it.
+    fn resummed(mut plan: SavedPlan) -> String {
+        plan.checksum = plan.computed_checksum();
+        plan.to_json()
+    }
+
+    #[test]
+    fn a_valid_checksum_over_a_change_or_rejection_cxskill_never_writes_is_damage() {
+        let mut plan = saved();
+        plan.changes[0].after = Some(State {
+            proficiency: 25,
+            active: true,
+        });
+        let error = SavedPlan::parse("p.json", resummed(plan).as_bytes()).unwrap_err();
+        assert!(matches!(error, PlanFileError::Damaged { .. }), "{error}");
+        assert!(
+            error
+                .to_string()
+                .contains("the change of line 2 (agent 10, skill 2) sets proficiency 25"),
+            "{error}"
+        );
+
+        let mut plan = saved();
+        plan.rejected.push(SavedRejection {
+            line: 4,
+            agent: 10,
+            skill: 0,
+            invalid: true,
+            error: "skill 0 does not exist in this tenant".into(),
+        });
+        let error = SavedPlan::parse("p.json", resummed(plan).as_bytes()).unwrap_err();
+        assert!(matches!(error, PlanFileError::Damaged { .. }), "{error}");
+        assert!(error.to_string().contains("names skill 0"), "{error}");
     }
 
     #[test]
