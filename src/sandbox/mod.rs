@@ -557,7 +557,7 @@ impl SandboxHandle {
     /// Every assignment now, sorted by (agentId, skillId): the same data as
     /// `GET /__sandbox/state`.
     pub fn assignments(&self) -> Vec<HeldAssignment> {
-        self.app.assignments()
+        self.app.store.snapshot()
     }
 
     /// Sets (`Some((proficiency, isActive))`) or removes (`None`) one
@@ -584,18 +584,10 @@ impl SandboxHandle {
     /// now; nothing is queued if any is invalid.
     pub fn edit_before_first_write(&self, edits: Vec<TenantEdit>) -> Result<(), SandboxError> {
         for edit in &edits {
-            if self.app.store.agent_by_id(edit.agent_id).is_none() {
-                return Err(SandboxError::InvalidEdit(format!(
-                    "agent {} is not in the tenant",
-                    edit.agent_id
-                )));
-            }
-            if self.app.store.skill(edit.skill_id).is_none() {
-                return Err(SandboxError::InvalidEdit(format!(
-                    "skill {} is not in the tenant",
-                    edit.skill_id
-                )));
-            }
+            self.app
+                .store
+                .check_edit(edit.agent_id, edit.skill_id)
+                .map_err(SandboxError::InvalidEdit)?;
         }
         self.app.queue_edits(edits);
         Ok(())

@@ -41,7 +41,6 @@ use uuid::Uuid;
 
 use super::auth::{self, Tokens};
 use super::reply::{self, RowsApplied};
-use super::shapes::HeldAssignment;
 use super::store::Store;
 use super::tenant::{AccessKey, ApiClient, Tenant};
 use super::{
@@ -211,11 +210,6 @@ impl App {
     pub fn set_put_semantics(&self, semantics: PutSemantics) {
         self.replace
             .store(semantics == PutSemantics::Replace, Ordering::Relaxed);
-    }
-
-    /// Every assignment, sorted by (agentId, skillId).
-    pub fn assignments(&self) -> Vec<HeldAssignment> {
-        self.store.snapshot()
     }
 
     /// Records the bound address, once, when the server starts listening.

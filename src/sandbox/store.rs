@@ -473,12 +473,7 @@ impl Store {
         skill_id: u64,
         value: Option<(Proficiency, bool)>,
     ) -> Result<(), String> {
-        if self.agent_by_id(agent_id).is_none() {
-            return Err(format!("agent {agent_id} is not in the tenant"));
-        }
-        if self.skill(skill_id).is_none() {
-            return Err(format!("skill {skill_id} is not in the tenant"));
-        }
+        self.check_edit(agent_id, skill_id)?;
         let mut held = self.write();
         let now = self.clock.commit();
         match value {
@@ -495,6 +490,18 @@ impl Store {
             None => {
                 held.remove(&(agent_id, skill_id));
             }
+        }
+        Ok(())
+    }
+
+    /// Whether [`Store::set`] can edit this pair: both ids are the
+    /// tenant's.
+    pub fn check_edit(&self, agent_id: u64, skill_id: u64) -> Result<(), String> {
+        if self.agent_by_id(agent_id).is_none() {
+            return Err(format!("agent {agent_id} is not in the tenant"));
+        }
+        if self.skill(skill_id).is_none() {
+            return Err(format!("skill {skill_id} is not in the tenant"));
         }
         Ok(())
     }
