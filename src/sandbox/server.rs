@@ -349,7 +349,7 @@ impl App {
             elapsed_us = started.elapsed().as_micros() as u64,
             "sandbox request"
         );
-        self.record(record);
+        self.record(record, area == Area::Api && is_write);
         Handled {
             response,
             drop_connection,
@@ -448,9 +448,11 @@ impl App {
         )
     }
 
-    fn record(&self, record: RequestRecord) {
+    /// Logs a request; `api_write` counts it among the writes, as the
+    /// gate judged it (POST, PUT or DELETE under `/inContactAPI/`).
+    fn record(&self, record: RequestRecord, api_write: bool) {
         self.served.fetch_add(1, Ordering::Relaxed);
-        if record.method != "GET" && record.path.starts_with("/inContactAPI/") {
+        if api_write {
             self.writes.fetch_add(1, Ordering::Relaxed);
         }
         let mut log = self.log.lock().unwrap_or_else(PoisonError::into_inner);
