@@ -216,7 +216,35 @@ fn diff_row(
             ));
         }
     };
-    let (action, after) = match (row.target, before) {
+    let (action, after) = transition(row.target, before);
+    // Restating an assignment of an inactive skill, or removing one, is
+    // fine; assigning or changing it is not.
+    if !info.active() && matches!(action, Action::Add | Action::Change) {
+        return Err(reject(
+            false,
+            format!(
+                "skill {skill} ({}) is inactive in this tenant; activate it in CXone or drop the row",
+                info.skill_name
+            ),
+        ));
+    }
+    Ok(Pair {
+        line: row.line,
+        agent,
+        skill,
+        target: row.target,
+        action,
+        before,
+        after,
+    })
+}
+
+/// What reaching `target` from `before` takes, and the state it leaves:
+/// the one rule of a plan, a saved plan aimed again at a drifted pair, and
+/// an undo. A new assignment whose active column is empty is active; a
+/// changed one keeps the flag it has.
+pub(crate) fn transition(target: Target, before: Option<State>) -> (Action, Option<State>) {
+    match (target, before) {
         (Target::Remove, Some(_)) => (Action::Remove, None),
         (Target::Remove, None) => (Action::Unchanged, None),
         (
@@ -250,27 +278,7 @@ fn diff_row(
             };
             (action, Some(to))
         }
-    };
-    // Restating an assignment of an inactive skill, or removing one, is
-    // fine; assigning or changing it is not.
-    if !info.active() && matches!(action, Action::Add | Action::Change) {
-        return Err(reject(
-            false,
-            format!(
-                "skill {skill} ({}) is inactive in this tenant; activate it in CXone or drop the row",
-                info.skill_name
-            ),
-        ));
     }
-    Ok(Pair {
-        line: row.line,
-        agent,
-        skill,
-        target: row.target,
-        action,
-        before,
-        after,
-    })
 }
 
 #[cfg(test)]

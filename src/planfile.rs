@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::model::{Proficiency, Row, SkillId, State, Target};
-use crate::plan::{Action, Pair, Plan, RejectedRow};
+use crate::plan::{self, Action, Pair, Plan, RejectedRow};
 use crate::read::{Holdings, Known};
 use crate::time;
 
@@ -27,6 +27,9 @@ use crate::time;
 pub const FORMAT: &str = "cxskill-plan";
 /// The version this build writes and reads.
 pub const VERSION: u32 = 1;
+
+/// Why a plan that does not match its checksum is damaged.
+const CHECKSUM_MISMATCH: &str = "its checksum does not match its content (edited or truncated?)";
 
 /// A saved plan, as written.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -111,10 +114,8 @@ pub enum PlanFileError {
         "{name}: the plan was written by a cxskill that uses plan format version {found}; this cxskill reads version {VERSION}: make the plan again with this cxskill"
     )]
     UnknownVersion { name: String, found: u32 },
-    #[error(
-        "{name}: the plan is damaged: its checksum does not match its content (edited or truncated?); make the plan again"
-    )]
-    Damaged { name: String },
+    #[error("{name}: the plan is damaged: {reason}; make the plan again")]
+    Damaged { name: String, reason: String },
     #[error(
         "{name}: the plan was made for {planned}, but this is {here}; nothing was sent (plan against this tenant instead)"
     )]
@@ -250,14 +251,22 @@ impl SavedPlan {
                 found: u32::try_from(version).unwrap_or(u32::MAX),
             });
         }
-        let saved: SavedPlan =
-            serde_json::from_value(value).map_err(|_| PlanFileError::Damaged {
-                name: name.to_owned(),
-            })?;
+        let damaged = |reason: String| PlanFileError::Damaged {
+            name: name.to_owned(),
+            reason,
+        };
+        let edited = || damaged(CHECKSUM_MISMATCH.to_owned());
+        let saved: SavedPlan = serde_json::from_value(value).map_err(|_| edited())?;
         if saved.checksum != saved.computed_checksum() {
-            return Err(PlanFileError::Damaged {
-                name: name.to_owned(),
-            });
+            return Err(edited());
+        }
+        // A checksum proves the file whole, not that it holds what cxskill
+        // writes: every change and rejection must read as one.
+        for change in &saved.changes {
+            change.pair().map_err(&damaged)?;
+        }
+        for rejection in &saved.rejected {
+            rejection.row().map_err(&damaged)?;
         }
         Ok(saved)
     }
@@ -310,14 +319,13 @@ impl SavedPlan {
     }
 
     /// The plan as `plan` showed it: its pairs with their before-state.
+    /// Every change and rejection converts: [`SavedPlan::parse`] refuses
+    /// a plan holding one that does not, and [`SavedPlan::new`] saves only
+    /// a plan's own.
     pub fn as_plan(&self) -> Plan {
         Plan {
-            pairs: self.changes.iter().filter_map(SavedPair::pair).collect(),
-            rejected: self
-                .rejected
-                .iter()
-                .filter_map(SavedRejection::row)
-                .collect(),
+            pairs: self.changes.iter().flat_map(SavedPair::pair).collect(),
+            rejected: self.rejected.iter().flat_map(SavedRejection::row).collect(),
             skill_names: self
                 .skill_names
                 .iter()
@@ -388,17 +396,21 @@ pub struct Drift {
 }
 
 impl SavedPair {
-    /// The pair, when its levels are valid (a plan that passed its
-    /// checksum was written with valid ones).
-    fn pair(&self) -> Option<Pair> {
+    /// The pair, or why the saved change is not one.
+    fn pair(&self) -> Result<Pair, String> {
         let target = match self.after {
             Some(after) => Target::Set {
-                proficiency: Proficiency::new(i64::from(after.proficiency))?,
+                proficiency: Proficiency::new(i64::from(after.proficiency)).ok_or_else(|| {
+                    format!(
+                        "the change of line {} (agent {}, skill {}) sets proficiency {}, outside 1..=20",
+                        self.line, self.agent, self.skill, after.proficiency
+                    )
+                })?,
                 active: self.active,
             },
             None => Target::Remove,
         };
-        Some(Pair {
+        Ok(Pair {
             line: self.line,
             agent: self.agent,
             skill: self.skill,
@@ -411,12 +423,19 @@ impl SavedPair {
 }
 
 impl SavedRejection {
-    fn row(&self) -> Option<RejectedRow> {
-        Some(RejectedRow {
+    /// The rejected row, or why the saved rejection is not one.
+    fn row(&self) -> Result<RejectedRow, String> {
+        let skill = SkillId::new(self.skill).ok_or_else(|| {
+            format!(
+                "the rejected row of line {} (agent {}) names skill {}, which is not a skill id",
+                self.line, self.agent, self.skill
+            )
+        })?;
+        Ok(RejectedRow {
             row: Row {
                 line: self.line,
                 agent: self.agent,
-                skill: SkillId::new(self.skill)?,
+                skill,
                 target: Target::Remove,
             },
             invalid: self.invalid,
@@ -449,22 +468,10 @@ pub fn unread(pair: &Pair, now: &Holdings) -> RejectedRow {
     }
 }
 
-/// A pair aimed at its target from the tenant's state now.
+/// A pair aimed at its target from the tenant's state now, as a fresh
+/// plan would aim it.
 fn retarget(pair: &Pair, now: Option<State>) -> Pair {
-    let after = match (pair.target, pair.after) {
-        (Target::Set { active: None, .. }, Some(after)) => Some(State {
-            proficiency: after.proficiency,
-            // The roster left the flag to the tenant: keep what it holds.
-            active: now.map_or(after.active, |n| n.active),
-        }),
-        (_, after) => after,
-    };
-    let action = match (now, after) {
-        (a, b) if a == b => Action::Unchanged,
-        (None, Some(_)) => Action::Add,
-        (Some(_), None) => Action::Remove,
-        _ => Action::Change,
-    };
+    let (action, after) = plan::transition(pair.target, now);
     Pair {
         before: now,
         after,
@@ -544,6 +551,42 @@ mod tests {
         ));
     }
 
+    /// `plan` with its checksum computed again, as an editor who knows
+    /// the scheme would leave it.
+    fn resummed(mut plan: SavedPlan) -> String {
+        plan.checksum = plan.computed_checksum();
+        plan.to_json()
+    }
+
+    #[test]
+    fn a_valid_checksum_over_a_change_or_rejection_cxskill_never_writes_is_damage() {
+        let mut plan = saved();
+        plan.changes[0].after = Some(State {
+            proficiency: 25,
+            active: true,
+        });
+        let error = SavedPlan::parse("p.json", resummed(plan).as_bytes()).unwrap_err();
+        assert!(matches!(error, PlanFileError::Damaged { .. }), "{error}");
+        assert!(
+            error
+                .to_string()
+                .contains("the change of line 2 (agent 10, skill 2) sets proficiency 25"),
+            "{error}"
+        );
+
+        let mut plan = saved();
+        plan.rejected.push(SavedRejection {
+            line: 4,
+            agent: 10,
+            skill: 0,
+            invalid: true,
+            error: "skill 0 does not exist in this tenant".into(),
+        });
+        let error = SavedPlan::parse("p.json", resummed(plan).as_bytes()).unwrap_err();
+        assert!(matches!(error, PlanFileError::Damaged { .. }), "{error}");
+        assert!(error.to_string().contains("names skill 0"), "{error}");
+    }
+
     #[test]
     fn the_context_holds_the_changed_agents_other_assignments() {
         let plan = saved();
@@ -594,6 +637,44 @@ mod tests {
         assert_eq!(pair.action, Action::Change);
         assert_eq!(pair.before.map(|s| s.proficiency), Some(9));
         assert_eq!(pair.after.map(|s| s.proficiency), Some(2));
+    }
+
+    #[test]
+    fn allow_drift_adds_a_pair_removed_since_as_a_fresh_plan_would() {
+        // Agent 10 holds skill 3 at 4, inactive; the roster moves it to 6
+        // and leaves the flag to the tenant: planned inactive.
+        let rows = [row(2, 10, 3, set(6, None))];
+        let plan = crate::plan::build(&rows, &holdings(), &catalogue(), false);
+        assert_eq!(plan.pairs[0].after.map(|s| s.active), Some(false));
+        let saved = SavedPlan::new(
+            &plan,
+            &holdings(),
+            RosterDigest {
+                name: "r.csv".into(),
+                sha256: digest(b"roster"),
+            },
+            TenantId {
+                tenant_id: None,
+                business_unit_id: None,
+            },
+            BTreeMap::new(),
+            std::time::UNIX_EPOCH,
+        );
+        // Someone removes it after the plan.
+        let mut now = holdings();
+        now.record(10, 3, None);
+        let (retargeted, drift) = saved.against(&now, true);
+        assert_eq!(drift.len(), 1);
+        let fresh = crate::plan::build(&rows, &now, &catalogue(), false);
+        assert_eq!(retargeted.pairs, fresh.pairs);
+        assert_eq!(retargeted.pairs[0].action, Action::Add);
+        assert_eq!(
+            retargeted.pairs[0].after,
+            Some(State {
+                proficiency: 6,
+                active: true
+            })
+        );
     }
 
     #[test]

@@ -13,7 +13,7 @@
 use std::collections::HashMap;
 
 use crate::model::{Proficiency, State, Target};
-use crate::plan::{Action, Pair, Plan};
+use crate::plan::{self, Action, Pair, Plan};
 use crate::planfile::{self, Drift};
 use crate::read::{Holdings, Known};
 
@@ -166,12 +166,9 @@ pub fn undo(rows: &[SnapshotRow], now: &Holdings, skill_names: HashMap<u64, Stri
             });
             continue;
         }
-        let action = match (current, row.before) {
-            (a, b) if a == b => Action::Unchanged,
-            (None, Some(_)) => Action::Add,
-            (Some(_), None) => Action::Remove,
-            _ => Action::Change,
-        };
+        // The target states the before-state whole (flag included), so
+        // what it leaves is exactly `row.before`.
+        let (action, after) = plan::transition(target, current);
         if action == Action::Remove {
             undo.exempt_removals += 1;
         }
@@ -182,7 +179,7 @@ pub fn undo(rows: &[SnapshotRow], now: &Holdings, skill_names: HashMap<u64, Stri
             target,
             action,
             before: current,
-            after: row.before,
+            after,
         });
     }
     undo

@@ -324,3 +324,41 @@ fn a_removal_someone_made_after_the_plan_is_not_taken_for_a_replacing_upsert() {
         "{report}"
     );
 }
+
+#[test]
+fn allow_drift_creates_a_pair_removed_since_the_plan_as_a_fresh_plan_would() {
+    // Agent 1 holds a skill inactive; the roster (no active column) moves
+    // it to another level, which keeps the flag: planned inactive.
+    let mut state = seeded_state(3, 54);
+    let (&(_, skill), &(level, _)) = state.range((1, 0)..=(1, u64::MAX)).next().unwrap();
+    state.insert((1, skill), (level, false));
+    let sandbox = Rehearsal::with_tenant(tenant_of(&state, 3, &[]), SandboxOptions::default());
+    let target = if level == 3 { 4 } else { 3 };
+    let rows: Vec<Row> = vec![(1, skill, Some(target))];
+    let dir = TempDir::new("drift-absent");
+    let roster = dir.file("roster.csv", &roster_csv(&rows));
+    let plan = dir.path("plan.json");
+    plan_to(&sandbox, &roster, &plan);
+    let saved: Value = serde_json::from_str(&read(&plan)).expect("JSON");
+    assert_eq!(saved["changes"][0]["after"]["active"], false);
+
+    // After the plan, another admin removes the assignment.
+    sandbox.handle().set_assignment(1, skill, None).unwrap();
+    let mut drifted = state.clone();
+    drifted.remove(&(1, skill));
+    assert_eq!(sandbox.state(), drifted);
+
+    let out = sandbox.cxskill(&fast(&[
+        "apply",
+        &plan,
+        "--allow-drift",
+        "--output",
+        "json",
+    ]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(report_json(&out)["drift"].as_array().unwrap().len(), 1);
+    // What a fresh plan of the roster gives from the drifted tenant: a new
+    // assignment, active.
+    assert_eq!(sandbox.state().get(&(1, skill)), Some(&(target, true)));
+    assert_eq!(sandbox.state(), roster_target(&drifted, &rows));
+}

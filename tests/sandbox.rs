@@ -621,6 +621,21 @@ async fn unknown_agent_in_path_is_404_not_found_for_every_method() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn the_summary_counts_post_put_and_delete_as_writes_not_head_or_options() {
+    let sb = start(options()).await;
+    for method in [Method::GET, Method::HEAD, Method::OPTIONS] {
+        call(&sb, method, &skills_path(JANE), None).await;
+    }
+    let row = json!({"skills": [{"skillId": SALES, "proficiency": 5, "isActive": true}]});
+    call(&sb, Method::PUT, &skills_path(JANE), Some(row)).await;
+    let summary = sb.summary();
+    assert!(
+        summary.starts_with("served 4 requests (1 write);"),
+        "{summary}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn malformed_agent_in_path_is_400() {
     let sb = start(options()).await;
     for agent in ["abc", "0", "6513270e269e4d37b2a74de452e6b438"] {

@@ -101,7 +101,7 @@ impl Tokens {
             "tenantId": tenant_id,
             "jti": format!("sbx-{}", Uuid::new_v4().simple()),
             "iat": issued_at,
-            "exp": issued_at + expires_in,
+            "exp": issued_at.saturating_add(expires_in),
         }));
         let id_token = jwt(&json!({
             "iss": issuer,
@@ -109,7 +109,7 @@ impl Tokens {
             "aud": client_id,
             "tenantId": tenant_id,
             "iat": issued_at,
-            "exp": issued_at + expires_in,
+            "exp": issued_at.saturating_add(expires_in),
         }));
         let now = Instant::now();
         let mut grants = self.grants.write().unwrap_or_else(PoisonError::into_inner);
@@ -121,7 +121,9 @@ impl Tokens {
             Grant {
                 access_key_id: key.id.as_str().into(),
                 read_only: key.read_only,
-                expires_at: Some(now + self.ttl),
+                // `SandboxOptions` bounds the TTL; one past what an
+                // `Instant` can hold would never expire anyway.
+                expires_at: now.checked_add(self.ttl),
             },
         );
         TokenAnswer {
@@ -360,6 +362,20 @@ mod tests {
             assert_eq!(payload["tenantId"], tenant.hyphenated().to_string());
         }
         assert!(answer.refresh_token.contains("sbx-"));
+        let header = HeaderValue::from_str(&format!("Bearer {}", answer.access_token)).unwrap();
+        assert!(tokens.check(Some(&header)).is_some());
+    }
+
+    #[test]
+    fn a_ttl_past_what_the_clocks_hold_issues_a_token_that_works() {
+        let tokens = Tokens::new(Duration::from_secs(u64::MAX), Uuid::new_v4(), None);
+        let key = AccessKey {
+            id: "k".into(),
+            secret: "s".into(),
+            read_only: false,
+        };
+        let answer = tokens.issue(&key, "c", "http://127.0.0.1:1");
+        assert_eq!(answer.expires_in, u64::MAX);
         let header = HeaderValue::from_str(&format!("Bearer {}", answer.access_token)).unwrap();
         assert!(tokens.check(Some(&header)).is_some());
     }

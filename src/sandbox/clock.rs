@@ -9,8 +9,9 @@
 //! where both fall in the same millisecond.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
+use crate::time::millis;
 pub(super) use crate::time::{format_millis, parse_rfc3339, rfc3339_millis};
 
 /// Hands out times in milliseconds since the epoch, never going back.
@@ -28,14 +29,14 @@ impl Clock {
     /// `lastPollTime` of a read: now, and never before a change already
     /// committed.
     pub fn poll(&self) -> u64 {
-        let now = wall_millis();
+        let now = millis(SystemTime::now());
         self.last.fetch_max(now, Ordering::AcqRel).max(now)
     }
 
     /// `lastUpdateTime` of a commit: strictly after every time handed out
     /// before, reads included.
     pub fn commit(&self) -> u64 {
-        let now = wall_millis();
+        let now = millis(SystemTime::now());
         let mut last = self.last.load(Ordering::Acquire);
         loop {
             let next = now.max(last.saturating_add(1));
@@ -48,12 +49,6 @@ impl Clock {
             }
         }
     }
-}
-
-fn wall_millis() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 #[cfg(test)]

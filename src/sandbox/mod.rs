@@ -137,6 +137,18 @@ impl FromStr for PutSemantics {
     }
 }
 
+/// The longest token lifetime the sandbox issues: a year. Longer ones
+/// would overflow the clocks tokens expire by.
+const MAX_TOKEN_TTL: Duration = Duration::from_secs(365 * 86_400);
+
+/// The slowest rate limit, in requests per second: one request a day.
+/// Slower ones would overflow the limiter's period.
+const MIN_RATE_LIMIT: f64 = 1.0 / 86_400.0;
+
+/// The fastest rate limit, in requests per second: one request a
+/// nanosecond, the limiter's finest period.
+const MAX_RATE_LIMIT: f64 = 1e9;
+
 /// How the sandbox behaves beyond the tenant data.
 #[derive(Clone)]
 pub struct SandboxOptions {
@@ -282,6 +294,20 @@ impl SandboxOptions {
             return Err(SandboxError::InvalidOptions(
                 "token TTL must be longer than zero".into(),
             ));
+        }
+        if self.token_ttl > MAX_TOKEN_TTL {
+            return Err(SandboxError::InvalidOptions(format!(
+                "token TTL must be at most {} seconds (365 days), got {}",
+                MAX_TOKEN_TTL.as_secs(),
+                self.token_ttl.as_secs()
+            )));
+        }
+        if let Some(rps) = self.rate_limit
+            && !(MIN_RATE_LIMIT..=MAX_RATE_LIMIT).contains(&rps)
+        {
+            return Err(SandboxError::InvalidOptions(format!(
+                "rate limit must be from one request a day ({MIN_RATE_LIMIT:.7}) to {MAX_RATE_LIMIT:e} requests per second, got {rps}"
+            )));
         }
         if self
             .preissued_token
@@ -548,7 +574,7 @@ impl SandboxHandle {
     /// Every assignment now, sorted by (agentId, skillId): the same data as
     /// `GET /__sandbox/state`.
     pub fn assignments(&self) -> Vec<HeldAssignment> {
-        self.app.assignments()
+        self.app.store.snapshot()
     }
 
     /// Sets (`Some((proficiency, isActive))`) or removes (`None`) one
@@ -575,18 +601,10 @@ impl SandboxHandle {
     /// now; nothing is queued if any is invalid.
     pub fn edit_before_first_write(&self, edits: Vec<TenantEdit>) -> Result<(), SandboxError> {
         for edit in &edits {
-            if self.app.store.agent_by_id(edit.agent_id).is_none() {
-                return Err(SandboxError::InvalidEdit(format!(
-                    "agent {} is not in the tenant",
-                    edit.agent_id
-                )));
-            }
-            if self.app.store.skill(edit.skill_id).is_none() {
-                return Err(SandboxError::InvalidEdit(format!(
-                    "skill {} is not in the tenant",
-                    edit.skill_id
-                )));
-            }
+            self.app
+                .store
+                .check_edit(edit.agent_id, edit.skill_id)
+                .map_err(SandboxError::InvalidEdit)?;
         }
         self.app.queue_edits(edits);
         Ok(())
@@ -772,5 +790,58 @@ impl fmt::Debug for SandboxHandle {
             .field("addr", &self.addr)
             .field("options", &self.options)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refusal(options: SandboxOptions) -> String {
+        match options.validate() {
+            Err(SandboxError::InvalidOptions(reason)) => reason,
+            other => panic!("{options:?} not refused: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_token_ttl_or_rate_limit_past_what_the_clocks_hold_is_refused() {
+        let ttl = refusal(SandboxOptions {
+            token_ttl: Duration::from_secs(u64::MAX),
+            ..SandboxOptions::default()
+        });
+        assert!(
+            ttl.contains("token TTL must be at most 31536000 seconds"),
+            "{ttl}"
+        );
+        for rps in [1e-20, 1e10, f64::NAN, f64::INFINITY, 0.0, -1.0] {
+            let rate = refusal(SandboxOptions {
+                rate_limit: Some(rps),
+                ..SandboxOptions::default()
+            });
+            assert!(
+                rate.contains("rate limit must be from one request a day"),
+                "{rate}"
+            );
+        }
+        for fine in [
+            SandboxOptions {
+                token_ttl: MAX_TOKEN_TTL,
+                rate_limit: Some(MIN_RATE_LIMIT),
+                ..SandboxOptions::default()
+            },
+            SandboxOptions {
+                rate_limit: Some(MAX_RATE_LIMIT),
+                ..SandboxOptions::default()
+            },
+        ] {
+            assert!(fine.validate().is_ok(), "{fine:?}");
+            assert!(
+                fine.rate_limit
+                    .map(server::rate_limiter)
+                    .transpose()
+                    .is_ok()
+            );
+        }
     }
 }

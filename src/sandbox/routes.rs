@@ -139,7 +139,6 @@ async fn list_agents(
     let (top, skip) = params.paging(DEFAULT_TOP, Top::Limit(MAX_TOP))?;
     let since = params.since("updateSince")?;
     let is_active = params.flag("isActive")?;
-    let poll = app.store.clock.poll();
     let page = app
         .store
         .agents(params.search(), is_active, since, top, skip);
@@ -163,7 +162,7 @@ async fn list_agents(
         &AgentsPage {
             total_records: page.total,
             business_unit_id: app.tenant.business_unit_id,
-            last_poll_time: Stamp(poll),
+            last_poll_time: Stamp(page.poll),
             agents,
             links,
         },
@@ -179,7 +178,6 @@ async fn list_skills(
 ) -> Result<Response, Rejection> {
     let params = Params::parse(query.as_deref());
     let (top, skip) = params.paging(DEFAULT_TOP, Top::Limit(MAX_TOP))?;
-    let poll = app.store.clock.poll();
     let page = app.store.skills(params.search(), top, skip);
     let links = app.links(&headers, &uri, &params, top, skip, page.total);
     let skills: Vec<SkillRow<'_>> = page
@@ -199,7 +197,7 @@ async fn list_skills(
         &SkillsPage {
             total_records: page.total,
             business_unit_id: app.tenant.business_unit_id,
-            last_poll_time: Stamp(poll),
+            last_poll_time: Stamp(page.poll),
             skills,
             links,
         },
@@ -225,7 +223,6 @@ async fn agent_skills(
         is_skill_active: params.flag("isSkillActive")?,
         is_agent_active: None,
     };
-    let poll = app.store.clock.poll();
     let page = app
         .store
         .assignments(Scope::Agent(agent.agent_id), &filter, top, skip);
@@ -256,7 +253,7 @@ async fn agent_skills(
         &AgentSkillsPage {
             total_records: page.total,
             business_unit_id: app.tenant.business_unit_id,
-            last_poll_time: Stamp(poll),
+            last_poll_time: Stamp(page.poll),
             agent_skill_assignments: rows,
             links,
         },
@@ -280,7 +277,6 @@ async fn all_assignments(
         is_agent_active: Some(params.flag("isAgentActive")?.unwrap_or(true)),
         is_skill_active: Some(params.flag("isSkillActive")?.unwrap_or(true)),
     };
-    let poll = app.store.clock.poll();
     let page = app.store.assignments(Scope::All, &filter, top, skip);
     if page.total == 0 {
         return Ok(StatusCode::NO_CONTENT.into_response());
@@ -311,7 +307,7 @@ async fn all_assignments(
         &AllAssignmentsPage {
             total_records: page.total,
             business_unit_id: app.tenant.business_unit_id.to_string(),
-            last_poll_time: Stamp(poll),
+            last_poll_time: Stamp(page.poll),
             agent_skill_assignments: rows,
             links,
         },
@@ -358,7 +354,6 @@ async fn skills_agents(
         updated_since: params.since("updatedSince")?,
         ..Filter::default()
     };
-    let poll = app.store.clock.poll();
     let page = app
         .store
         .assignments(Scope::Skills(&known), &filter, usize::MAX, 0);
@@ -391,7 +386,7 @@ async fn skills_agents(
         status,
         &SkillsAgentsAnswer {
             business_unit_id: app.tenant.business_unit_id,
-            last_poll_time: Stamp(poll),
+            last_poll_time: Stamp(page.poll),
             agent_skill_assignments: rows,
             invalid_skills: invalid
                 .into_iter()
@@ -418,7 +413,6 @@ async fn skill_agents(
         updated_since: params.since("updatedSince")?,
         ..Filter::default()
     };
-    let poll = app.store.clock.poll();
     let page = app
         .store
         .assignments(Scope::Skill(skill.skill_id), &filter, top, skip);
@@ -471,7 +465,7 @@ async fn skill_agents(
         &SkillAgentsPage {
             total_records: page.total,
             business_unit_id: app.tenant.business_unit_id,
-            last_poll_time: Stamp(poll),
+            last_poll_time: Stamp(page.poll),
             agent_skill_assignments: rows,
             links,
         },

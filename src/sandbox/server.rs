@@ -41,7 +41,6 @@ use uuid::Uuid;
 
 use super::auth::{self, Tokens};
 use super::reply::{self, RowsApplied};
-use super::shapes::HeldAssignment;
 use super::store::Store;
 use super::tenant::{AccessKey, ApiClient, Tenant};
 use super::{
@@ -213,11 +212,6 @@ impl App {
             .store(semantics == PutSemantics::Replace, Ordering::Relaxed);
     }
 
-    /// Every assignment, sorted by (agentId, skillId).
-    pub fn assignments(&self) -> Vec<HeldAssignment> {
-        self.store.snapshot()
-    }
-
     /// Records the bound address, once, when the server starts listening.
     pub fn set_base(&self, base: String) {
         let _ = self.base.set(base);
@@ -355,7 +349,7 @@ impl App {
             elapsed_us = started.elapsed().as_micros() as u64,
             "sandbox request"
         );
-        self.record(record);
+        self.record(record, area == Area::Api && is_write);
         Handled {
             response,
             drop_connection,
@@ -454,9 +448,11 @@ impl App {
         )
     }
 
-    fn record(&self, record: RequestRecord) {
+    /// Logs a request; `api_write` counts it among the writes, as the
+    /// gate judged it (POST, PUT or DELETE under `/inContactAPI/`).
+    fn record(&self, record: RequestRecord, api_write: bool) {
         self.served.fetch_add(1, Ordering::Relaxed);
-        if record.method != "GET" && record.path.starts_with("/inContactAPI/") {
+        if api_write {
             self.writes.fetch_add(1, Ordering::Relaxed);
         }
         let mut log = self.log.lock().unwrap_or_else(PoisonError::into_inner);
@@ -506,7 +502,7 @@ fn logged_body(area: Area, bytes: &Bytes) -> Option<Value> {
 
 /// A token bucket of `rps` tokens per second holding up to one second's
 /// worth (at least one), so short bursts pass and sustained excess gets 429.
-fn rate_limiter(rps: f64) -> Result<DefaultDirectRateLimiter, SandboxError> {
+pub(super) fn rate_limiter(rps: f64) -> Result<DefaultDirectRateLimiter, SandboxError> {
     let invalid = || {
         SandboxError::InvalidOptions(format!(
             "rate limit must be a positive number of requests per second, got {rps}"
@@ -517,7 +513,8 @@ fn rate_limiter(rps: f64) -> Result<DefaultDirectRateLimiter, SandboxError> {
     }
     let burst = std::num::NonZeroU32::new(rps.ceil().min(f64::from(u32::MAX)) as u32)
         .ok_or_else(invalid)?;
-    let quota = Quota::with_period(Duration::from_secs_f64(1.0 / rps)).ok_or_else(invalid)?;
+    let period = Duration::try_from_secs_f64(1.0 / rps).map_err(|_| invalid())?;
+    let quota = Quota::with_period(period).ok_or_else(invalid)?;
     Ok(RateLimiter::direct(quota.allow_burst(burst)))
 }
 
@@ -617,4 +614,17 @@ async fn connection(
 /// Resolves once the stop flag is set or the handle (the sender) is gone.
 async fn stopped(stop: &mut watch::Receiver<bool>) {
     let _ = stop.wait_for(|stopped| *stopped).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rate_too_slow_or_fast_for_a_period_is_an_error_not_a_panic() {
+        for rps in [1e-20, 1e-300, f64::MIN_POSITIVE, 1e12, f64::MAX] {
+            assert!(rate_limiter(rps).is_err(), "{rps}");
+        }
+        assert!(rate_limiter(0.001).is_ok());
+    }
 }

@@ -8,6 +8,12 @@
 //!
 //! The store speaks in domain terms (views of held assignments, per-row
 //! outcomes); `routes.rs` turns them into the published shapes.
+//!
+//! Stamps and the lock go together so that `updatedSince` never misses a
+//! change: a write takes the write lock, then its `lastUpdateTime`; a
+//! listing takes the read lock, then its `lastPollTime`. A write stamped
+//! before a poll has therefore been applied before that listing reads,
+//! and one applied after the listing read is stamped after its poll.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -117,10 +123,12 @@ impl Filter {
     }
 }
 
-/// A listing page: the number of matches before paging, and the page.
+/// A listing page: the number of matches before paging, the page, and
+/// the listing's `lastPollTime`.
 pub(super) struct Page<T> {
     pub total: u64,
     pub items: Vec<T>,
+    pub poll: u64,
 }
 
 type Map = BTreeMap<(u64, u64), Held>;
@@ -134,7 +142,9 @@ pub(super) struct Store {
     held: RwLock<Map>,
     /// Skills whose writes fail their row (`SandboxOptions::refuse_skills`).
     refused: HashSet<u64>,
-    pub clock: Clock,
+    /// Stamps writes under the write lock and polls under the read lock
+    /// (see the module's documentation); nothing outside the store uses it.
+    clock: Clock,
     /// When the tenant was loaded: the update time of its agents.
     pub loaded: u64,
 }
@@ -227,7 +237,12 @@ impl Store {
                     .any(|field| field.to_lowercase().contains(n))
                 })
         };
-        page(self.agents.iter().filter(matches), top, skip)
+        page(
+            self.agents.iter().filter(matches),
+            top,
+            skip,
+            self.clock.poll(),
+        )
     }
 
     /// `GET /skills`: `search` matches the skill name case-insensitively.
@@ -238,11 +253,17 @@ impl Store {
                 .as_deref()
                 .is_none_or(|n| s.skill_name.to_lowercase().contains(n))
         };
-        page(self.skills.iter().filter(matches), top, skip)
+        page(
+            self.skills.iter().filter(matches),
+            top,
+            skip,
+            self.clock.poll(),
+        )
     }
 
     /// Every assignment in `scope` that passes `filter`, sorted by
-    /// (agentId, skillId), paged.
+    /// (agentId, skillId), paged; polled under the read lock, so every
+    /// write stamped up to the poll is in the page.
     pub fn assignments(
         &self,
         scope: Scope<'_>,
@@ -251,6 +272,7 @@ impl Store {
         skip: usize,
     ) -> Page<View<'_>> {
         let held = self.read();
+        let poll = self.clock.poll();
         let range = match scope {
             Scope::Agent(agent_id) => held.range((agent_id, 0)..=(agent_id, u64::MAX)),
             _ => held.range(..),
@@ -264,7 +286,7 @@ impl Store {
             .filter(in_scope)
             .filter_map(|(&key, &h)| self.view(key, h))
             .filter(|view| filter.matches(view));
-        page(views, top, skip)
+        page(views, top, skip, poll)
     }
 
     /// Every assignment, sorted by (agentId, skillId), in the sandbox's
@@ -288,8 +310,8 @@ impl Store {
 
     /// `POST /agents/{id}/skills`: proficiency 1..=20.
     pub fn assign_to_agent(&self, agent_id: u64, rows: &[SetRow]) -> Vec<Outcome> {
-        let now = self.clock.commit();
         let mut held = self.write();
+        let now = self.clock.commit();
         rows.iter()
             .map(|row| {
                 let outcome = self.skill_or_err(row.id).and_then(|skill| {
@@ -308,8 +330,8 @@ impl Store {
         rows: &[SetRow],
         semantics: PutSemantics,
     ) -> Vec<Outcome> {
-        let now = self.clock.commit();
         let mut held = self.write();
+        let now = self.clock.commit();
         let outcomes = rows
             .iter()
             .map(|row| {
@@ -343,8 +365,8 @@ impl Store {
 
     /// `POST /skills/{id}/agents`: proficiency 1..=5.
     pub fn assign_to_skill(&self, skill: &Skill, rows: &[SetRow]) -> Vec<Outcome> {
-        let now = self.clock.commit();
         let mut held = self.write();
+        let now = self.clock.commit();
         rows.iter()
             .map(|row| {
                 let outcome = self.agent_or_err(row.id).and_then(|agent_id| {
@@ -365,8 +387,8 @@ impl Store {
         rows: &[SetRow],
         semantics: PutSemantics,
     ) -> Vec<Outcome> {
-        let now = self.clock.commit();
         let mut held = self.write();
+        let now = self.clock.commit();
         let outcomes = rows
             .iter()
             .map(|row| {
@@ -411,8 +433,8 @@ impl Store {
     /// misbehaves), each named agent's skills that the body does not give
     /// it are dropped afterwards.
     pub fn upsert(&self, items: &[UpsertItem], replaces: bool) -> Vec<(u64, u64, bool)> {
-        let now = self.clock.commit();
         let mut held = self.write();
+        let now = self.clock.commit();
         let mut results = Vec::new();
         let mut given: HashMap<u64, HashSet<u64>> = HashMap::new();
         for item in items {
@@ -451,14 +473,9 @@ impl Store {
         skill_id: u64,
         value: Option<(Proficiency, bool)>,
     ) -> Result<(), String> {
-        if self.agent_by_id(agent_id).is_none() {
-            return Err(format!("agent {agent_id} is not in the tenant"));
-        }
-        if self.skill(skill_id).is_none() {
-            return Err(format!("skill {skill_id} is not in the tenant"));
-        }
-        let now = self.clock.commit();
+        self.check_edit(agent_id, skill_id)?;
         let mut held = self.write();
+        let now = self.clock.commit();
         match value {
             Some((proficiency, is_active)) => {
                 held.insert(
@@ -473,6 +490,18 @@ impl Store {
             None => {
                 held.remove(&(agent_id, skill_id));
             }
+        }
+        Ok(())
+    }
+
+    /// Whether [`Store::set`] can edit this pair: both ids are the
+    /// tenant's.
+    pub fn check_edit(&self, agent_id: u64, skill_id: u64) -> Result<(), String> {
+        if self.agent_by_id(agent_id).is_none() {
+            return Err(format!("agent {agent_id} is not in the tenant"));
+        }
+        if self.skill(skill_id).is_none() {
+            return Err(format!("skill {skill_id} is not in the tenant"));
         }
         Ok(())
     }
@@ -601,6 +630,8 @@ impl Store {
         self.held.read().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// A write's `lastUpdateTime` is taken after this returns, never
+    /// before: see the module's documentation.
     fn write(&self) -> RwLockWriteGuard<'_, Map> {
         self.held.write().unwrap_or_else(PoisonError::into_inner)
     }
@@ -618,7 +649,7 @@ fn drop_unlisted_skills(held: &mut Map, agent_id: u64, listed: &HashSet<u64>) {
     }
 }
 
-fn page<T>(items: impl Iterator<Item = T>, top: usize, skip: usize) -> Page<T> {
+fn page<T>(items: impl Iterator<Item = T>, top: usize, skip: usize, poll: u64) -> Page<T> {
     let mut total = 0u64;
     let mut page = Vec::new();
     for (i, item) in items.enumerate() {
@@ -627,16 +658,103 @@ fn page<T>(items: impl Iterator<Item = T>, top: usize, skip: usize) -> Page<T> {
             page.push(item);
         }
     }
-    Page { total, items: page }
+    Page {
+        total,
+        items: page,
+        poll,
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
     use super::*;
+
+    /// A tenant of `agents` agents and `skills` skills, holding nothing.
+    fn empty_tenant(agents: u64, skills: u64) -> Tenant {
+        let agents: Vec<String> = (1..=agents)
+            .map(|id| {
+                format!(
+                    r#"{{"agentId": {id}, "userId": "{id:08x}-0000-4000-8000-{id:012x}", "userName": "a{id}@t.example", "emailAddress": "a{id}@t.example", "firstName": "A", "lastName": "{id}", "isActive": true}}"#
+                )
+            })
+            .collect();
+        let skills: Vec<String> = (1..=skills)
+            .map(|id| format!(r#"{{"skillId": {id}, "skillName": "S{id}", "isActive": true}}"#))
+            .collect();
+        Tenant::from_json(&format!(
+            r#"{{"accessKeys": [{{"accessKeyId": "k", "accessKeySecret": "s", "readOnly": false}}],
+            "clients": [{{"clientId": "c", "clientSecret": "cs"}}],
+            "agents": [{}], "skills": [{}], "assignments": []}}"#,
+            agents.join(","),
+            skills.join(",")
+        ))
+        .unwrap()
+    }
+
+    /// A client that polls with `updatedSince` = its last `lastPollTime`
+    /// ends up with every write, however concurrent writers race its
+    /// reads: each pair is written once, so a write it missed stays missed.
+    #[test]
+    fn polling_updated_since_misses_no_write_made_during_the_reads() {
+        let store = Store::new(empty_tenant(2000, 5), HashSet::new());
+        let keys: Vec<(u64, u64)> = (1..=2000)
+            .flat_map(|agent| (1..=5).map(move |skill| (agent, skill)))
+            .collect();
+        let writers = 2;
+        let writing = AtomicUsize::new(writers);
+        let mut seen: HashMap<(u64, u64), Proficiency> = HashMap::new();
+        let mut absorb = |page: Page<View<'_>>| {
+            for view in page.items {
+                let key = (view.agent.agent_id, view.skill.skill_id);
+                seen.insert(key, view.held.proficiency);
+            }
+            page.poll
+        };
+        let read_since = |since: Option<u64>| {
+            let filter = Filter {
+                updated_since: since.map(|p| i128::from(p) * 1_000_000),
+                ..Filter::default()
+            };
+            store.assignments(Scope::All, &filter, usize::MAX, 0)
+        };
+        std::thread::scope(|scope| {
+            for writer in 0..writers {
+                let (store, writing, keys) = (&store, &writing, &keys);
+                scope.spawn(move || {
+                    let mine = keys
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| i % writers == writer);
+                    for (i, &(agent, skill)) in mine {
+                        let level = Proficiency::new((i % 20 + 1) as i64).unwrap();
+                        store.set(agent, skill, Some((level, true))).unwrap();
+                    }
+                    writing.fetch_sub(1, Ordering::AcqRel);
+                });
+            }
+            let mut poll = absorb(read_since(None));
+            while writing.load(Ordering::Acquire) > 0 {
+                poll = absorb(read_since(Some(poll)));
+            }
+            absorb(read_since(Some(poll)));
+        });
+        assert_eq!(seen.len(), keys.len(), "every pair was written and seen");
+        let now: HashMap<(u64, u64), Proficiency> = store
+            .snapshot()
+            .into_iter()
+            .map(|a| {
+                let level = Proficiency::new(i64::from(a.proficiency)).unwrap();
+                ((a.agent_id, a.skill_id), level)
+            })
+            .collect();
+        assert_eq!(seen, now);
+    }
 
     #[test]
     fn paging_counts_every_match_and_returns_the_window() {
-        let p = page(1..=10, 3, 8);
+        let p = page(1..=10, 3, 8, 0);
         assert_eq!(p.total, 10);
         assert_eq!(p.items, vec![9, 10]);
     }
