@@ -282,12 +282,18 @@ fn slow_run() -> (Rehearsal, State, Vec<Row>) {
     (sandbox, state, rows)
 }
 
-/// Waits until the sandbox has answered `n` writes (or ten seconds pass).
+/// Waits until the sandbox has answered `n` writes; fails the test if it
+/// has not within ten seconds (a signal sent then would prove nothing).
 fn until_writes(sandbox: &Rehearsal, n: usize) {
     let started = Instant::now();
     while sandbox.writes().len() < n && started.elapsed() < Duration::from_secs(10) {
         std::thread::sleep(Duration::from_millis(20));
     }
+    let answered = sandbox.writes().len();
+    assert!(
+        answered >= n,
+        "only {answered} of {n} writes answered in ten seconds"
+    );
 }
 
 #[test]
@@ -422,10 +428,16 @@ fn kill_9_mid_apply_then_a_rerun_leaves_the_exact_state() {
         .spawn()
         .expect("spawn");
     until_writes(&sandbox, 4);
+    let answered = sandbox.writes().len();
+    assert!(answered >= 4, "killed after {answered} writes");
     child.kill().expect("kill -9");
     let _ = child.wait();
     let partial = sandbox.state();
     no_collateral(&state, &partial, &rows);
+    assert_ne!(
+        partial, state,
+        "the writes answered before the kill are in place"
+    );
     assert_ne!(
         partial,
         roster_target(&state, &rows),
