@@ -132,4 +132,22 @@ fn headers_written_for_people_are_recognised() {
     );
     let out = cxskill(&["validate", &roster]);
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert_eq!(stdout(&out), "1 row, 1 agent, 1 skill: valid\n");
+    // `Is Active` is read, not ignored as an unknown column: a value that
+    // is no flag makes its row invalid, named by the header as written.
+    let bad = dir.file(
+        "bad.csv",
+        "E-mail Address,Skill_Name,Proficiency Level,Is Active\n\
+         jane.doe@acme.example,Sales,3,yes\n\
+         omar@acme.example,Billing EN,4,maybe\n",
+    );
+    let out = cxskill(&["validate", &bad]);
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains(&format!(
+            "error: {bad}: line 3: Is Active `maybe`: expected true/false, yes/no, y/n or 1/0"
+        )),
+        "{}",
+        stdout(&out)
+    );
 }
