@@ -686,8 +686,19 @@ mod tests {
 
     #[test]
     fn roster_defaults_are_the_library_defaults() {
+        use clap::Parser;
         use cxskill::roster::{DEFAULT_MAX_FIELD_BYTES, DEFAULT_MAX_ROSTER_BYTES};
         assert_eq!(byte_size("1G"), Ok(DEFAULT_MAX_ROSTER_BYTES));
         assert_eq!(byte_size("64K"), Ok(DEFAULT_MAX_FIELD_BYTES));
+        // What the command line gives when no flag is passed (and neither
+        // CXSKILL_MAX_ROSTER_BYTES nor CXSKILL_MAX_FIELD_BYTES is set).
+        let cli = Cli::try_parse_from(["cxskill", "validate", "r.csv"]).expect("parses");
+        let Command::Validate(roster) = cli.command else {
+            panic!("{:?}", cli.command);
+        };
+        let options = roster.read_options();
+        assert_eq!(options.max_roster_bytes, DEFAULT_MAX_ROSTER_BYTES);
+        assert_eq!(options.max_field_bytes, DEFAULT_MAX_FIELD_BYTES);
+        assert_eq!(options, ReadOptions::default());
     }
 }

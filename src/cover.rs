@@ -293,5 +293,18 @@ mod tests {
         unique.sort_unstable();
         unique.dedup();
         assert_eq!(covered, unique.len());
+        // Every edge once, each under a vertex it touches.
+        let mut listed: Vec<(u64, u64)> = cover.iter().flat_map(|(_, e)| e.clone()).collect();
+        listed.sort_unstable();
+        assert!(listed == unique, "the cover's edges are not the graph's");
+        for (side, assigned) in &cover {
+            assert!(!assigned.is_empty(), "{side:?} covers nothing");
+            assert!(
+                assigned
+                    .iter()
+                    .all(|&(a, b)| *side == Side::Left(a) || *side == Side::Right(b)),
+                "{side:?} is given an edge it does not touch"
+            );
+        }
     }
 }

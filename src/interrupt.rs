@@ -129,8 +129,14 @@ mod tests {
             let flag = flag.clone();
             tokio::spawn(async move { flag.raised().await })
         };
+        // One thread: the waiter runs now, finds the flag down, and waits.
+        tokio::task::yield_now().await;
+        assert!(!waiter.is_finished(), "resolved before the flag was raised");
         flag.trigger(Signal::Interrupt);
-        waiter.await.unwrap();
+        tokio::time::timeout(std::time::Duration::from_secs(1), waiter)
+            .await
+            .expect("a waiter from before the raise wakes")
+            .unwrap();
         flag.raised().await;
     }
 }

@@ -598,6 +598,38 @@ mod tests {
         };
         let (a, b) = write.split(&p).unwrap();
         assert_eq!((a.pairs.len(), b.pairs.len()), (1, 2));
+
+        // Agent 1 with three pairs, agent 2 with one (in the middle): by
+        // agent it is 3 and 1, where halving the pairs would give 2 and 2
+        // and name agent 1 in both.
+        let p = plan(vec![
+            pair(1, 10, Action::Add, None, Some(4)),
+            pair(2, 10, Action::Add, None, Some(4)),
+            pair(1, 11, Action::Add, None, Some(4)),
+            pair(1, 12, Action::Add, None, Some(4)),
+        ]);
+        let write = Write {
+            kind: WriteKind::Upsert,
+            target: None,
+            pairs: vec![0, 1, 2, 3],
+        };
+        let (a, b) = write.split(&p).unwrap();
+        assert_eq!((a.pairs.len(), b.pairs.len()), (3, 1));
+        assert_eq!((a.agents(&p), b.agents(&p)), (vec![1], vec![2]));
+        // One agent's four pairs: halved by pair.
+        let p = plan(
+            (10..14)
+                .map(|s| pair(1, s, Action::Add, None, Some(4)))
+                .collect(),
+        );
+        let write = Write {
+            kind: WriteKind::Upsert,
+            target: None,
+            pairs: vec![0, 1, 2, 3],
+        };
+        let (a, b) = write.split(&p).unwrap();
+        assert_eq!((a.pairs, b.pairs), (vec![0, 1], vec![2, 3]));
+
         let put = Write {
             kind: WriteKind::AgentPut,
             target: Some(1),

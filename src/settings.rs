@@ -2058,6 +2058,32 @@ api_base = "https://api-eu1.niceincontact.com"
                 "{name} is listed but never read"
             );
         }
+
+        // What is read, by name: what the settings and the colour choice
+        // ask the environment they are given, and the `env` of a flag.
+        let asked = std::cell::RefCell::new(std::collections::BTreeSet::new());
+        let env = |name: &str| {
+            asked.borrow_mut().insert(name.to_owned());
+            None
+        };
+        Effective::load(&Flags::default(), &env).expect("resolves with nothing set");
+        crate::style::use_color(None, &env, false);
+        let mut read = asked.into_inner();
+        let cli = include_str!("cli.rs");
+        let cli = &cli[..cli.find("#[cfg(test)]").unwrap_or(cli.len())];
+        for (i, _) in cli.match_indices("env = \"") {
+            let rest = &cli[i + "env = \"".len()..];
+            read.insert(rest[..rest.find('"').expect("a closing quote")].to_owned());
+        }
+        for name in &listed {
+            assert!(read.contains(*name), "{name} is listed but never read");
+        }
+        for name in &read {
+            assert!(
+                listed.contains(&name.as_str()),
+                "{name} is read but not in ENVIRONMENT"
+            );
+        }
     }
 
     #[test]

@@ -582,16 +582,10 @@ fn pre_issued_token_is_used_without_an_exchange() {
 
 #[test]
 fn a_pre_issued_jwt_naming_its_tenant_is_discovered_from() {
-    use base64::Engine as _;
-    let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
     let probe = Rehearsal::start(SandboxOptions::default());
     let tenant = probe.handle().tenant_id();
     drop(probe);
-    let jwt = format!(
-        "{}.{}.c2lnbmF0dXJl",
-        b64(r#"{"alg":"RS256","typ":"JWT"}"#),
-        b64(&format!(r#"{{"tenantId":"{tenant}","sub":"pasted"}}"#))
-    );
+    let jwt = stub::jwt_for(&tenant.to_string());
     let sandbox = Rehearsal::start(SandboxOptions {
         preissued_token: Some(jwt.clone()),
         ..SandboxOptions::default()

@@ -15,8 +15,8 @@ use axum::body::{Body, Bytes};
 use axum::extract::RawQuery;
 use axum::routing::get;
 use common::{
-    Rehearsal, State, TempDir, cxskill_unconfigured, fast, read, report_json, roster_csv,
-    roster_target, seeded_skill, stderr, stdout, tenant_of,
+    Rehearsal, State, TempDir, fast, read, report_json, roster_csv, roster_target, seeded_skill,
+    stderr, stdout, tenant_of,
 };
 use cxskill::sandbox::{PutSemantics, SandboxOptions, Tenant};
 use serde_json::{Value, json};
@@ -172,23 +172,15 @@ fn no_write_for_an_untrusted_read(
     let dir = TempDir::new("untrusted");
     let roster = dir.file("r.csv", "agent,skill,proficiency\n1,5,12\n");
     let failed = dir.path("failed.csv");
-    let base = tenant.base();
-    let out = cxskill_unconfigured(
-        &[
-            "apply",
-            "--yes",
-            &roster,
-            "--output",
-            "json",
-            "--failed-rows",
-            &failed,
-        ],
-        &[
-            ("CXSKILL_API_BASE", &base),
-            ("CXSKILL_TOKEN_URL", &tenant.token_url()),
-            ("CXSKILL_TOKEN", "stub-token"),
-        ],
-    );
+    let out = tenant.cxskill(&[
+        "apply",
+        "--yes",
+        &roster,
+        "--output",
+        "json",
+        "--failed-rows",
+        &failed,
+    ]);
     assert_eq!(out.status.code(), Some(1), "{reason}: {}", both(&out));
     let report = report_json(&out);
     let first = &report["rows"][0];
@@ -277,15 +269,7 @@ fn plan_against(tenant: &Stub, extra: &[&str]) -> Output {
     let roster = dir.file("r.csv", "agent,skill,proficiency\n1,5,4\n");
     let mut args = vec!["plan", roster.as_str()];
     args.extend_from_slice(extra);
-    let base = tenant.base();
-    cxskill_unconfigured(
-        &args,
-        &[
-            ("CXSKILL_API_BASE", &base),
-            ("CXSKILL_TOKEN_URL", &tenant.token_url()),
-            ("CXSKILL_TOKEN", "stub-token"),
-        ],
-    )
+    tenant.cxskill(&args)
 }
 
 /// The plan's read of skill 5: agent 1 holds it at 3.
@@ -558,15 +542,7 @@ fn a_next_link_to_another_host_is_not_followed_and_the_read_pages_by_skip() {
     );
     let dir = TempDir::new("next-elsewhere");
     let roster = dir.file("r.csv", "agent,skill,proficiency\n1,5,12\n");
-    let base = tenant.base();
-    let out = cxskill_unconfigured(
-        &["apply", "--yes", &roster, "--output", "json"],
-        &[
-            ("CXSKILL_API_BASE", &base),
-            ("CXSKILL_TOKEN_URL", &tenant.token_url()),
-            ("CXSKILL_TOKEN", "stub-token"),
-        ],
-    );
+    let out = tenant.cxskill(&["apply", "--yes", &roster, "--output", "json"]);
     assert_eq!(out.status.code(), Some(0), "{}", both(&out));
     assert!(elsewhere.accept().is_err(), "the next link was followed");
     let skips: Vec<Option<String>> = tenant

@@ -426,6 +426,7 @@ fn a_500_quoting_the_authorization_header_is_scrubbed_on_reads_and_writes() {
     );
     assert!(codes.iter().all(|&c| c == 3), "{codes:?}\n{shown}");
     assert!(shown.contains("500 Internal Server Error"), "{shown}");
+    assert!(shown.contains("(redacted)"), "{shown}");
 
     // Writes: every one answered 500.
     let writes = Stub::start(tenant(
@@ -440,6 +441,27 @@ fn a_500_quoting_the_authorization_header_is_scrubbed_on_reads_and_writes() {
         "{codes:?}\n{shown}"
     );
     assert!(shown.contains("500"), "{shown}");
+    assert!(shown.contains("(redacted)"), "{shown}");
+    // Each kind of write was sent, with the token the 500 quotes.
+    let sent: Vec<String> = writes
+        .writes()
+        .iter()
+        .map(|w| format!("{} {}", w.method, w.path))
+        .collect();
+    for kind in [
+        format!("POST {ROOT}/agents/skills"),
+        format!("POST {ROOT}/agents/1/skills"),
+        format!("DELETE {ROOT}/agents/1/skills"),
+        format!("PUT {ROOT}/agents/2/skills"),
+    ] {
+        assert!(sent.contains(&kind), "no {kind}: {sent:?}");
+    }
+    assert!(
+        writes
+            .writes()
+            .iter()
+            .all(|w| w.authorization.as_deref() == Some(&format!("Bearer {TOKEN}")))
+    );
 }
 
 // --- (d) A read quoting the token where it types a field wrongly ---------------

@@ -5,12 +5,8 @@
 
 mod common;
 
-use common::{Rehearsal, TempDir, fast, isolated_command, read, stderr, stdout};
+use common::{Rehearsal, TempDir, cxskill_unconfigured, fast, read, stderr, stdout};
 use cxskill::sandbox::SandboxOptions;
-
-fn cxskill(args: &[&str]) -> std::process::Output {
-    isolated_command(args).output().expect("run cxskill")
-}
 
 /// What Excel writes in much of Europe: `sep=;`, semicolons, CRLF, a BOM,
 /// headers with spaces.
@@ -24,7 +20,7 @@ const EXCEL_EU: &str = "\u{feff}sep=;\r\n\
 fn a_semicolon_excel_export_with_a_sep_line_validates_and_plans() {
     let dir = TempDir::new("excel-eu");
     let roster = dir.file("roster.csv", EXCEL_EU);
-    let out = cxskill(&["validate", &roster]);
+    let out = cxskill_unconfigured(&["validate", &roster], &[]);
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
     assert_eq!(stdout(&out), "3 rows, 3 agents, 3 skills: valid\n");
 
@@ -48,7 +44,7 @@ fn line_numbers_stay_physical_after_the_sep_line_and_failed_rows_quote_the_cells
         "sep=;\nAgent ID;Skill Name;Proficiency\n1001;Sales;2\n1002;Sales;expert\n",
     );
     let failed = dir.path("failed.csv");
-    let out = cxskill(&["plan", &roster, "--failed-rows", &failed]);
+    let out = cxskill_unconfigured(&["plan", &roster, "--failed-rows", &failed], &[]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
         stdout(&out).contains("line 4: Proficiency `expert`"),
@@ -80,7 +76,7 @@ fn excel_unicode_text_is_decoded_with_its_line_numbers() {
         ),
     )
     .expect("write");
-    let out = cxskill(&["validate", &path]);
+    let out = cxskill_unconfigured(&["validate", &path], &[]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
         stdout(&out).contains(&format!("error: {path}: line 3: Proficiency `guru`")),
@@ -88,7 +84,7 @@ fn excel_unicode_text_is_decoded_with_its_line_numbers() {
         stdout(&out)
     );
     let failed = dir.path("failed.csv");
-    let out = cxskill(&["plan", &path, "--failed-rows", &failed]);
+    let out = cxskill_unconfigured(&["plan", &path, "--failed-rows", &failed], &[]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
         read(&failed).starts_with("Agent ID,Skill Name,Proficiency,error\n1002,Facturación,guru,"),
@@ -105,9 +101,9 @@ fn the_delimiter_option_overrides_what_the_header_suggests() {
         "roster.csv",
         "agent;skill;proficiency;note, remarks\n1001;5;3;a, b\n",
     );
-    let out = cxskill(&["validate", &roster]);
+    let out = cxskill_unconfigured(&["validate", &roster], &[]);
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
-    let out = cxskill(&["validate", &roster, "--delimiter", ","]);
+    let out = cxskill_unconfigured(&["validate", &roster, "--delimiter", ","], &[]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
         stdout(&out)
@@ -116,9 +112,9 @@ fn the_delimiter_option_overrides_what_the_header_suggests() {
         stdout(&out)
     );
     let tabs = dir.file("tabs.csv", "agent\tskill\tproficiency\n1001\t5\t3\n");
-    let out = cxskill(&["validate", &tabs, "--delimiter", "tab"]);
+    let out = cxskill_unconfigured(&["validate", &tabs, "--delimiter", "tab"], &[]);
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
-    let out = cxskill(&["validate", &tabs, "--delimiter", "|"]);
+    let out = cxskill_unconfigured(&["validate", &tabs, "--delimiter", "|"], &[]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("expected `,`, `;` or `tab`"));
 }
@@ -130,6 +126,24 @@ fn headers_written_for_people_are_recognised() {
         "roster.csv",
         "E-mail Address,Skill_Name,Proficiency Level,Is Active\njane.doe@acme.example,Sales,3,yes\n",
     );
-    let out = cxskill(&["validate", &roster]);
+    let out = cxskill_unconfigured(&["validate", &roster], &[]);
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert_eq!(stdout(&out), "1 row, 1 agent, 1 skill: valid\n");
+    // `Is Active` is read, not ignored as an unknown column: a value that
+    // is no flag makes its row invalid, named by the header as written.
+    let bad = dir.file(
+        "bad.csv",
+        "E-mail Address,Skill_Name,Proficiency Level,Is Active\n\
+         jane.doe@acme.example,Sales,3,yes\n\
+         omar@acme.example,Billing EN,4,maybe\n",
+    );
+    let out = cxskill_unconfigured(&["validate", &bad], &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains(&format!(
+            "error: {bad}: line 3: Is Active `maybe`: expected true/false, yes/no, y/n or 1/0"
+        )),
+        "{}",
+        stdout(&out)
+    );
 }

@@ -6,13 +6,14 @@
 mod common;
 
 use std::collections::BTreeMap;
+use std::os::unix::process::ExitStatusExt;
 use std::time::{Duration, Instant};
 
 use common::{
     Rehearsal, Row, State, TempDir, fast, read, report_json, roster_csv, roster_target,
-    seeded_skill, seeded_state, stderr, tenant_of,
+    seeded_skill, seeded_state, stderr, stdout, tenant_of,
 };
-use cxskill::sandbox::{PutSemantics, SandboxOptions};
+use cxskill::sandbox::{PutSemantics, RequestRecord, SandboxOptions};
 use serde_json::Value;
 
 /// A roster touching `agents` agents with two rows each, of every kind:
@@ -252,8 +253,9 @@ fn one_agent_whose_writes_always_fail_does_not_fail_the_others() {
     assert!(bulk.iter().any(|r| r.status == 503));
 }
 
-/// A sandbox slow enough to interrupt, and a roster of 40 per-agent POSTs.
-fn slow_run() -> (Rehearsal, State, Vec<Row>) {
+/// A tenant of 40 agents, and a roster of 40 per-agent POSTs (one add at
+/// 12 each).
+fn forty_posts() -> (State, Vec<Row>) {
     let state = seeded_state(40, 41);
     let rows: Vec<Row> = (1..=40)
         .map(|a| {
@@ -264,6 +266,12 @@ fn slow_run() -> (Rehearsal, State, Vec<Row>) {
             (a, s, Some(12))
         })
         .collect();
+    (state, rows)
+}
+
+/// A sandbox slow enough to interrupt, and a roster of 40 per-agent POSTs.
+fn slow_run() -> (Rehearsal, State, Vec<Row>) {
+    let (state, rows) = forty_posts();
     let sandbox = Rehearsal::with_tenant(
         tenant_of(&state, 40, &[]),
         SandboxOptions {
@@ -274,12 +282,18 @@ fn slow_run() -> (Rehearsal, State, Vec<Row>) {
     (sandbox, state, rows)
 }
 
-/// Waits until the sandbox has answered `n` writes (or ten seconds pass).
+/// Waits until the sandbox has answered `n` writes; fails the test if it
+/// has not within ten seconds (a signal sent then would prove nothing).
 fn until_writes(sandbox: &Rehearsal, n: usize) {
     let started = Instant::now();
     while sandbox.writes().len() < n && started.elapsed() < Duration::from_secs(10) {
         std::thread::sleep(Duration::from_millis(20));
     }
+    let answered = sandbox.writes().len();
+    assert!(
+        answered >= n,
+        "only {answered} of {n} writes answered in ten seconds"
+    );
 }
 
 #[test]
@@ -292,24 +306,57 @@ fn sigterm_mid_apply_stops_the_same_way_with_exit_143() {
     interrupted_mid_apply(libc::SIGTERM, 143, "SIGTERM");
 }
 
+/// Whether a logged request is the plan's read of the assignments
+/// (`GET /skills/agents`).
+fn is_assignment_read(r: &RequestRecord) -> bool {
+    r.method == "GET" && r.path.starts_with("/inContactAPI/") && r.path.ends_with("/skills/agents")
+}
+
 #[test]
 fn a_signal_while_reading_sends_nothing() {
-    let (sandbox, state, rows) = slow_run();
+    // The tenant throttles: one API call per five seconds. The skill
+    // catalogue takes it, so the read of the assignments is answered 429
+    // with `Retry-After: 5`, and the client waits it out, still reading.
+    let (state, rows) = forty_posts();
+    let sandbox = Rehearsal::with_tenant(
+        tenant_of(&state, 40, &[]),
+        SandboxOptions {
+            rate_limit: Some(0.2),
+            ..SandboxOptions::default()
+        },
+    );
     let dir = TempDir::new("signal-reading");
     let roster = dir.file("roster.csv", &roster_csv(&rows));
     let child = sandbox
         .command(&["apply", "--yes", &roster, "--rate", "20"])
         .spawn()
         .expect("spawn");
-    // The first read is under way (150 ms of latency each).
     let started = Instant::now();
-    while sandbox.requests().is_empty() && started.elapsed() < Duration::from_secs(10) {
+    while !sandbox.requests().iter().any(is_assignment_read)
+        && started.elapsed() < Duration::from_secs(10)
+    {
         std::thread::sleep(Duration::from_millis(5));
     }
+    let before_signal = sandbox.requests();
+    let reads: Vec<u16> = before_signal
+        .iter()
+        .filter(|r| is_assignment_read(r))
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(
+        reads,
+        [429],
+        "the read of the assignments was asked, throttled, and is being waited out: {before_signal:?}"
+    );
     // SAFETY: signalling our own child process.
     unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
     let out = child.wait_with_output().expect("wait");
     assert_ne!(out.status.code(), Some(0), "{}", stderr(&out));
+    // Signals are handled only once writing starts: while it reads, the
+    // process dies of the signal itself, before it printed a plan.
+    assert_eq!(out.status.code(), None, "{}", stderr(&out));
+    assert_eq!(out.status.signal(), Some(libc::SIGINT), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "", "no plan was printed");
     assert!(sandbox.writes().is_empty(), "a write was sent");
     assert_eq!(sandbox.state(), state);
 }
@@ -381,10 +428,16 @@ fn kill_9_mid_apply_then_a_rerun_leaves_the_exact_state() {
         .spawn()
         .expect("spawn");
     until_writes(&sandbox, 4);
+    let answered = sandbox.writes().len();
+    assert!(answered >= 4, "killed after {answered} writes");
     child.kill().expect("kill -9");
     let _ = child.wait();
     let partial = sandbox.state();
     no_collateral(&state, &partial, &rows);
+    assert_ne!(
+        partial, state,
+        "the writes answered before the kill are in place"
+    );
     assert_ne!(
         partial,
         roster_target(&state, &rows),

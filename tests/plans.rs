@@ -27,12 +27,15 @@ fn a_saved_plan_applies_its_changes_without_the_roster_and_without_asking() {
     let before = sandbox.state();
     let dir = TempDir::new("saved");
     let plan = dir.path("plan.json");
-    plan_to(&sandbox, "examples/roster.csv", &plan);
+    // Planned from a copy of the roster that is gone before the apply.
+    let copy = TempDir::new("saved-roster");
+    let roster = copy.file("roster.csv", &read("examples/roster.csv"));
+    plan_to(&sandbox, &roster, &plan);
     assert!(sandbox.writes().is_empty());
     let saved: Value = serde_json::from_str(&read(&plan)).expect("JSON");
     assert_eq!(saved["format"], "cxskill-plan");
     assert_eq!(saved["version"], 1);
-    assert_eq!(saved["roster"]["name"], "examples/roster.csv");
+    assert_eq!(saved["roster"]["name"], roster.as_str());
     assert!(
         saved["roster"]["sha256"]
             .as_str()
@@ -62,6 +65,9 @@ fn a_saved_plan_applies_its_changes_without_the_roster_and_without_asking() {
         text.contains("17 to add, 3 to change, 1 to remove, 4 unchanged; "),
         "{text}"
     );
+
+    drop(copy);
+    assert!(!std::path::Path::new(&roster).exists());
 
     // Off a terminal and without --yes: the plan was the review.
     let out = sandbox.cxskill(&fast(&["apply", &plan, "--output", "json"]));

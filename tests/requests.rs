@@ -220,6 +220,12 @@ fn levels_1_to_5_go_bulk_and_6_to_20_go_per_agent() {
             .into_iter()
             .filter_map(|w| w.body)
             .collect();
+        let id = |v: &Value| -> u64 {
+            v.as_u64()
+                .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+                .unwrap_or_else(|| panic!("not an id: {v}"))
+        };
+        let mut upserted: Vec<Row> = Vec::new();
         for body in &bodies {
             for item in body["agentAndSkillDetails"]
                 .as_array()
@@ -228,9 +234,26 @@ fn levels_1_to_5_go_bulk_and_6_to_20_go_per_agent() {
             {
                 for skills in item["skills"].as_array().unwrap() {
                     assert!(skills["proficiency"].as_u64().unwrap() <= 5, "{body}");
+                    let p = skills["proficiency"].as_i64();
+                    for agent in item["agentIds"].as_array().unwrap() {
+                        for skill in skills["skillIds"].as_array().unwrap() {
+                            upserted.push((id(agent), id(skill), p));
+                        }
+                    }
                 }
             }
         }
+        // The loop above saw the upsert, and it carried exactly the rows
+        // at 1..=5.
+        assert!(!upserted.is_empty(), "no upsert body: {bodies:?}");
+        upserted.sort_unstable();
+        let mut bulk: Vec<Row> = rows
+            .iter()
+            .copied()
+            .filter(|&(_, _, p)| p.is_some_and(|p| p <= 5))
+            .collect();
+        bulk.sort_unstable();
+        assert_eq!(upserted, bulk, "{put}");
     }
 }
 
