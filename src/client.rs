@@ -205,12 +205,6 @@ impl Route {
             Route::SkillAgent => "/skills/{id}/agents/{agentId}",
         }
     }
-
-    /// Whether a GET of this route reads assignments (as opposed to the
-    /// catalogue of agents and skills).
-    pub fn reads_assignments(self) -> bool {
-        !matches!(self, Route::Agents | Route::Skills)
-    }
 }
 
 /// Requests sent, for the report: by method and endpoint, plus retries and
@@ -238,27 +232,6 @@ impl RequestCounts {
 
     pub fn total(&self) -> u64 {
         self.get + self.writes()
-    }
-
-    /// Attempts of one method and route.
-    pub fn of(&self, method: &Method, route: Route) -> u64 {
-        self.by_endpoint
-            .get(&endpoint_key(method, route))
-            .copied()
-            .unwrap_or(0)
-    }
-
-    /// GETs that read assignments (not the agent and skill catalogues).
-    pub fn assignment_reads(&self) -> u64 {
-        [
-            Route::AgentSkills,
-            Route::AgentsSkills,
-            Route::SkillsAgents,
-            Route::SkillAgents,
-        ]
-        .into_iter()
-        .map(|route| self.of(&Method::GET, route))
-        .sum()
     }
 }
 
@@ -401,10 +374,6 @@ impl Client {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
-    }
-
-    pub fn token_url(&self) -> &str {
-        &self.token_url
     }
 
     pub fn counts(&self) -> RequestCounts {

@@ -120,11 +120,6 @@ impl Holdings {
         self.held.is_empty()
     }
 
-    /// Every assignment seen, by (agentId, skillId).
-    pub fn iter(&self) -> impl Iterator<Item = ((u64, u64), State)> + '_ {
-        self.held.iter().map(|(&k, &v)| (k, v))
-    }
-
     /// Records what a write is known to have done (an answered success),
     /// so that a later full set starts from it.
     pub fn record(&mut self, agent: u64, skill: u64, state: Option<State>) {
