@@ -949,12 +949,19 @@ impl Client {
         let mut attempt: u32 = 0;
         let mut throttled: u32 = 0;
         loop {
+            self.limiter.until_ready().await;
+            let (token, generation) = self.token().await?;
+            // Checked here, after every wait (the rate, a token, a
+            // renewal, a backoff), whatever sent the loop round.
+            if let Some(deadline) = deadline
+                && Instant::now() >= deadline
+            {
+                return Err(expired(endpoint, attempt, lost_attempt));
+            }
             if attempt + throttled > 0 {
                 self.stats.retries.fetch_add(1, Ordering::Relaxed);
             }
             attempt += 1;
-            self.limiter.until_ready().await;
-            let (token, generation) = self.token().await?;
             self.count(&method, route);
             let request_id = Uuid::new_v4();
             let mut request = self
@@ -980,8 +987,7 @@ impl Client {
                     );
                     let retry_after = retry_after(&response);
                     let json = is_json(&response);
-                    let bytes = match self.read_body(response, &endpoint).await {
-                        Ok(bytes) => bytes,
+                    match self.read_body(response, &endpoint).await {
                         Err(BodyError::TooLarge) => {
                             return Err(ClientError::TooLarge {
                                 endpoint,
@@ -991,66 +997,66 @@ impl Client {
                         Err(BodyError::Cut(e)) => {
                             lost_attempt = true;
                             warn!(%method, endpoint = route.template(), %request_id, "answer cut off: {e}");
-                            tokio::time::sleep(
-                                self.next_delay(attempt, started, None, &endpoint, || {
-                                    format!("answer cut off: {e}")
-                                })
-                                .map_err(|e| e.maybe_sent(true))?,
-                            )
-                            .await;
-                            continue;
-                        }
-                    };
-                    match status {
-                        StatusCode::UNAUTHORIZED if !renewed && self.can_renew() => {
-                            renewed = true;
-                            attempt -= 1;
-                            warn!(%method, endpoint = route.template(), %request_id, "401: renewing the token and retrying once");
-                            self.renew(generation).await?;
-                            continue;
-                        }
-                        StatusCode::UNAUTHORIZED => {
-                            return Err(ClientError::Unauthorized {
-                                endpoint,
-                                body: body_text(&bytes),
-                            });
-                        }
-                        StatusCode::FORBIDDEN => {
-                            return Err(ClientError::Forbidden {
-                                endpoint,
-                                body: body_text(&bytes),
-                            });
-                        }
-                        StatusCode::TOO_MANY_REQUESTS => {
-                            // Throttling is waited out within the time
-                            // budget; it does not use up an attempt.
-                            self.stats.throttled.fetch_add(1, Ordering::Relaxed);
-                            attempt -= 1;
-                            throttled += 1;
-                            warn!(%method, endpoint = route.template(), %request_id, ?retry_after, "429: throttled by the tenant");
-                            self.throttle_delay(throttled, started, retry_after, &endpoint, || {
-                                format!("429 Too Many Requests: {}", body_text(&bytes))
-                            })
-                            .map_err(|e| e.maybe_sent(lost_attempt))?
-                        }
-                        status if is_transient(status) => {
-                            // A write answered so may or may not have
-                            // landed (the contract): settle it by reading.
-                            lost_attempt = true;
-                            warn!(%method, endpoint = route.template(), %request_id, status = status.as_u16(), "transient server error");
-                            self.next_delay(attempt, started, retry_after, &endpoint, || {
-                                format!("{status}: {}", body_text(&bytes))
+                            self.next_delay(attempt, started, None, &endpoint, || {
+                                format!("answer cut off: {e}")
                             })
                             .map_err(|e| e.maybe_sent(true))?
                         }
-                        _ => {
-                            return Ok(Response {
-                                status,
-                                body: bytes,
-                                json,
-                                after_lost_attempt: lost_attempt,
-                            });
-                        }
+                        Ok(bytes) => match status {
+                            StatusCode::UNAUTHORIZED if !renewed && self.can_renew() => {
+                                renewed = true;
+                                attempt -= 1;
+                                warn!(%method, endpoint = route.template(), %request_id, "401: renewing the token and retrying once");
+                                self.renew(generation).await?;
+                                continue;
+                            }
+                            StatusCode::UNAUTHORIZED => {
+                                return Err(ClientError::Unauthorized {
+                                    endpoint,
+                                    body: body_text(&bytes),
+                                });
+                            }
+                            StatusCode::FORBIDDEN => {
+                                return Err(ClientError::Forbidden {
+                                    endpoint,
+                                    body: body_text(&bytes),
+                                });
+                            }
+                            StatusCode::TOO_MANY_REQUESTS => {
+                                // Throttling is waited out within the time
+                                // budget; it does not use up an attempt.
+                                self.stats.throttled.fetch_add(1, Ordering::Relaxed);
+                                attempt -= 1;
+                                throttled += 1;
+                                warn!(%method, endpoint = route.template(), %request_id, ?retry_after, "429: throttled by the tenant");
+                                self.throttle_delay(
+                                    throttled,
+                                    started,
+                                    retry_after,
+                                    &endpoint,
+                                    || format!("429 Too Many Requests: {}", body_text(&bytes)),
+                                )
+                                .map_err(|e| e.maybe_sent(lost_attempt))?
+                            }
+                            status if is_transient(status) => {
+                                // A write answered so may or may not have
+                                // landed (the contract): settle it by reading.
+                                lost_attempt = true;
+                                warn!(%method, endpoint = route.template(), %request_id, status = status.as_u16(), "transient server error");
+                                self.next_delay(attempt, started, retry_after, &endpoint, || {
+                                    format!("{status}: {}", body_text(&bytes))
+                                })
+                                .map_err(|e| e.maybe_sent(true))?
+                            }
+                            _ => {
+                                return Ok(Response {
+                                    status,
+                                    body: bytes,
+                                    json,
+                                    after_lost_attempt: lost_attempt,
+                                });
+                            }
+                        },
                     }
                 }
                 Err(e) => {
@@ -1068,11 +1074,7 @@ impl Client {
             if let Some(deadline) = deadline
                 && Instant::now() + retry_in > deadline
             {
-                return Err(ClientError::Expired {
-                    endpoint,
-                    reason: format!("{attempt} attempts, none answered in time"),
-                    maybe_sent: lost_attempt,
-                });
+                return Err(expired(endpoint, attempt, lost_attempt));
             }
             tokio::time::sleep(retry_in).await;
         }
@@ -1704,6 +1706,20 @@ fn status_error(path: &str, response: &Response) -> ClientError {
         endpoint: format!("GET {path}"),
         status: response.status.as_u16(),
         body: response.text(),
+    }
+}
+
+/// A request with a deadline that passed after `attempts` attempts;
+/// `maybe_sent` when one of them may have landed.
+fn expired(endpoint: String, attempts: u32, maybe_sent: bool) -> ClientError {
+    let reason = match attempts {
+        0 => "its deadline passed before the first attempt".to_owned(),
+        n => format!("{n} attempts, none answered in time"),
+    };
+    ClientError::Expired {
+        endpoint,
+        reason,
+        maybe_sent,
     }
 }
 
