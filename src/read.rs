@@ -165,6 +165,9 @@ impl Holdings {
     fn absorb(&mut self, rows: &[wire::Assignment], scope: Scope<'_>) -> Vec<Change> {
         let mut changes = Vec::new();
         let mut in_read: HashMap<(u64, u64), State> = HashMap::with_capacity(rows.len());
+        // Every pair the read lists, its state readable or not: a row that
+        // cannot be trusted still says the pair is there.
+        let mut listed: HashSet<(u64, u64)> = HashSet::with_capacity(rows.len());
         for row in rows {
             let Some(agent) = row.agent().or(match scope {
                 Scope::Agent(agent) => Some(agent),
@@ -172,6 +175,7 @@ impl Holdings {
             }) else {
                 continue;
             };
+            listed.insert((agent, row.skill_id));
             let state = match state_of(row) {
                 Ok(state) => state,
                 Err(reason) => {
@@ -203,7 +207,7 @@ impl Holdings {
                 let gone: Vec<(u64, u64)> = self
                     .held
                     .keys()
-                    .filter(|(a, s)| skills.contains(s) && !in_read.contains_key(&(*a, *s)))
+                    .filter(|key| skills.contains(&key.1) && !listed.contains(key))
                     .copied()
                     .collect();
                 for key in gone {
@@ -220,7 +224,7 @@ impl Holdings {
                 self.skills_read.extend(skills.iter().copied());
             }
             Scope::Agent(agent) => {
-                changes.extend(self.forget_unlisted(agent, |k| in_read.contains_key(k)));
+                changes.extend(self.forget_unlisted(agent, |k| listed.contains(k)));
                 self.complete.insert(agent);
             }
             Scope::Agents(agents) => {
@@ -624,6 +628,23 @@ mod tests {
         h.absorb(&[no_flag, row(15, 1, 0, true)], Scope::Skills(&[1].into()));
         assert!(h.untrusted(14).unwrap().contains("no isActive"));
         assert!(h.untrusted(15).unwrap().contains("outside 1..=20"));
+        assert_eq!(h.get(14, 1), Known::Unknown);
+    }
+
+    #[test]
+    fn an_unreadable_row_is_not_taken_for_a_removal() {
+        let mut h = Holdings::default();
+        h.absorb(
+            &[row(14, 1, 3, true), row(14, 2, 4, true)],
+            Scope::Agent(14),
+        );
+        let mut no_flag = row(14, 1, 3, true);
+        no_flag.is_active = None;
+        let changes = h.absorb(&[no_flag.clone()], Scope::Skills(&[1].into()));
+        assert_eq!(changes, [], "the skill read lists the pair");
+        let changes = h.absorb(&[no_flag, row(14, 2, 4, true)], Scope::Agent(14));
+        assert_eq!(changes, [], "the agent's own read lists the pair");
+        assert!(h.untrusted(14).unwrap().contains("no isActive"));
         assert_eq!(h.get(14, 1), Known::Unknown);
     }
 
