@@ -462,24 +462,23 @@ pub async fn read_full_sets(
             }
             let wanted: HashSet<u64> = agents.iter().copied().collect();
             rows.retain(|r| r.agent().is_some_and(|a| wanted.contains(&a)));
-            // Pairs of these agents the complete read does not list are
-            // gone.
-            let listed: HashSet<(u64, u64)> = rows
+            let pairs: HashSet<(u64, u64)> = rows
                 .iter()
                 .filter_map(|r| r.agent().map(|a| (a, r.skill_id)))
                 .collect();
-            let mut changes = Vec::new();
-            for &agent in agents {
-                changes.extend(holdings.forget_unlisted(agent, |k| listed.contains(k)));
-            }
-            changes.extend(holdings.absorb(&rows, Scope::Agents(agents)));
+            let seen: HashSet<u64> = pairs.iter().map(|&(agent, _)| agent).collect();
             // An agent the bulk reads do not list at all may be one they
-            // cannot see: only its own read may say its set is empty.
-            let unlisted: Vec<u64> = agents
-                .iter()
-                .copied()
-                .filter(|a| !rows.iter().any(|r| r.agent() == Some(*a)))
-                .collect();
+            // cannot see: only its own read may say its set is empty (and
+            // forget what it no longer holds).
+            let (listed, unlisted): (Vec<u64>, Vec<u64>) =
+                agents.iter().partition(|a| seen.contains(a));
+            // Pairs of the listed agents the complete read does not list
+            // are gone.
+            let mut changes = Vec::new();
+            for &agent in &listed {
+                changes.extend(holdings.forget_unlisted(agent, |k| pairs.contains(k)));
+            }
+            changes.extend(holdings.absorb(&rows, Scope::Agents(&listed)));
             if !unlisted.is_empty() {
                 info!(
                     agents = unlisted.len(),

@@ -269,6 +269,147 @@ fn an_agent_read_naming_another_agent_sends_no_write() {
     );
 }
 
+// --- An agent the bulk read does not list --------------------------------------
+
+/// Answers a full-set PUT with a success for every skill it carries, and
+/// keeps the bodies.
+fn put_ok(
+    bodies: std::sync::Arc<std::sync::Mutex<Vec<(u64, Value)>>>,
+) -> axum::routing::MethodRouter {
+    axum::routing::put(
+        move |uri: axum::http::Uri, axum::Json(body): axum::Json<Value>| {
+            let bodies = bodies.clone();
+            async move {
+                let agent: u64 = uri
+                    .path()
+                    .trim_start_matches(&format!("{ROOT}/agents/"))
+                    .trim_end_matches("/skills")
+                    .parse()
+                    .expect("an agent id");
+                let rows: Vec<Value> = body["skills"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|s| json!({"skillId": s["skillId"], "success": true}))
+                    .collect();
+                bodies.lock().unwrap().push((agent, body));
+                axum::Json(json!({"resultSet": {"errorCount": 0, "skillResults": rows}}))
+            }
+        },
+    )
+}
+
+#[test]
+fn an_agent_missing_from_the_bulk_read_is_read_on_its_own_and_no_change_is_reported() {
+    use std::sync::{Arc, Mutex};
+    // Agents 1, 2 and 3 hold skills 5 (level 3) and 6 (level 4). The bulk
+    // listing does not show agent 3 (an agent the key may not see there);
+    // its own read does.
+    let holding = |agent: u64| {
+        [(5, 3), (6, 4)].map(|(skill, level)| {
+            json!({"agentId": agent, "skillId": skill, "agentProficiencyValue": level,
+                   "isActive": true, "isAgentActive": true, "isSkillActive": true})
+        })
+    };
+    let everyone: Vec<Value> = (1..=3).flat_map(holding).collect();
+    let listed: Vec<Value> = (1..=2).flat_map(holding).collect();
+    let bodies: Arc<Mutex<Vec<(u64, Value)>>> = Arc::default();
+    let tenant = Stub::start(
+        Router::new()
+            .route(
+                &format!("{ROOT}/agents"),
+                get(|| async {
+                    let agents: Vec<Value> = (1..=3)
+                        .map(|a| {
+                            json!({"agentId": a, "firstName": "A", "lastName": format!("{a}"),
+                                        "isActive": true})
+                        })
+                        .collect();
+                    axum::Json(json!({"totalRecords": 3, "agents": agents}))
+                }),
+            )
+            .route(
+                &format!("{ROOT}/skills"),
+                get(|| async {
+                    axum::Json(json!({"totalRecords": 2, "skills": [
+                        {"skillId": 5, "skillName": "Sales", "isActive": true},
+                        {"skillId": 6, "skillName": "Chat", "isActive": true}]}))
+                }),
+            )
+            .route(
+                &format!("{ROOT}/skills/agents"),
+                get(move || {
+                    let everyone = everyone.clone();
+                    async move {
+                        axum::Json(json!({"businessUnitId": 1, "agentSkillAssignments": everyone}))
+                    }
+                }),
+            )
+            .route(
+                &format!("{ROOT}/agents/skills"),
+                get(move |RawQuery(query): RawQuery| {
+                    let listed = listed.clone();
+                    async move {
+                        // Every assignment is active: the inactive ones'
+                        // listing is empty.
+                        let rows = if query.unwrap_or_default().contains("&isActive=true") {
+                            listed
+                        } else {
+                            Vec::new()
+                        };
+                        axum::Json(json!({"totalRecords": rows.len(), "businessUnitId": 1,
+                                          "agentSkillAssignments": rows}))
+                    }
+                }),
+            )
+            .route(
+                &format!("{ROOT}/agents/3/skills"),
+                get(|| async {
+                    axum::Json(json!({"totalRecords": 2, "agentSkillAssignments": [
+                        row(3, 5, 3), row(3, 6, 4)]}))
+                })
+                .merge(put_ok(bodies.clone())),
+            )
+            .route(
+                &format!("{ROOT}/agents/{{id}}/skills"),
+                put_ok(bodies.clone()),
+            ),
+    );
+    let dir = TempDir::new("bulk-unlisted");
+    // Skill 5 to 12 for each: a full-set PUT each, after one bulk read of
+    // their sets.
+    let roster = dir.file("r.csv", "agent,skill,proficiency\n1,5,12\n2,5,12\n3,5,12\n");
+    let out = tenant.cxskill(&["apply", "--yes", &roster, "--output", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    let report = report_json(&out);
+    assert_eq!(report["summary"]["applied"], 3, "{report}");
+    assert!(
+        report.get("concurrent_changes").is_none(),
+        "nobody else changed anything: {report}"
+    );
+    let bulk = |q: &str| {
+        tenant.seen().iter().any(|s| {
+            s.path == format!("{ROOT}/agents/skills")
+                && s.method == "GET"
+                && s.query.as_deref().is_some_and(|query| query.contains(q))
+        })
+    };
+    assert!(
+        bulk("&isActive=true") && bulk("&isActive=false"),
+        "no bulk read"
+    );
+    let mut bodies = bodies.lock().unwrap().clone();
+    bodies.sort_by_key(|(agent, _)| *agent);
+    let full_set = json!({"skills": [
+        {"skillId": "5", "proficiency": 12, "isActive": true},
+        {"skillId": "6", "proficiency": 4, "isActive": true}]});
+    assert_eq!(
+        bodies,
+        [(1, full_set.clone()), (2, full_set.clone()), (3, full_set)],
+        "each PUT carries its agent's whole set"
+    );
+}
+
 // --- Listings and answers that never end --------------------------------------
 
 /// Runs `plan` of one row against `tenant`, with `extra` arguments.
