@@ -10,7 +10,8 @@
 //! 403) is a [`ClientError`]. Every answer is capped in size, and every
 //! piece of server text is scrubbed of secrets before it goes anywhere.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::Hash;
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -655,33 +656,30 @@ impl Client {
             path.push_str("&UpdatedSince=");
             path.extend(form_urlencoded::byte_serialize(since.as_bytes()));
         }
-        let read = match self
-            .paged(
-                Route::AgentsSkills,
-                &path,
-                PAGE_SIZE,
-                Page::of_assignments,
-                |a| (a.agent(), a.skill_id),
-            )
-            .await
-        {
-            // Someone changed the tenant between two pages: once more.
-            Err(ClientError::Paging { reason, .. }) if reason.starts_with(LISTING_CHANGED) => {
-                debug!("{reason}: reading the listing again");
-                self.paged(
+        let key = |a: &wire::Assignment| (a.agent(), a.skill_id);
+        let mut again = true;
+        let read = loop {
+            match self
+                .paged(
                     Route::AgentsSkills,
                     &path,
                     PAGE_SIZE,
                     Page::of_assignments,
-                    |a| (a.agent(), a.skill_id),
+                    key,
                 )
-                .await?
+                .await
+            {
+                // Someone changed the tenant between two pages: once more.
+                Err(e) if again && e.is_listing_changed() => {
+                    debug!("{e}: reading the listing again");
+                    again = false;
+                }
+                read => break read?,
             }
-            read => read?,
         };
         let business_unit = read.business_unit.clone();
         let poll_time = read.poll_time.clone();
-        let rows = read.complete(Route::AgentsSkills, |a| (a.agent(), a.skill_id))?;
+        let rows = read.complete(Route::AgentsSkills, key)?;
         Ok(Listing {
             rows,
             business_unit,
@@ -770,9 +768,12 @@ impl Client {
 
     /// Reads a listing page by page: `_links.next` when it points at the
     /// API's own host, else `top`/`skip`, until `totalRecords`. Stops with
-    /// an error when a page adds nothing new, when pages run past
+    /// an error when a page adds nothing new, when a page repeats rows of
+    /// earlier ones or `totalRecords` changes (the listing moved under the
+    /// offset, so a row may have been skipped), when pages run past
     /// `totalRecords`, or after [`PAGE_LIMIT`] pages; a read that ends
     /// short of `totalRecords` is marked `short` for the caller to judge.
+    /// A row listed twice on one page is the caller's to judge.
     async fn paged<P: DeserializeOwned, T, K: Eq + Hash>(
         &self,
         route: Route,
@@ -785,7 +786,9 @@ impl Client {
             endpoint: format!("GET {path}"),
             reason,
         };
-        let mut seen: HashSet<K> = HashSet::new();
+        let changed = |detail: String| paging(format!("{LISTING_CHANGED} ({detail})"));
+        // Every key read, and the page it was first read on.
+        let mut seen: HashMap<K, usize> = HashMap::new();
         let mut out = Paged {
             rows: Vec::new(),
             total: None,
@@ -829,9 +832,7 @@ impl Client {
             {
                 // Rows came or went between pages: an offset read may have
                 // skipped one, so this read is not whole.
-                return Err(paging(format!(
-                    "{LISTING_CHANGED} (totalRecords {before}, then {now})"
-                )));
+                return Err(changed(format!("totalRecords {before}, then {now}")));
             }
             if page.total.is_some() {
                 out.total = page.total;
@@ -840,10 +841,29 @@ impl Client {
             if got == 0 {
                 return Ok(out.ended(page_number));
             }
-            let fresh = page.rows.iter().filter(|row| seen.insert(key(row))).count();
+            let (mut fresh, mut repeated) = (0, 0);
+            for row in &page.rows {
+                match seen.entry(key(row)) {
+                    Entry::Vacant(first) => {
+                        first.insert(page_number);
+                        fresh += 1;
+                    }
+                    Entry::Occupied(first) if *first.get() != page_number => repeated += 1,
+                    Entry::Occupied(_) => {}
+                }
+            }
             if fresh == 0 {
                 return Err(paging(format!(
                     "page {page_number} added no new rows (it repeats earlier pages)"
+                )));
+            }
+            if repeated > 0 {
+                // Rows were added ahead of the offset: as many rows may have
+                // been skipped, even with `totalRecords` unchanged (some
+                // also went).
+                let rows = if repeated == 1 { "row" } else { "rows" };
+                return Err(changed(format!(
+                    "page {page_number} repeats {repeated} {rows} of earlier pages, so as many may have been skipped"
                 )));
             }
             out.rows.extend(page.rows);
@@ -1395,6 +1415,12 @@ impl std::fmt::Display for BodyError {
 }
 
 impl ClientError {
+    /// A listing that changed while it was read page by page: reading it
+    /// again may find it whole.
+    fn is_listing_changed(&self) -> bool {
+        matches!(self, ClientError::Paging { reason, .. } if reason.starts_with(LISTING_CHANGED))
+    }
+
     fn maybe_sent(self, sent: bool) -> ClientError {
         match self {
             ClientError::Network {
@@ -1500,7 +1526,9 @@ impl<T> Paged<T> {
     }
 
     /// The rows of a listing that must be whole, without duplicates; a
-    /// short read or a page that only repeated earlier rows is an error.
+    /// short read is an error, and so is a row listed twice on a page when
+    /// that leaves fewer distinct rows than `totalRecords` ([`Client::paged`]
+    /// has already refused rows repeated across pages).
     fn complete<K: Eq + Hash>(
         self,
         route: Route,
@@ -1525,7 +1553,7 @@ impl<T> Paged<T> {
             return Err(ClientError::Paging {
                 endpoint: format!("GET {}", route.template()),
                 reason: format!(
-                    "the pages repeat rows: {} distinct of the {total} rows totalRecords states",
+                    "the listing repeats rows: {} distinct of the {total} rows totalRecords states",
                     rows.len()
                 ),
             });

@@ -228,6 +228,25 @@ fn an_agent_read_that_ends_short_of_total_records_sends_no_write() {
 }
 
 #[test]
+fn an_agent_read_whose_pages_repeat_a_row_and_skip_another_sends_no_write() {
+    // Two rows a page and totalRecords 4 throughout, but between the pages
+    // a skill was assigned ahead of the first page and another removed:
+    // the second page repeats skill 6, and the new skill is never shown.
+    no_write_for_an_untrusted_read(
+        |query| {
+            let (_, skip) = paging(query.as_deref());
+            let rows = match skip {
+                0 => vec![row(1, 5, 3), row(1, 6, 4)],
+                2 => vec![row(1, 6, 4), row(1, 7, 2)],
+                _ => Vec::new(),
+            };
+            answer(json!({"totalRecords": 4, "agentSkillAssignments": rows}))
+        },
+        "page 2 repeats 1 row of earlier pages",
+    );
+}
+
+#[test]
 fn an_agent_read_without_the_promised_list_sends_no_write() {
     no_write_for_an_untrusted_read(|_| answer(json!({})), "has no agentSkillAssignments");
     no_write_for_an_untrusted_read(
