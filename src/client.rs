@@ -920,9 +920,11 @@ impl Client {
             .await
     }
 
-    /// As [`Client::send`], but no attempt starts after `deadline`: for a
-    /// body built from a read that must not be older than a limit when it
-    /// lands (a full-set PUT). Past it, [`ClientError::Expired`].
+    /// As [`Client::send`], but no attempt after the first starts after
+    /// `deadline`: for a body built from a read that must not be older than
+    /// a limit when it lands (a full-set PUT). Past it,
+    /// [`ClientError::Expired`]. The first attempt is the caller's to
+    /// judge: it sends the request because the body is fresh.
     pub async fn send_before<B: Serialize + ?Sized>(
         &self,
         method: Method,
@@ -968,16 +970,20 @@ impl Client {
         let mut lost_attempt = false;
         let mut attempt: u32 = 0;
         let mut throttled: u32 = 0;
+        // Attempts sent, whatever their answer.
+        let mut sent_attempts: u32 = 0;
         loop {
             self.limiter.until_ready().await;
             let (token, generation) = self.token().await?;
-            // Checked here, after every wait (the rate, a token, a
-            // renewal, a backoff), whatever sent the loop round.
+            // Checked here, after every wait (a backoff, a renewed token,
+            // the rate), whatever sent the loop round.
             if let Some(deadline) = deadline
-                && Instant::now() >= deadline
+                && sent_attempts > 0
+                && Instant::now() > deadline
             {
-                return Err(expired(endpoint, attempt, lost_attempt));
+                return Err(expired(endpoint, sent_attempts, lost_attempt));
             }
+            sent_attempts += 1;
             if attempt + throttled > 0 {
                 self.stats.retries.fetch_add(1, Ordering::Relaxed);
             }
@@ -1094,7 +1100,7 @@ impl Client {
             if let Some(deadline) = deadline
                 && Instant::now() + retry_in > deadline
             {
-                return Err(expired(endpoint, attempt, lost_attempt));
+                return Err(expired(endpoint, sent_attempts, lost_attempt));
             }
             tokio::time::sleep(retry_in).await;
         }
@@ -1737,16 +1743,12 @@ fn status_error(path: &str, response: &Response) -> ClientError {
     }
 }
 
-/// A request with a deadline that passed after `attempts` attempts;
+/// A request whose deadline passed after `attempts` attempts;
 /// `maybe_sent` when one of them may have landed.
 fn expired(endpoint: String, attempts: u32, maybe_sent: bool) -> ClientError {
-    let reason = match attempts {
-        0 => "its deadline passed before the first attempt".to_owned(),
-        n => format!("{n} attempts, none answered in time"),
-    };
     ClientError::Expired {
         endpoint,
-        reason,
+        reason: format!("{attempts} attempts, none answered in time"),
         maybe_sent,
     }
 }

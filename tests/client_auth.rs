@@ -664,26 +664,6 @@ fn puts(tenant: &Stub) -> usize {
 }
 
 #[test]
-fn a_put_whose_deadline_has_passed_is_never_sent() {
-    let tenant = tenant_answering_put(|| {
-        use axum::response::IntoResponse;
-        axum::Json(json!({"resultSet": {"errorCount": 0, "skillResults": []}})).into_response()
-    });
-    let result = put_before(&tenant, std::time::Duration::ZERO);
-    assert!(
-        matches!(
-            result,
-            Err(cxskill::client::ClientError::Expired {
-                maybe_sent: false,
-                ..
-            })
-        ),
-        "{result:?}"
-    );
-    assert_eq!(puts(&tenant), 0);
-}
-
-#[test]
 fn a_put_answered_401_after_its_deadline_is_not_sent_again_with_a_new_token() {
     let tenant = tenant_answering_put(|| {
         use axum::response::IntoResponse;
