@@ -592,10 +592,7 @@ impl Client {
                 Route::AgentSkills,
                 &path,
                 PAGE_SIZE,
-                |p: wire::AssignmentsPage| Page {
-                    missing_list: p.agent_skill_assignments.is_none(),
-                    ..Page::of_assignments(p)
-                },
+                Page::of_assignments,
                 |a| a.skill_id,
             )
             .await;
@@ -677,6 +674,16 @@ impl Client {
                 read => break read?,
             }
         };
+        // A page without the list says nothing of the rows after it,
+        // unless the tenant says there are none.
+        if read.missing_list && read.total != Some(0) {
+            return Err(ClientError::Paging {
+                endpoint: format!("GET {path}"),
+                reason:
+                    "a page has no agentSkillAssignments, so the listing cannot be read to its end"
+                        .to_owned(),
+            });
+        }
         let business_unit = read.business_unit.clone();
         let poll_time = read.poll_time.clone();
         let rows = read.complete(Route::AgentsSkills, key)?;
@@ -767,7 +774,10 @@ impl Client {
     }
 
     /// Reads a listing page by page: `_links.next` when it points at the
-    /// API's own host, else `top`/`skip`, until `totalRecords`. Stops with
+    /// API's own host, else `top`/`skip`, until `totalRecords` or, without
+    /// it, an empty page (a tenant may answer fewer rows than `top` asks,
+    /// so a short page is no end). A page without its list ends the read,
+    /// marked `missing_list` for the caller to judge. Stops with
     /// an error when a page adds nothing new, when a page repeats rows of
     /// earlier ones or `totalRecords` changes (the listing moved under the
     /// offset, so a row may have been skipped), when pages run past
@@ -837,8 +847,7 @@ impl Client {
             if page.total.is_some() {
                 out.total = page.total;
             }
-            let got = page.rows.len();
-            if got == 0 {
+            if page.rows.is_empty() {
                 return Ok(out.ended(page_number));
             }
             let (mut fresh, mut repeated) = (0, 0);
@@ -880,7 +889,6 @@ impl Client {
                     )));
                 }
                 Some(total) if received == total => return Ok(out),
-                None if (got as u64) < top && page.next.is_none() => return Ok(out),
                 _ => {}
             }
             next = page
@@ -1497,12 +1505,12 @@ struct Page<T> {
 impl Page<wire::Assignment> {
     fn of_assignments(p: wire::AssignmentsPage) -> Page<wire::Assignment> {
         Page {
+            missing_list: p.agent_skill_assignments.is_none(),
             rows: p.agent_skill_assignments.unwrap_or_default(),
             total: p.total_records,
             next: p.links.and_then(|l| l.next),
             business_unit: p.business_unit_id,
             poll_time: p.last_poll_time,
-            missing_list: false,
         }
     }
 }

@@ -288,13 +288,13 @@ fn an_agent_read_naming_another_agent_sends_no_write() {
     );
 }
 
-// --- An agent the bulk read does not list --------------------------------------
+// --- Full sets read in bulk ---------------------------------------------------
+
+type Bodies = std::sync::Arc<std::sync::Mutex<Vec<(u64, Value)>>>;
 
 /// Answers a full-set PUT with a success for every skill it carries, and
 /// keeps the bodies.
-fn put_ok(
-    bodies: std::sync::Arc<std::sync::Mutex<Vec<(u64, Value)>>>,
-) -> axum::routing::MethodRouter {
+fn put_ok(bodies: Bodies) -> axum::routing::MethodRouter {
     axum::routing::put(
         move |uri: axum::http::Uri, axum::Json(body): axum::Json<Value>| {
             let bodies = bodies.clone();
@@ -318,21 +318,26 @@ fn put_ok(
     )
 }
 
-#[test]
-fn an_agent_missing_from_the_bulk_read_is_read_on_its_own_and_no_change_is_reported() {
-    use std::sync::{Arc, Mutex};
-    // Agents 1, 2 and 3 hold skills 5 (level 3) and 6 (level 4). The bulk
-    // listing does not show agent 3 (an agent the key may not see there);
-    // its own read does.
-    let holding = |agent: u64| {
-        [(5, 3), (6, 4)].map(|(skill, level)| {
-            json!({"agentId": agent, "skillId": skill, "agentProficiencyValue": level,
-                   "isActive": true, "isAgentActive": true, "isSkillActive": true})
-        })
-    };
-    let everyone: Vec<Value> = (1..=3).flat_map(holding).collect();
-    let listed: Vec<Value> = (1..=2).flat_map(holding).collect();
-    let bodies: Arc<Mutex<Vec<(u64, Value)>>> = Arc::default();
+/// A bulk read row: agent `agent` holds `skill` at `level`, active.
+fn bulk_row(agent: u64, skill: u64, level: u64) -> Value {
+    json!({"agentId": agent, "skillId": skill, "agentProficiencyValue": level,
+           "isActive": true, "isAgentActive": true, "isSkillActive": true})
+}
+
+/// What agents 1, 2 and 3 each hold: skills 5 (level 3) and 6 (level 4),
+/// all active.
+fn held_by(agents: std::ops::RangeInclusive<u64>) -> Vec<Value> {
+    agents
+        .flat_map(|agent| [bulk_row(agent, 5, 3), bulk_row(agent, 6, 4)])
+        .collect()
+}
+
+/// A tenant where agents 1, 2 and 3 (active) hold [`held_by`]. The bulk
+/// listing of active assignments answers `bulk(query)`; the inactive ones'
+/// listing is empty. Agent 3's own read lists its two skills. Every
+/// full-set PUT succeeds, and its body is kept.
+fn three_agents(bulk: fn(Option<String>) -> axum::response::Response) -> (Stub, Bodies) {
+    let bodies = Bodies::default();
     let tenant = Stub::start(
         Router::new()
             .route(
@@ -357,27 +362,24 @@ fn an_agent_missing_from_the_bulk_read_is_read_on_its_own_and_no_change_is_repor
             )
             .route(
                 &format!("{ROOT}/skills/agents"),
-                get(move || {
-                    let everyone = everyone.clone();
-                    async move {
-                        axum::Json(json!({"businessUnitId": 1, "agentSkillAssignments": everyone}))
-                    }
+                get(|| async {
+                    axum::Json(
+                        json!({"businessUnitId": 1, "agentSkillAssignments": held_by(1..=3)}),
+                    )
                 }),
             )
             .route(
                 &format!("{ROOT}/agents/skills"),
-                get(move |RawQuery(query): RawQuery| {
-                    let listed = listed.clone();
-                    async move {
-                        // Every assignment is active: the inactive ones'
-                        // listing is empty.
-                        let rows = if query.unwrap_or_default().contains("&isActive=true") {
-                            listed
-                        } else {
-                            Vec::new()
-                        };
-                        axum::Json(json!({"totalRecords": rows.len(), "businessUnitId": 1,
-                                          "agentSkillAssignments": rows}))
+                get(move |RawQuery(query): RawQuery| async move {
+                    if query
+                        .as_deref()
+                        .unwrap_or_default()
+                        .contains("&isActive=true")
+                    {
+                        bulk(query)
+                    } else {
+                        // Nothing to list, said without the list.
+                        answer(json!({"totalRecords": 0, "businessUnitId": 1}))
                     }
                 }),
             )
@@ -394,11 +396,41 @@ fn an_agent_missing_from_the_bulk_read_is_read_on_its_own_and_no_change_is_repor
                 put_ok(bodies.clone()),
             ),
     );
-    let dir = TempDir::new("bulk-unlisted");
-    // Skill 5 to 12 for each: a full-set PUT each, after one bulk read of
-    // their sets.
+    (tenant, bodies)
+}
+
+/// Runs `apply` of skill 5 to 12 for agents 1, 2 and 3 against `tenant`:
+/// a full-set PUT each, after one bulk read of their sets.
+fn apply_to_three(tenant: &Stub) -> Output {
+    let dir = TempDir::new("bulk-full-sets");
     let roster = dir.file("r.csv", "agent,skill,proficiency\n1,5,12\n2,5,12\n3,5,12\n");
-    let out = tenant.cxskill(&["apply", "--yes", &roster, "--output", "json"]);
+    tenant.cxskill(&["apply", "--yes", &roster, "--output", "json"])
+}
+
+/// The full-set PUT bodies `tenant` received, by agent.
+fn put_bodies(bodies: &Bodies) -> Vec<(u64, Value)> {
+    let mut bodies = bodies.lock().unwrap().clone();
+    bodies.sort_by_key(|(agent, _)| *agent);
+    bodies
+}
+
+/// Skill 5 at 12 and skill 6 kept at 4: an agent's whole set.
+fn full_set() -> Value {
+    json!({"skills": [
+        {"skillId": "5", "proficiency": 12, "isActive": true},
+        {"skillId": "6", "proficiency": 4, "isActive": true}]})
+}
+
+#[test]
+fn an_agent_missing_from_the_bulk_read_is_read_on_its_own_and_no_change_is_reported() {
+    // The bulk listing does not show agent 3 (an agent the key may not see
+    // there); its own read does.
+    let (tenant, bodies) = three_agents(|_| {
+        let rows = held_by(1..=2);
+        answer(json!({"totalRecords": rows.len(), "businessUnitId": 1,
+                      "agentSkillAssignments": rows}))
+    });
+    let out = apply_to_three(&tenant);
     assert_eq!(out.status.code(), Some(0), "{}", both(&out));
     let report = report_json(&out);
     assert_eq!(report["summary"]["applied"], 3, "{report}");
@@ -417,16 +449,61 @@ fn an_agent_missing_from_the_bulk_read_is_read_on_its_own_and_no_change_is_repor
         bulk("&isActive=true") && bulk("&isActive=false"),
         "no bulk read"
     );
-    let mut bodies = bodies.lock().unwrap().clone();
-    bodies.sort_by_key(|(agent, _)| *agent);
-    let full_set = json!({"skills": [
-        {"skillId": "5", "proficiency": 12, "isActive": true},
-        {"skillId": "6", "proficiency": 4, "isActive": true}]});
     assert_eq!(
-        bodies,
-        [(1, full_set.clone()), (2, full_set.clone()), (3, full_set)],
+        put_bodies(&bodies),
+        [(1, full_set()), (2, full_set()), (3, full_set())],
         "each PUT carries its agent's whole set"
     );
+}
+
+#[test]
+fn a_bulk_listing_without_total_records_is_read_to_an_empty_page() {
+    // Two rows a page, whatever `top` asks, and no totalRecords: a short
+    // page is no sign of the end.
+    let (tenant, bodies) = three_agents(|query| {
+        let (_, skip) = paging(query.as_deref());
+        let rows = [
+            bulk_row(1, 5, 3),
+            bulk_row(2, 5, 3),
+            bulk_row(1, 6, 4),
+            bulk_row(2, 6, 4),
+            bulk_row(3, 5, 3),
+            bulk_row(3, 6, 4),
+        ];
+        let page: Vec<Value> = rows.iter().skip(skip as usize).take(2).cloned().collect();
+        answer(json!({"businessUnitId": 1, "agentSkillAssignments": page}))
+    });
+    let out = apply_to_three(&tenant);
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    assert_eq!(report_json(&out)["summary"]["applied"], 3);
+    assert_eq!(
+        put_bodies(&bodies),
+        [(1, full_set()), (2, full_set()), (3, full_set())],
+        "each PUT carries its agent's whole set"
+    );
+}
+
+#[test]
+fn a_bulk_listing_page_without_the_list_sends_no_full_set() {
+    // The second page, with no totalRecords to say it is not the end,
+    // lacks agentSkillAssignments: the listing cannot be read whole.
+    let (tenant, bodies) = three_agents(|query| {
+        let (_, skip) = paging(query.as_deref());
+        let rows = match skip {
+            0 => json!([bulk_row(1, 5, 3), bulk_row(2, 5, 3)]),
+            _ => Value::Null,
+        };
+        answer(json!({"businessUnitId": 1, "agentSkillAssignments": rows}))
+    });
+    let out = apply_to_three(&tenant);
+    assert_eq!(out.status.code(), Some(1), "{}", both(&out));
+    let report = report_json(&out);
+    for row in report["rows"].as_array().expect("rows") {
+        assert_eq!(row["status"], "failed", "{row}");
+        let error = row["error"].as_str().unwrap_or_default();
+        assert!(error.contains("has no agentSkillAssignments"), "{error}");
+    }
+    assert_eq!(put_bodies(&bodies), [], "{}", both(&out));
 }
 
 // --- Listings and answers that never end --------------------------------------
