@@ -1,8 +1,9 @@
 //! The client's reads on contract revision 2, end to end: a paged
 //! one-agent read is read whole before a full-set PUT, a read that cannot
-//! be trusted sends nothing, a listing that never ends (or an answer that
-//! never ends) stops with a clear error, and an export holds every
-//! inactive assignment, agent and skill.
+//! be trusted sends nothing, a bulk read of full sets is read whole (or
+//! sends nothing) and reports no change nobody made, a listing that never
+//! ends (or an answer that never ends) stops with a clear error, and an
+//! export holds every inactive assignment, agent and skill.
 
 mod common;
 mod stub;
