@@ -10,7 +10,8 @@
 //! 403) is a [`ClientError`]. Every answer is capped in size, and every
 //! piece of server text is scrubbed of secrets before it goes anywhere.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::Hash;
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -205,12 +206,6 @@ impl Route {
             Route::SkillAgent => "/skills/{id}/agents/{agentId}",
         }
     }
-
-    /// Whether a GET of this route reads assignments (as opposed to the
-    /// catalogue of agents and skills).
-    pub fn reads_assignments(self) -> bool {
-        !matches!(self, Route::Agents | Route::Skills)
-    }
 }
 
 /// Requests sent, for the report: by method and endpoint, plus retries and
@@ -238,27 +233,6 @@ impl RequestCounts {
 
     pub fn total(&self) -> u64 {
         self.get + self.writes()
-    }
-
-    /// Attempts of one method and route.
-    pub fn of(&self, method: &Method, route: Route) -> u64 {
-        self.by_endpoint
-            .get(&endpoint_key(method, route))
-            .copied()
-            .unwrap_or(0)
-    }
-
-    /// GETs that read assignments (not the agent and skill catalogues).
-    pub fn assignment_reads(&self) -> u64 {
-        [
-            Route::AgentSkills,
-            Route::AgentsSkills,
-            Route::SkillsAgents,
-            Route::SkillAgents,
-        ]
-        .into_iter()
-        .map(|route| self.of(&Method::GET, route))
-        .sum()
     }
 }
 
@@ -401,10 +375,6 @@ impl Client {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
-    }
-
-    pub fn token_url(&self) -> &str {
-        &self.token_url
     }
 
     pub fn counts(&self) -> RequestCounts {
@@ -622,10 +592,7 @@ impl Client {
                 Route::AgentSkills,
                 &path,
                 PAGE_SIZE,
-                |p: wire::AssignmentsPage| Page {
-                    missing_list: p.agent_skill_assignments.is_none(),
-                    ..Page::of_assignments(p)
-                },
+                Page::of_assignments,
                 |a| a.skill_id,
             )
             .await;
@@ -686,33 +653,40 @@ impl Client {
             path.push_str("&UpdatedSince=");
             path.extend(form_urlencoded::byte_serialize(since.as_bytes()));
         }
-        let read = match self
-            .paged(
-                Route::AgentsSkills,
-                &path,
-                PAGE_SIZE,
-                Page::of_assignments,
-                |a| (a.agent(), a.skill_id),
-            )
-            .await
-        {
-            // Someone changed the tenant between two pages: once more.
-            Err(ClientError::Paging { reason, .. }) if reason.starts_with(LISTING_CHANGED) => {
-                debug!("{reason}: reading the listing again");
-                self.paged(
+        let key = |a: &wire::Assignment| (a.agent(), a.skill_id);
+        let mut again = true;
+        let read = loop {
+            match self
+                .paged(
                     Route::AgentsSkills,
                     &path,
                     PAGE_SIZE,
                     Page::of_assignments,
-                    |a| (a.agent(), a.skill_id),
+                    key,
                 )
-                .await?
+                .await
+            {
+                // Someone changed the tenant between two pages: once more.
+                Err(e) if again && e.is_listing_changed() => {
+                    debug!("{e}: reading the listing again");
+                    again = false;
+                }
+                read => break read?,
             }
-            read => read?,
         };
+        // A page without the list says nothing of the rows after it,
+        // unless the tenant says there are none.
+        if read.missing_list && read.total != Some(0) {
+            return Err(ClientError::Paging {
+                endpoint: format!("GET {path}"),
+                reason:
+                    "a page has no agentSkillAssignments, so the listing cannot be read to its end"
+                        .to_owned(),
+            });
+        }
         let business_unit = read.business_unit.clone();
         let poll_time = read.poll_time.clone();
-        let rows = read.complete(Route::AgentsSkills, |a| (a.agent(), a.skill_id))?;
+        let rows = read.complete(Route::AgentsSkills, key)?;
         Ok(Listing {
             rows,
             business_unit,
@@ -800,10 +774,16 @@ impl Client {
     }
 
     /// Reads a listing page by page: `_links.next` when it points at the
-    /// API's own host, else `top`/`skip`, until `totalRecords`. Stops with
-    /// an error when a page adds nothing new, when pages run past
+    /// API's own host, else `top`/`skip`, until `totalRecords` or, without
+    /// it, an empty page (a tenant may answer fewer rows than `top` asks,
+    /// so a short page is no end). A page without its list ends the read,
+    /// marked `missing_list` for the caller to judge. Stops with
+    /// an error when a page adds nothing new, when a page repeats rows of
+    /// earlier ones or `totalRecords` changes (the listing moved under the
+    /// offset, so a row may have been skipped), when pages run past
     /// `totalRecords`, or after [`PAGE_LIMIT`] pages; a read that ends
     /// short of `totalRecords` is marked `short` for the caller to judge.
+    /// A row listed twice on one page is the caller's to judge.
     async fn paged<P: DeserializeOwned, T, K: Eq + Hash>(
         &self,
         route: Route,
@@ -816,7 +796,9 @@ impl Client {
             endpoint: format!("GET {path}"),
             reason,
         };
-        let mut seen: HashSet<K> = HashSet::new();
+        let changed = |detail: String| paging(format!("{LISTING_CHANGED} ({detail})"));
+        // Every key read, and the page it was first read on.
+        let mut seen: HashMap<K, usize> = HashMap::new();
         let mut out = Paged {
             rows: Vec::new(),
             total: None,
@@ -860,21 +842,37 @@ impl Client {
             {
                 // Rows came or went between pages: an offset read may have
                 // skipped one, so this read is not whole.
-                return Err(paging(format!(
-                    "{LISTING_CHANGED} (totalRecords {before}, then {now})"
-                )));
+                return Err(changed(format!("totalRecords {before}, then {now}")));
             }
             if page.total.is_some() {
                 out.total = page.total;
             }
-            let got = page.rows.len();
-            if got == 0 {
+            if page.rows.is_empty() {
                 return Ok(out.ended(page_number));
             }
-            let fresh = page.rows.iter().filter(|row| seen.insert(key(row))).count();
+            let (mut fresh, mut repeated) = (0, 0);
+            for row in &page.rows {
+                match seen.entry(key(row)) {
+                    Entry::Vacant(first) => {
+                        first.insert(page_number);
+                        fresh += 1;
+                    }
+                    Entry::Occupied(first) if *first.get() != page_number => repeated += 1,
+                    Entry::Occupied(_) => {}
+                }
+            }
             if fresh == 0 {
                 return Err(paging(format!(
                     "page {page_number} added no new rows (it repeats earlier pages)"
+                )));
+            }
+            if repeated > 0 {
+                // Rows were added ahead of the offset: as many rows may have
+                // been skipped, even with `totalRecords` unchanged (some
+                // also went).
+                let rows = if repeated == 1 { "row" } else { "rows" };
+                return Err(changed(format!(
+                    "page {page_number} repeats {repeated} {rows} of earlier pages, so as many may have been skipped"
                 )));
             }
             out.rows.extend(page.rows);
@@ -891,7 +889,6 @@ impl Client {
                     )));
                 }
                 Some(total) if received == total => return Ok(out),
-                None if (got as u64) < top && page.next.is_none() => return Ok(out),
                 _ => {}
             }
             next = page
@@ -931,9 +928,11 @@ impl Client {
             .await
     }
 
-    /// As [`Client::send`], but no attempt starts after `deadline`: for a
-    /// body built from a read that must not be older than a limit when it
-    /// lands (a full-set PUT). Past it, [`ClientError::Expired`].
+    /// As [`Client::send`], but no attempt after the first starts after
+    /// `deadline`: for a body built from a read that must not be older than
+    /// a limit when it lands (a full-set PUT). Past it,
+    /// [`ClientError::Expired`]. The first attempt is the caller's to
+    /// judge: it sends the request because the body is fresh.
     pub async fn send_before<B: Serialize + ?Sized>(
         &self,
         method: Method,
@@ -979,13 +978,24 @@ impl Client {
         let mut lost_attempt = false;
         let mut attempt: u32 = 0;
         let mut throttled: u32 = 0;
+        // Attempts sent, whatever their answer.
+        let mut sent_attempts: u32 = 0;
         loop {
+            self.limiter.until_ready().await;
+            let (token, generation) = self.token().await?;
+            // Checked here, after every wait (a backoff, a renewed token,
+            // the rate), whatever sent the loop round.
+            if let Some(deadline) = deadline
+                && sent_attempts > 0
+                && Instant::now() > deadline
+            {
+                return Err(expired(endpoint, sent_attempts, lost_attempt));
+            }
+            sent_attempts += 1;
             if attempt + throttled > 0 {
                 self.stats.retries.fetch_add(1, Ordering::Relaxed);
             }
             attempt += 1;
-            self.limiter.until_ready().await;
-            let (token, generation) = self.token().await?;
             self.count(&method, route);
             let request_id = Uuid::new_v4();
             let mut request = self
@@ -1011,8 +1021,7 @@ impl Client {
                     );
                     let retry_after = retry_after(&response);
                     let json = is_json(&response);
-                    let bytes = match self.read_body(response, &endpoint).await {
-                        Ok(bytes) => bytes,
+                    match self.read_body(response, &endpoint).await {
                         Err(BodyError::TooLarge) => {
                             return Err(ClientError::TooLarge {
                                 endpoint,
@@ -1022,66 +1031,66 @@ impl Client {
                         Err(BodyError::Cut(e)) => {
                             lost_attempt = true;
                             warn!(%method, endpoint = route.template(), %request_id, "answer cut off: {e}");
-                            tokio::time::sleep(
-                                self.next_delay(attempt, started, None, &endpoint, || {
-                                    format!("answer cut off: {e}")
-                                })
-                                .map_err(|e| e.maybe_sent(true))?,
-                            )
-                            .await;
-                            continue;
-                        }
-                    };
-                    match status {
-                        StatusCode::UNAUTHORIZED if !renewed && self.can_renew() => {
-                            renewed = true;
-                            attempt -= 1;
-                            warn!(%method, endpoint = route.template(), %request_id, "401: renewing the token and retrying once");
-                            self.renew(generation).await?;
-                            continue;
-                        }
-                        StatusCode::UNAUTHORIZED => {
-                            return Err(ClientError::Unauthorized {
-                                endpoint,
-                                body: body_text(&bytes),
-                            });
-                        }
-                        StatusCode::FORBIDDEN => {
-                            return Err(ClientError::Forbidden {
-                                endpoint,
-                                body: body_text(&bytes),
-                            });
-                        }
-                        StatusCode::TOO_MANY_REQUESTS => {
-                            // Throttling is waited out within the time
-                            // budget; it does not use up an attempt.
-                            self.stats.throttled.fetch_add(1, Ordering::Relaxed);
-                            attempt -= 1;
-                            throttled += 1;
-                            warn!(%method, endpoint = route.template(), %request_id, ?retry_after, "429: throttled by the tenant");
-                            self.throttle_delay(throttled, started, retry_after, &endpoint, || {
-                                format!("429 Too Many Requests: {}", body_text(&bytes))
-                            })
-                            .map_err(|e| e.maybe_sent(lost_attempt))?
-                        }
-                        status if is_transient(status) => {
-                            // A write answered so may or may not have
-                            // landed (the contract): settle it by reading.
-                            lost_attempt = true;
-                            warn!(%method, endpoint = route.template(), %request_id, status = status.as_u16(), "transient server error");
-                            self.next_delay(attempt, started, retry_after, &endpoint, || {
-                                format!("{status}: {}", body_text(&bytes))
+                            self.next_delay(attempt, started, None, &endpoint, || {
+                                format!("answer cut off: {e}")
                             })
                             .map_err(|e| e.maybe_sent(true))?
                         }
-                        _ => {
-                            return Ok(Response {
-                                status,
-                                body: bytes,
-                                json,
-                                after_lost_attempt: lost_attempt,
-                            });
-                        }
+                        Ok(bytes) => match status {
+                            StatusCode::UNAUTHORIZED if !renewed && self.can_renew() => {
+                                renewed = true;
+                                attempt -= 1;
+                                warn!(%method, endpoint = route.template(), %request_id, "401: renewing the token and retrying once");
+                                self.renew(generation).await?;
+                                continue;
+                            }
+                            StatusCode::UNAUTHORIZED => {
+                                return Err(ClientError::Unauthorized {
+                                    endpoint,
+                                    body: body_text(&bytes),
+                                });
+                            }
+                            StatusCode::FORBIDDEN => {
+                                return Err(ClientError::Forbidden {
+                                    endpoint,
+                                    body: body_text(&bytes),
+                                });
+                            }
+                            StatusCode::TOO_MANY_REQUESTS => {
+                                // Throttling is waited out within the time
+                                // budget; it does not use up an attempt.
+                                self.stats.throttled.fetch_add(1, Ordering::Relaxed);
+                                attempt -= 1;
+                                throttled += 1;
+                                warn!(%method, endpoint = route.template(), %request_id, ?retry_after, "429: throttled by the tenant");
+                                self.throttle_delay(
+                                    throttled,
+                                    started,
+                                    retry_after,
+                                    &endpoint,
+                                    || format!("429 Too Many Requests: {}", body_text(&bytes)),
+                                )
+                                .map_err(|e| e.maybe_sent(lost_attempt))?
+                            }
+                            status if is_transient(status) => {
+                                // A write answered so may or may not have
+                                // landed (the contract): settle it by reading.
+                                lost_attempt = true;
+                                warn!(%method, endpoint = route.template(), %request_id, status = status.as_u16(), "transient server error");
+                                self.next_delay(attempt, started, retry_after, &endpoint, || {
+                                    format!("{status}: {}", body_text(&bytes))
+                                })
+                                .map_err(|e| e.maybe_sent(true))?
+                            }
+                            _ => {
+                                return Ok(Response {
+                                    status,
+                                    body: bytes,
+                                    json,
+                                    after_lost_attempt: lost_attempt,
+                                });
+                            }
+                        },
                     }
                 }
                 Err(e) => {
@@ -1099,11 +1108,7 @@ impl Client {
             if let Some(deadline) = deadline
                 && Instant::now() + retry_in > deadline
             {
-                return Err(ClientError::Expired {
-                    endpoint,
-                    reason: format!("{attempt} attempts, none answered in time"),
-                    maybe_sent: lost_attempt,
-                });
+                return Err(expired(endpoint, sent_attempts, lost_attempt));
             }
             tokio::time::sleep(retry_in).await;
         }
@@ -1424,6 +1429,12 @@ impl std::fmt::Display for BodyError {
 }
 
 impl ClientError {
+    /// A listing that changed while it was read page by page: reading it
+    /// again may find it whole.
+    fn is_listing_changed(&self) -> bool {
+        matches!(self, ClientError::Paging { reason, .. } if reason.starts_with(LISTING_CHANGED))
+    }
+
     fn maybe_sent(self, sent: bool) -> ClientError {
         match self {
             ClientError::Network {
@@ -1494,12 +1505,12 @@ struct Page<T> {
 impl Page<wire::Assignment> {
     fn of_assignments(p: wire::AssignmentsPage) -> Page<wire::Assignment> {
         Page {
+            missing_list: p.agent_skill_assignments.is_none(),
             rows: p.agent_skill_assignments.unwrap_or_default(),
             total: p.total_records,
             next: p.links.and_then(|l| l.next),
             business_unit: p.business_unit_id,
             poll_time: p.last_poll_time,
-            missing_list: false,
         }
     }
 }
@@ -1529,7 +1540,9 @@ impl<T> Paged<T> {
     }
 
     /// The rows of a listing that must be whole, without duplicates; a
-    /// short read or a page that only repeated earlier rows is an error.
+    /// short read is an error, and so is a row listed twice on a page when
+    /// that leaves fewer distinct rows than `totalRecords` ([`Client::paged`]
+    /// has already refused rows repeated across pages).
     fn complete<K: Eq + Hash>(
         self,
         route: Route,
@@ -1554,7 +1567,7 @@ impl<T> Paged<T> {
             return Err(ClientError::Paging {
                 endpoint: format!("GET {}", route.template()),
                 reason: format!(
-                    "the pages repeat rows: {} distinct of the {total} rows totalRecords states",
+                    "the listing repeats rows: {} distinct of the {total} rows totalRecords states",
                     rows.len()
                 ),
             });
@@ -1735,6 +1748,16 @@ fn status_error(path: &str, response: &Response) -> ClientError {
         endpoint: format!("GET {path}"),
         status: response.status.as_u16(),
         body: response.text(),
+    }
+}
+
+/// A request whose deadline passed after `attempts` attempts;
+/// `maybe_sent` when one of them may have landed.
+fn expired(endpoint: String, attempts: u32, maybe_sent: bool) -> ClientError {
+    ClientError::Expired {
+        endpoint,
+        reason: format!("{attempts} attempts, none answered in time"),
+        maybe_sent,
     }
 }
 

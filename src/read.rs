@@ -120,11 +120,6 @@ impl Holdings {
         self.held.is_empty()
     }
 
-    /// Every assignment seen, by (agentId, skillId).
-    pub fn iter(&self) -> impl Iterator<Item = ((u64, u64), State)> + '_ {
-        self.held.iter().map(|(&k, &v)| (k, v))
-    }
-
     /// Records what a write is known to have done (an answered success),
     /// so that a later full set starts from it.
     pub fn record(&mut self, agent: u64, skill: u64, state: Option<State>) {
@@ -170,6 +165,9 @@ impl Holdings {
     fn absorb(&mut self, rows: &[wire::Assignment], scope: Scope<'_>) -> Vec<Change> {
         let mut changes = Vec::new();
         let mut in_read: HashMap<(u64, u64), State> = HashMap::with_capacity(rows.len());
+        // Every pair the read lists, its state readable or not: a row that
+        // cannot be trusted still says the pair is there.
+        let mut listed: HashSet<(u64, u64)> = HashSet::with_capacity(rows.len());
         for row in rows {
             let Some(agent) = row.agent().or(match scope {
                 Scope::Agent(agent) => Some(agent),
@@ -177,6 +175,7 @@ impl Holdings {
             }) else {
                 continue;
             };
+            listed.insert((agent, row.skill_id));
             let state = match state_of(row) {
                 Ok(state) => state,
                 Err(reason) => {
@@ -208,7 +207,7 @@ impl Holdings {
                 let gone: Vec<(u64, u64)> = self
                     .held
                     .keys()
-                    .filter(|(a, s)| skills.contains(s) && !in_read.contains_key(&(*a, *s)))
+                    .filter(|key| skills.contains(&key.1) && !listed.contains(key))
                     .copied()
                     .collect();
                 for key in gone {
@@ -225,7 +224,7 @@ impl Holdings {
                 self.skills_read.extend(skills.iter().copied());
             }
             Scope::Agent(agent) => {
-                changes.extend(self.forget_unlisted(agent, |k| in_read.contains_key(k)));
+                changes.extend(self.forget_unlisted(agent, |k| listed.contains(k)));
                 self.complete.insert(agent);
             }
             Scope::Agents(agents) => {
@@ -463,24 +462,23 @@ pub async fn read_full_sets(
             }
             let wanted: HashSet<u64> = agents.iter().copied().collect();
             rows.retain(|r| r.agent().is_some_and(|a| wanted.contains(&a)));
-            // Pairs of these agents the complete read does not list are
-            // gone.
-            let listed: HashSet<(u64, u64)> = rows
+            let pairs: HashSet<(u64, u64)> = rows
                 .iter()
                 .filter_map(|r| r.agent().map(|a| (a, r.skill_id)))
                 .collect();
-            let mut changes = Vec::new();
-            for &agent in agents {
-                changes.extend(holdings.forget_unlisted(agent, |k| listed.contains(k)));
-            }
-            changes.extend(holdings.absorb(&rows, Scope::Agents(agents)));
+            let seen: HashSet<u64> = pairs.iter().map(|&(agent, _)| agent).collect();
             // An agent the bulk reads do not list at all may be one they
-            // cannot see: only its own read may say its set is empty.
-            let unlisted: Vec<u64> = agents
-                .iter()
-                .copied()
-                .filter(|a| !rows.iter().any(|r| r.agent() == Some(*a)))
-                .collect();
+            // cannot see: only its own read may say its set is empty (and
+            // forget what it no longer holds).
+            let (listed, unlisted): (Vec<u64>, Vec<u64>) =
+                agents.iter().partition(|a| seen.contains(a));
+            // Pairs of the listed agents the complete read does not list
+            // are gone.
+            let mut changes = Vec::new();
+            for &agent in &listed {
+                changes.extend(holdings.forget_unlisted(agent, |k| pairs.contains(k)));
+            }
+            changes.extend(holdings.absorb(&rows, Scope::Agents(&listed)));
             if !unlisted.is_empty() {
                 info!(
                     agents = unlisted.len(),
@@ -629,6 +627,23 @@ mod tests {
         h.absorb(&[no_flag, row(15, 1, 0, true)], Scope::Skills(&[1].into()));
         assert!(h.untrusted(14).unwrap().contains("no isActive"));
         assert!(h.untrusted(15).unwrap().contains("outside 1..=20"));
+        assert_eq!(h.get(14, 1), Known::Unknown);
+    }
+
+    #[test]
+    fn an_unreadable_row_is_not_taken_for_a_removal() {
+        let mut h = Holdings::default();
+        h.absorb(
+            &[row(14, 1, 3, true), row(14, 2, 4, true)],
+            Scope::Agent(14),
+        );
+        let mut no_flag = row(14, 1, 3, true);
+        no_flag.is_active = None;
+        let changes = h.absorb(&[no_flag.clone()], Scope::Skills(&[1].into()));
+        assert_eq!(changes, [], "the skill read lists the pair");
+        let changes = h.absorb(&[no_flag, row(14, 2, 4, true)], Scope::Agent(14));
+        assert_eq!(changes, [], "the agent's own read lists the pair");
+        assert!(h.untrusted(14).unwrap().contains("no isActive"));
         assert_eq!(h.get(14, 1), Known::Unknown);
     }
 

@@ -21,7 +21,7 @@ use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Deserializer};
 
 /// What replaces a secret in scrubbed text.
-pub const REDACTED: &str = "(redacted)";
+const REDACTED: &str = "(redacted)";
 
 /// Secrets shorter than this are not scrubbed from text: a one- or
 /// two-character value would mangle every message it happens to occur in,

@@ -1,7 +1,9 @@
 //! Authentication and discovery on contract revision 2, end to end: the
 //! real binary connects with only a token URL and credentials, finds the
 //! API host from the token, and stops with exit 3 and the reason for each
-//! way that can fail, before any token reaches a host it should not.
+//! way that can fail, before any token reaches a host it should not. A
+//! request with a deadline starts no attempt after it, however the
+//! attempt before ended (a 401 and a renewed token, a cut-off answer).
 
 mod common;
 mod stub;
@@ -588,4 +590,138 @@ fn refresh_and_id_tokens_never_appear_in_any_output_at_vvv() {
             assert!(!all.contains(secret.as_str()), "a secret leaked:\n{all}");
         }
     }
+}
+
+// --- A deadline holds for every attempt ---------------------------------------
+
+/// A stub tenant whose token endpoint always answers, and whose
+/// `PUT /agents/1/skills` answers with `put` (after a wait of its own).
+fn tenant_answering_put(put: fn() -> axum::response::Response) -> Stub {
+    Stub::start(
+        Router::new()
+            .route(
+                "/auth/token",
+                post(|| async {
+                    axum::Json(json!({"access_token": "stub-token", "token_type": "Bearer",
+                                      "expires_in": 3600}))
+                }),
+            )
+            .route(
+                &format!("{}/agents/1/skills", stub::ROOT),
+                axum::routing::put(move || async move {
+                    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+                    put()
+                }),
+            ),
+    )
+}
+
+/// `send_before` of a full-set PUT to `tenant` by a client with an access
+/// key (so a 401 renews the token), with the deadline `wait` from now.
+fn put_before(
+    tenant: &Stub,
+    wait: std::time::Duration,
+) -> Result<cxskill::client::Response, cxskill::client::ClientError> {
+    use cxskill::client::{Client, Route};
+    use cxskill::config::{Connection, Credentials, RetryPolicy};
+    use std::time::{Duration, Instant};
+    let connection = Connection {
+        api_base: Some(tenant.base()),
+        api_version: "v34.0".into(),
+        token_url: tenant.token_url(),
+        credentials: Credentials::AccessKey {
+            access_key_id: "stub-key".into(),
+            access_key_secret: cxskill::secret::Secret::new("stub-key-secret"),
+            client: None,
+        },
+        connect_timeout: Duration::from_secs(5),
+        request_timeout: Duration::from_secs(30),
+        rate: 1000.0,
+        concurrency: 1,
+        retry: RetryPolicy::default(),
+        max_answer_bytes: cxskill::config::DEFAULT_MAX_ANSWER_BYTES,
+    };
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let client = Client::connect(&connection).await.expect("connect");
+        let deadline = Instant::now() + wait;
+        tokio::time::sleep_until((Instant::now() + Duration::from_millis(1)).into()).await;
+        let body = json!({"skills": [{"skillId": "5", "proficiency": 12, "isActive": true}]});
+        client
+            .send_before(
+                reqwest::Method::PUT,
+                Route::AgentSkills,
+                "/agents/1/skills",
+                Some(&body),
+                deadline,
+            )
+            .await
+    })
+}
+
+fn puts(tenant: &Stub) -> usize {
+    tenant.writes().iter().filter(|w| w.method == "PUT").count()
+}
+
+#[test]
+fn a_put_answered_401_after_its_deadline_is_not_sent_again_with_a_new_token() {
+    let tenant = tenant_answering_put(|| {
+        use axum::response::IntoResponse;
+        (
+            axum::http::StatusCode::UNAUTHORIZED,
+            axum::Json(json!({"error": "invalid_token"})),
+        )
+            .into_response()
+    });
+    let result = put_before(&tenant, std::time::Duration::from_millis(100));
+    assert!(
+        matches!(
+            result,
+            Err(cxskill::client::ClientError::Expired {
+                maybe_sent: false,
+                ..
+            })
+        ),
+        "{result:?}"
+    );
+    assert_eq!(puts(&tenant), 1, "sent again after its deadline");
+    assert_eq!(
+        tenant
+            .seen()
+            .iter()
+            .filter(|s| s.path == "/auth/token")
+            .count(),
+        2,
+        "the token was renewed"
+    );
+}
+
+#[test]
+fn a_put_whose_answer_is_cut_off_after_its_deadline_is_not_sent_again() {
+    let tenant = tenant_answering_put(|| {
+        use futures_util::{StreamExt, stream};
+        // The head and a first piece go out; then the connection drops.
+        let body =
+            stream::once(async { Ok(axum::body::Bytes::from_static(br#"{"resultSet": {"#)) })
+                .chain(stream::once(async {
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    Err(std::io::Error::other("connection dropped"))
+                }));
+        axum::response::Response::builder()
+            .header("content-type", "application/json")
+            .body(axum::body::Body::from_stream(body))
+            .expect("a response")
+    });
+    let result = put_before(&tenant, std::time::Duration::from_millis(100));
+    assert!(
+        matches!(
+            result,
+            Err(cxskill::client::ClientError::Expired {
+                maybe_sent: true,
+                ..
+            })
+        ),
+        "{result:?}"
+    );
+    assert_eq!(puts(&tenant), 1, "sent again after its deadline");
 }

@@ -1,8 +1,9 @@
 //! The client's reads on contract revision 2, end to end: a paged
 //! one-agent read is read whole before a full-set PUT, a read that cannot
-//! be trusted sends nothing, a listing that never ends (or an answer that
-//! never ends) stops with a clear error, and an export holds every
-//! inactive assignment, agent and skill.
+//! be trusted sends nothing, a bulk read of full sets is read whole (or
+//! sends nothing) and reports no change nobody made, a listing that never
+//! ends (or an answer that never ends) stops with a clear error, and an
+//! export holds every inactive assignment, agent and skill.
 
 mod common;
 mod stub;
@@ -220,6 +221,25 @@ fn an_agent_read_that_ends_short_of_total_records_sends_no_write() {
 }
 
 #[test]
+fn an_agent_read_whose_pages_repeat_a_row_and_skip_another_sends_no_write() {
+    // Two rows a page and totalRecords 4 throughout, but between the pages
+    // a skill was assigned ahead of the first page and another removed:
+    // the second page repeats skill 6, and the new skill is never shown.
+    no_write_for_an_untrusted_read(
+        |query| {
+            let (_, skip) = paging(query.as_deref());
+            let rows = match skip {
+                0 => vec![row(1, 5, 3), row(1, 6, 4)],
+                2 => vec![row(1, 6, 4), row(1, 7, 2)],
+                _ => Vec::new(),
+            };
+            answer(json!({"totalRecords": 4, "agentSkillAssignments": rows}))
+        },
+        "page 2 repeats 1 row of earlier pages",
+    );
+}
+
+#[test]
 fn an_agent_read_without_the_promised_list_sends_no_write() {
     no_write_for_an_untrusted_read(|_| answer(json!({})), "has no agentSkillAssignments");
     no_write_for_an_untrusted_read(
@@ -259,6 +279,224 @@ fn an_agent_read_naming_another_agent_sends_no_write() {
         },
         "lists agent 2's skills",
     );
+}
+
+// --- Full sets read in bulk ---------------------------------------------------
+
+type Bodies = std::sync::Arc<std::sync::Mutex<Vec<(u64, Value)>>>;
+
+/// Answers a full-set PUT with a success for every skill it carries, and
+/// keeps the bodies.
+fn put_ok(bodies: Bodies) -> axum::routing::MethodRouter {
+    axum::routing::put(
+        move |uri: axum::http::Uri, axum::Json(body): axum::Json<Value>| {
+            let bodies = bodies.clone();
+            async move {
+                let agent: u64 = uri
+                    .path()
+                    .trim_start_matches(&format!("{ROOT}/agents/"))
+                    .trim_end_matches("/skills")
+                    .parse()
+                    .expect("an agent id");
+                let rows: Vec<Value> = body["skills"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|s| json!({"skillId": s["skillId"], "success": true}))
+                    .collect();
+                bodies.lock().unwrap().push((agent, body));
+                axum::Json(json!({"resultSet": {"errorCount": 0, "skillResults": rows}}))
+            }
+        },
+    )
+}
+
+/// A bulk read row: agent `agent` holds `skill` at `level`, active.
+fn bulk_row(agent: u64, skill: u64, level: u64) -> Value {
+    json!({"agentId": agent, "skillId": skill, "agentProficiencyValue": level,
+           "isActive": true, "isAgentActive": true, "isSkillActive": true})
+}
+
+/// What agents 1, 2 and 3 each hold: skills 5 (level 3) and 6 (level 4),
+/// all active.
+fn held_by(agents: std::ops::RangeInclusive<u64>) -> Vec<Value> {
+    agents
+        .flat_map(|agent| [bulk_row(agent, 5, 3), bulk_row(agent, 6, 4)])
+        .collect()
+}
+
+/// A tenant where agents 1, 2 and 3 (active) hold [`held_by`]. The bulk
+/// listing of active assignments answers `bulk(query)`; the inactive ones'
+/// listing is empty. Agent 3's own read lists its two skills. Every
+/// full-set PUT succeeds, and its body is kept.
+fn three_agents(bulk: fn(Option<String>) -> axum::response::Response) -> (Stub, Bodies) {
+    let bodies = Bodies::default();
+    let tenant = Stub::start(
+        Router::new()
+            .route(
+                &format!("{ROOT}/agents"),
+                get(|| async {
+                    let agents: Vec<Value> = (1..=3)
+                        .map(|a| {
+                            json!({"agentId": a, "firstName": "A", "lastName": format!("{a}"),
+                                        "isActive": true})
+                        })
+                        .collect();
+                    axum::Json(json!({"totalRecords": 3, "agents": agents}))
+                }),
+            )
+            .route(
+                &format!("{ROOT}/skills"),
+                get(|| async {
+                    axum::Json(json!({"totalRecords": 2, "skills": [
+                        {"skillId": 5, "skillName": "Sales", "isActive": true},
+                        {"skillId": 6, "skillName": "Chat", "isActive": true}]}))
+                }),
+            )
+            .route(
+                &format!("{ROOT}/skills/agents"),
+                get(|| async {
+                    axum::Json(
+                        json!({"businessUnitId": 1, "agentSkillAssignments": held_by(1..=3)}),
+                    )
+                }),
+            )
+            .route(
+                &format!("{ROOT}/agents/skills"),
+                get(move |RawQuery(query): RawQuery| async move {
+                    if query
+                        .as_deref()
+                        .unwrap_or_default()
+                        .contains("&isActive=true")
+                    {
+                        bulk(query)
+                    } else {
+                        // Nothing to list, said without the list.
+                        answer(json!({"totalRecords": 0, "businessUnitId": 1}))
+                    }
+                }),
+            )
+            .route(
+                &format!("{ROOT}/agents/3/skills"),
+                get(|| async {
+                    axum::Json(json!({"totalRecords": 2, "agentSkillAssignments": [
+                        row(3, 5, 3), row(3, 6, 4)]}))
+                })
+                .merge(put_ok(bodies.clone())),
+            )
+            .route(
+                &format!("{ROOT}/agents/{{id}}/skills"),
+                put_ok(bodies.clone()),
+            ),
+    );
+    (tenant, bodies)
+}
+
+/// Runs `apply` of skill 5 to 12 for agents 1, 2 and 3 against `tenant`:
+/// a full-set PUT each, after one bulk read of their sets.
+fn apply_to_three(tenant: &Stub) -> Output {
+    let dir = TempDir::new("bulk-full-sets");
+    let roster = dir.file("r.csv", "agent,skill,proficiency\n1,5,12\n2,5,12\n3,5,12\n");
+    tenant.cxskill(&["apply", "--yes", &roster, "--output", "json"])
+}
+
+/// The full-set PUT bodies `tenant` received, by agent.
+fn put_bodies(bodies: &Bodies) -> Vec<(u64, Value)> {
+    let mut bodies = bodies.lock().unwrap().clone();
+    bodies.sort_by_key(|(agent, _)| *agent);
+    bodies
+}
+
+/// Skill 5 at 12 and skill 6 kept at 4: an agent's whole set.
+fn full_set() -> Value {
+    json!({"skills": [
+        {"skillId": "5", "proficiency": 12, "isActive": true},
+        {"skillId": "6", "proficiency": 4, "isActive": true}]})
+}
+
+#[test]
+fn an_agent_missing_from_the_bulk_read_is_read_on_its_own_and_no_change_is_reported() {
+    // The bulk listing does not show agent 3 (an agent the key may not see
+    // there); its own read does.
+    let (tenant, bodies) = three_agents(|_| {
+        let rows = held_by(1..=2);
+        answer(json!({"totalRecords": rows.len(), "businessUnitId": 1,
+                      "agentSkillAssignments": rows}))
+    });
+    let out = apply_to_three(&tenant);
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    let report = report_json(&out);
+    assert_eq!(report["summary"]["applied"], 3, "{report}");
+    assert!(
+        report.get("concurrent_changes").is_none(),
+        "nobody else changed anything: {report}"
+    );
+    let bulk = |q: &str| {
+        tenant.seen().iter().any(|s| {
+            s.path == format!("{ROOT}/agents/skills")
+                && s.method == "GET"
+                && s.query.as_deref().is_some_and(|query| query.contains(q))
+        })
+    };
+    assert!(
+        bulk("&isActive=true") && bulk("&isActive=false"),
+        "no bulk read"
+    );
+    assert_eq!(
+        put_bodies(&bodies),
+        [(1, full_set()), (2, full_set()), (3, full_set())],
+        "each PUT carries its agent's whole set"
+    );
+}
+
+#[test]
+fn a_bulk_listing_without_total_records_is_read_to_an_empty_page() {
+    // Two rows a page, whatever `top` asks, and no totalRecords: a short
+    // page is no sign of the end.
+    let (tenant, bodies) = three_agents(|query| {
+        let (_, skip) = paging(query.as_deref());
+        let rows = [
+            bulk_row(1, 5, 3),
+            bulk_row(2, 5, 3),
+            bulk_row(1, 6, 4),
+            bulk_row(2, 6, 4),
+            bulk_row(3, 5, 3),
+            bulk_row(3, 6, 4),
+        ];
+        let page: Vec<Value> = rows.iter().skip(skip as usize).take(2).cloned().collect();
+        answer(json!({"businessUnitId": 1, "agentSkillAssignments": page}))
+    });
+    let out = apply_to_three(&tenant);
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    assert_eq!(report_json(&out)["summary"]["applied"], 3);
+    assert_eq!(
+        put_bodies(&bodies),
+        [(1, full_set()), (2, full_set()), (3, full_set())],
+        "each PUT carries its agent's whole set"
+    );
+}
+
+#[test]
+fn a_bulk_listing_page_without_the_list_sends_no_full_set() {
+    // The second page, with no totalRecords to say it is not the end,
+    // lacks agentSkillAssignments: the listing cannot be read whole.
+    let (tenant, bodies) = three_agents(|query| {
+        let (_, skip) = paging(query.as_deref());
+        let rows = match skip {
+            0 => json!([bulk_row(1, 5, 3), bulk_row(2, 5, 3)]),
+            _ => Value::Null,
+        };
+        answer(json!({"businessUnitId": 1, "agentSkillAssignments": rows}))
+    });
+    let out = apply_to_three(&tenant);
+    assert_eq!(out.status.code(), Some(1), "{}", both(&out));
+    let report = report_json(&out);
+    for row in report["rows"].as_array().expect("rows") {
+        assert_eq!(row["status"], "failed", "{row}");
+        let error = row["error"].as_str().unwrap_or_default();
+        assert!(error.contains("has no agentSkillAssignments"), "{error}");
+    }
+    assert_eq!(put_bodies(&bodies), [], "{}", both(&out));
 }
 
 // --- Listings and answers that never end --------------------------------------
