@@ -928,11 +928,10 @@ impl Client {
             .await
     }
 
-    /// As [`Client::send`], but no attempt after the first starts after
-    /// `deadline`: for a body built from a read that must not be older than
-    /// a limit when it lands (a full-set PUT). Past it,
-    /// [`ClientError::Expired`]. The first attempt is the caller's to
-    /// judge: it sends the request because the body is fresh.
+    /// As [`Client::send`], but no attempt starts after `deadline`, the
+    /// first included (it may have waited on the rate or a token): for a
+    /// body built from a read that must not be older than a limit when it
+    /// lands (a full-set PUT). Past it, [`ClientError::Expired`].
     pub async fn send_before<B: Serialize + ?Sized>(
         &self,
         method: Method,
@@ -986,7 +985,6 @@ impl Client {
             // Checked here, after every wait (a backoff, a renewed token,
             // the rate), whatever sent the loop round.
             if let Some(deadline) = deadline
-                && sent_attempts > 0
                 && Instant::now() > deadline
             {
                 return Err(expired(endpoint, sent_attempts, lost_attempt));

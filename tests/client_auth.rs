@@ -725,3 +725,25 @@ fn a_put_whose_answer_is_cut_off_after_its_deadline_is_not_sent_again() {
     );
     assert_eq!(puts(&tenant), 1, "sent again after its deadline");
 }
+
+#[test]
+fn a_put_whose_deadline_passed_before_its_first_attempt_is_never_sent() {
+    let tenant = tenant_answering_put(|| {
+        use axum::response::IntoResponse;
+        axum::Json(json!({"resultSet": {"errorCount": "0", "skillResults": []}})).into_response()
+    });
+    // The body's read is already too old when the request would start
+    // (it waited on the rate, or on a token).
+    let result = put_before(&tenant, std::time::Duration::ZERO);
+    assert!(
+        matches!(
+            result,
+            Err(cxskill::client::ClientError::Expired {
+                maybe_sent: false,
+                ..
+            })
+        ),
+        "{result:?}"
+    );
+    assert_eq!(puts(&tenant), 0, "sent after its deadline");
+}

@@ -790,10 +790,18 @@ fn stale_full_sets_are_read_again_and_a_slow_reread_gives_way_to_per_agent_reads
     use std::time::Duration;
 
     let state = seeded_state(12, 14);
-    let sandbox = Rehearsal::with_tenant(tenant_of(&state, 12, &[]), SandboxOptions::default());
+    // Every request takes at least 100 ms: the bulk read and its re-read
+    // (two requests each, one at a time) take longer than the limit of
+    // 180 ms, one agent's read does not.
+    let sandbox = Rehearsal::with_tenant(
+        tenant_of(&state, 12, &[]),
+        SandboxOptions {
+            latency: Duration::from_millis(100),
+            ..SandboxOptions::default()
+        },
+    );
     // Every agent changes one skill to 6..=20: twelve full-set PUTs, after
-    // one bulk read of their sets, each re-read first since any read is
-    // too old under a limit of zero.
+    // one bulk read of their sets, which is too old by the first PUT.
     let rows: Vec<Row> = (1..=12)
         .map(|a| {
             let (&(_, s), &(p, _)) = state.range((a, 0)..=(a, u64::MAX)).next().unwrap();
@@ -804,7 +812,7 @@ fn stale_full_sets_are_read_again_and_a_slow_reread_gives_way_to_per_agent_reads
         mode: Mode::Apply,
         confirmation: Confirmation::Given,
         concurrency: 1,
-        max_read_age: Duration::ZERO,
+        max_read_age: Duration::from_millis(180),
         ..Job::default()
     };
     let applied = apply_in_process(&sandbox, &rows, &job, None);
@@ -823,7 +831,7 @@ fn stale_full_sets_are_read_again_and_a_slow_reread_gives_way_to_per_agent_reads
         .count();
     // The first PUT found the bulk read too old and read it again with
     // UpdatedSince (both filter combinations); that re-read itself took
-    // longer than the limit (zero), so every PUT, that first one included,
+    // longer than the limit (180 ms), so every PUT, that first one included,
     // was built from its agent's own read, just before it: no storm of
     // bulk re-reads.
     assert_eq!(rereads, 2, "{:?}", sandbox.endpoints());
